@@ -1,0 +1,102 @@
+namespace LlmKit.Generation;
+
+/// <summary>
+/// Settings of one generation. Unset values (null) fall back to the model folder's <c>search</c> defaults.
+/// Validate with <see cref="Validate"/>; every error names the setting and its allowed range.
+/// </summary>
+public sealed record GenerationOptions
+{
+    /// <summary>Most NEW tokens to generate (the prompt does not count). Must be &gt; 0. Default: up to the model's max length.</summary>
+    public int? MaxNewTokens { get; init; }
+
+    /// <summary>Sampling temperature, &gt;= 0; 0 decodes greedily. Default: 0 unless the folder sets do_sample.</summary>
+    public float? Temperature { get; init; }
+
+    /// <summary>Keep only the k most likely tokens, &gt;= 0 (0 = off).</summary>
+    public int? TopK { get; init; }
+
+    /// <summary>Keep the smallest set of tokens whose probability sums to at least p, in (0, 1] (1 = off).</summary>
+    public float? TopP { get; init; }
+
+    /// <summary>Drop tokens less likely than min_p times the most likely one, in [0, 1] (0 = off).</summary>
+    public float? MinP { get; init; }
+
+    /// <summary>Hugging Face repetition penalty, &gt; 0 (1 = off): logits of tokens already in the sequence are divided (if positive) or multiplied (if negative) by it.</summary>
+    public float? RepetitionPenalty { get; init; }
+
+    /// <summary>OpenAI frequency penalty in [-2, 2]: subtracted once per earlier occurrence of a token in the generated text.</summary>
+    public float? FrequencyPenalty { get; init; }
+
+    /// <summary>OpenAI presence penalty in [-2, 2]: subtracted once from every token already in the generated text.</summary>
+    public float? PresencePenalty { get; init; }
+
+    /// <summary>Forbid repeating any n-gram of this size, &gt;= 0 (0 = off).</summary>
+    public int? NoRepeatNGramSize { get; init; }
+
+    /// <summary>Seed of the sampler; the same seed, prompt and settings give the same tokens.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Texts that end generation when produced; they are matched across token boundaries and never emitted.</summary>
+    public IReadOnlyList<string>? StopSequences { get; init; }
+
+    /// <summary>Validates the settings.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is outside its range; the message names the setting.</exception>
+    public void Validate()
+    {
+        if (MaxNewTokens is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max new tokens must be > 0.");
+        }
+
+        if (Temperature is { } t && !(t >= 0 && float.IsFinite(t)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Temperature), t, "temperature must be a finite number >= 0.");
+        }
+
+        if (TopK is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top_k must be >= 0 (0 turns it off).");
+        }
+
+        if (TopP is { } p && !(p > 0 && p <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopP), p, "top_p must be in (0, 1].");
+        }
+
+        if (MinP is { } m && !(m >= 0 && m <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinP), m, "min_p must be in [0, 1].");
+        }
+
+        if (RepetitionPenalty is { } r && !(r > 0 && float.IsFinite(r)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), r, "repetition_penalty must be a finite number > 0.");
+        }
+
+        if (FrequencyPenalty is { } f && !(f >= -2 && f <= 2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FrequencyPenalty), f, "frequency_penalty must be in [-2, 2].");
+        }
+
+        if (PresencePenalty is { } pp && !(pp >= -2 && pp <= 2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PresencePenalty), pp, "presence_penalty must be in [-2, 2].");
+        }
+
+        if (NoRepeatNGramSize is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(NoRepeatNGramSize), NoRepeatNGramSize, "no_repeat_ngram_size must be >= 0.");
+        }
+
+        if (StopSequences is not null)
+        {
+            foreach (var s in StopSequences)
+            {
+                if (string.IsNullOrEmpty(s))
+                {
+                    throw new ArgumentException("stop sequences must not be null or empty.", nameof(StopSequences));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace LlmKit.Generation;
+
+/// <summary>The outcome of a whole generation.</summary>
+/// <param name="Text">The generated text (stop sequences and special tokens excluded).</param>
+/// <param name="TokenIds">The generated token ids.</param>
+/// <param name="PromptTokenCount">Prompt tokens processed (BOS included).</param>
+/// <param name="FinishReason">Why generation ended.</param>
+/// <param name="TimeToFirstToken">Time until the first token (prefill).</param>
+/// <param name="Elapsed">Total time.</param>
+public sealed record GenerationResult(
+    string Text,
+    IReadOnlyList<int> TokenIds,
+    int PromptTokenCount,
+    GenerationFinishReason FinishReason,
+    TimeSpan TimeToFirstToken,
+    TimeSpan Elapsed)
+{
+    /// <summary>Number of generated tokens.</summary>
+    public int GeneratedTokenCount => TokenIds.Count;
+
+    /// <summary>Decode speed: tokens after the first per second of decode time (0 when fewer than two tokens).</summary>
+    public double DecodeTokensPerSecond =>
+        GeneratedTokenCount > 1 && Elapsed > TimeToFirstToken ? (GeneratedTokenCount - 1) / (Elapsed - TimeToFirstToken).TotalSeconds : 0;
+}
+
+/// <summary>One streamed piece of a generation.</summary>
+/// <param name="Text">New text (may be empty while a multi-byte character or a possible stop sequence is held back).</param>
+/// <param name="TokenId">The token this update is for.</param>
+/// <param name="PromptTokenCount">Prompt tokens processed.</param>
+/// <param name="GeneratedTokenCount">Tokens generated so far.</param>
+/// <param name="FinishReason">Set on the last update only.</param>
+public sealed record GenerationUpdate(
+    string Text,
+    int TokenId,
+    int PromptTokenCount,
+    int GeneratedTokenCount,
+    GenerationFinishReason? FinishReason);

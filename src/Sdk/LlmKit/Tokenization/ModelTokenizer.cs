@@ -1,0 +1,186 @@
+using LlmKit.Models;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmKit.Tokenization;
+
+/// <summary>
+/// A model folder's tokenizer: encoding with the model's BOS convention and special tokens, full and
+/// incremental decoding. Wraps a Microsoft.ML.Tokenizers <see cref="Tokenizer"/>, exposed as <see cref="Inner"/>
+/// for token counting by plugins.
+/// </summary>
+/// <remarks>Thread-safe: encoding and decoding hold no shared mutable state.</remarks>
+public sealed class ModelTokenizer
+{
+    private readonly TokenByteTable _bytes;
+    private readonly bool _stripLeadingSpace;
+
+    private ModelTokenizer(Tokenizer inner, TokenByteTable bytes, TokenizerConfig config, int bosTokenId, int[] eosTokenIds, bool addBos, bool stripLeadingSpace, string kind)
+    {
+        Inner = inner;
+        _bytes = bytes;
+        Config = config;
+        BosTokenId = bosTokenId;
+        EosTokenIds = eosTokenIds;
+        AddBos = addBos;
+        _stripLeadingSpace = stripLeadingSpace;
+        Kind = kind;
+    }
+
+    /// <summary>The underlying Microsoft.ML.Tokenizers tokenizer (encodes without BOS).</summary>
+    public Tokenizer Inner { get; }
+
+    /// <summary>The folder's <c>tokenizer_config.json</c> (empty when absent).</summary>
+    public TokenizerConfig Config { get; }
+
+    /// <summary>Beginning-of-sequence id, or -1 when the model has none.</summary>
+    public int BosTokenId { get; }
+
+    /// <summary>End-of-sequence ids from <c>genai_config.json</c>.</summary>
+    public IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>Whether prompts start with <see cref="BosTokenId"/>.</summary>
+    public bool AddBos { get; }
+
+    /// <summary>Which tokenizer file was loaded: <c>sentencepiece</c> (tokenizer.model) or <c>bpe-byte-level</c> (tokenizer.json).</summary>
+    public string Kind { get; }
+
+    /// <summary>Number of token ids the byte table covers (the model's vocabulary size).</summary>
+    public int VocabularySize => _bytes.Count;
+
+    /// <summary>Encodes a prompt: BOS first when the model uses it, special-token text mapped to its ids.</summary>
+    /// <param name="text">The text to encode.</param>
+    /// <param name="addBos">Override for BOS; null follows the model folder's convention.</param>
+    public int[] Encode(string text, bool? addBos = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = Inner.EncodeToIds(text);
+        bool bos = (addBos ?? AddBos) && BosTokenId >= 0;
+        var result = new int[ids.Count + (bos ? 1 : 0)];
+        int offset = 0;
+        if (bos)
+        {
+            result[0] = BosTokenId;
+            offset = 1;
+        }
+
+        for (int i = 0; i < ids.Count; i++)
+        {
+            result[offset + i] = ids[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>Counts the tokens of a text (without BOS).</summary>
+    public int CountTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Inner.CountTokens(text);
+    }
+
+    /// <summary>Decodes a whole sequence (special tokens are skipped; a leading dummy-prefix space is removed).</summary>
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        var detokenizer = CreateDetokenizer(isSequenceStart: true);
+        var builder = new System.Text.StringBuilder();
+        foreach (int id in ids)
+        {
+            builder.Append(detokenizer.Append(id));
+        }
+
+        builder.Append(detokenizer.Flush());
+        return builder.ToString();
+    }
+
+    /// <summary>Creates a streaming decoder.</summary>
+    /// <param name="isSequenceStart">True when the first token decoded starts the text (its SentencePiece dummy-prefix space is removed);
+    /// false when continuing after a prompt (spaces are kept).</param>
+    public IncrementalDetokenizer CreateDetokenizer(bool isSequenceStart) => new(_bytes, isSequenceStart && _stripLeadingSpace);
+
+    /// <summary>Loads the tokenizer of a model folder: <c>tokenizer.model</c> (SentencePiece) when present, else <c>tokenizer.json</c>.</summary>
+    /// <exception cref="ModelFolderException">No supported tokenizer file, or it cannot be read.</exception>
+    public static ModelTokenizer Load(string folder, GenAIConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(config);
+        var tokenizerConfig = TokenizerConfig.Read(folder);
+        string spModel = Path.Combine(folder, "tokenizer.model");
+        string hfJson = Path.Combine(folder, "tokenizer.json");
+        if (File.Exists(spModel))
+        {
+            return LoadSentencePiece(spModel, config, tokenizerConfig);
+        }
+
+        if (File.Exists(hfJson))
+        {
+            return HuggingFaceTokenizerJson.Load(hfJson, config, tokenizerConfig);
+        }
+
+        throw new ModelFolderException(
+            $"The model folder '{folder}' has no tokenizer: expected tokenizer.model (SentencePiece) or tokenizer.json (Hugging Face).")
+        { FilePath = folder };
+    }
+
+    internal static ModelTokenizer Create(Tokenizer inner, TokenByteTable bytes, TokenizerConfig config, GenAIConfig genai, bool addBosDefault, bool stripLeadingSpace, string kind)
+    {
+        int bos = genai.Model.BosTokenId;
+        bool addBos = (config.AddBosToken ?? addBosDefault) && bos >= 0;
+        return new ModelTokenizer(inner, bytes, config, bos, genai.Model.EosTokenIds, addBos, stripLeadingSpace, kind);
+    }
+
+    private static ModelTokenizer LoadSentencePiece(string path, GenAIConfig genai, TokenizerConfig config)
+    {
+        SentencePieceTokenizer inner;
+        try
+        {
+            // Added tokens (e.g. <|user|> in Phi-3) are matched as whole special tokens before SentencePiece runs.
+            var special = config.AddedTokens.Count == 0
+                ? null
+                : config.AddedTokens.ToDictionary(kv => kv.Key, kv => kv.Value.Id, StringComparer.Ordinal);
+            using var stream = File.OpenRead(path);
+            inner = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or InvalidOperationException or Google.Protobuf.InvalidProtocolBufferException or IOException)
+        {
+            throw new ModelFolderException($"tokenizer.model could not be read as a SentencePiece model: {ex.Message}", ex) { FilePath = path };
+        }
+
+        int size = Math.Max(genai.Model.VocabSize, inner.Vocabulary.Count);
+        var specialIds = new HashSet<int>();
+        AddIfValid(specialIds, genai.Model.BosTokenId);
+        foreach (int eos in genai.Model.EosTokenIds)
+        {
+            AddIfValid(specialIds, eos);
+        }
+
+        foreach (var pad in genai.Model.PadTokenIds)
+        {
+            AddIfValid(specialIds, pad);
+        }
+
+        if (inner.Vocabulary.TryGetValue("<unk>", out int unk))
+        {
+            specialIds.Add(unk);
+        }
+
+        foreach (var (_, (id, isSpecial)) in config.AddedTokens)
+        {
+            if (isSpecial)
+            {
+                specialIds.Add(id);
+            }
+        }
+
+        var vocabulary = inner.Vocabulary.Concat(config.AddedTokens.Select(kv => new KeyValuePair<string, int>(kv.Key, kv.Value.Id)));
+        var bytes = TokenByteTable.ForSentencePiece(vocabulary, size, specialIds);
+        return Create(inner, bytes, config, genai, addBosDefault: true, stripLeadingSpace: inner.AddDummyPrefix, "sentencepiece");
+    }
+
+    private static void AddIfValid(HashSet<int> set, int id)
+    {
+        if (id >= 0)
+        {
+            set.Add(id);
+        }
+    }
+}
