@@ -42,6 +42,7 @@ internal sealed class DecoderState : IDisposable
     private readonly OrtValue? _stepPositions;
     private readonly OrtValue _stepLogits;
     private readonly RunOptions _runOptions = new();
+    private readonly float[] _stepLogitsBuffer;
     private float[] _logits;
     private int _side;
     private int _length;
@@ -73,7 +74,8 @@ internal sealed class DecoderState : IDisposable
         _pastValues = new OrtValue?[layers];
         _ids = GC.AllocateArray<long>(Capacity, pinned: true);
         _positions = GC.AllocateArray<long>(Capacity, pinned: true);
-        _logits = GC.AllocateArray<float>(_vocab, pinned: true);
+        _stepLogitsBuffer = GC.AllocateArray<float>(_vocab, pinned: true);
+        _logits = _stepLogitsBuffer;
 
         bool hasPositions = _signature.PositionIds is not null;
         int inputCount = 2 + (hasPositions ? 1 : 0) + (2 * layers);
@@ -105,7 +107,7 @@ internal sealed class DecoderState : IDisposable
         // Decode-step tensors never change shape: create them once.
         _stepIds = CreateLong(_ids, 0, 1, 1);
         _stepPositions = hasPositions ? CreateLong(_positions, 0, 1, 1) : null;
-        _stepLogits = CreateLogits(1);
+        _stepLogits = Create(_stepLogitsBuffer, TensorElementType.Float, [1, 1, _vocab], (long)_vocab * sizeof(float));
         if (_shared)
         {
             for (int l = 0; l < layers; l++)
@@ -161,7 +163,7 @@ internal sealed class DecoderState : IDisposable
                 _inputValues[slot++] = count == 1 ? _stepPositions! : Track(CreateLong(_positions, 0, 1, count));
             }
 
-            if (count > 1 && _logits.Length < count * _vocab)
+            if (count > 1 && (_logits.Length < count * _vocab || ReferenceEquals(_logits, _stepLogitsBuffer)))
             {
                 _logits = GC.AllocateArray<float>(count * _vocab, pinned: true);
             }
@@ -200,7 +202,7 @@ internal sealed class DecoderState : IDisposable
                 _side = writeSide;
             }
 
-            return new Span<float>(_logits, 0, count * _vocab);
+            return count == 1 ? _stepLogitsBuffer : new Span<float>(_logits, 0, count * _vocab);
         }
         catch
         {
