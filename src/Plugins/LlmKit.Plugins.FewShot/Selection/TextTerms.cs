@@ -44,7 +44,7 @@ internal static class TextTerms
         {
             for (int i = 0; i + n <= words.Count; i++)
             {
-                terms.Add(string.Join(' ', words, i, n));
+                terms.Add(string.Join(' ', words.GetRange(i, n)));
             }
         }
 
