@@ -1,0 +1,179 @@
+using System.Text.RegularExpressions;
+
+namespace LlmKit.Plugins.Moderation.Injection;
+
+/// <summary>The kinds of signal <see cref="InjectionHeuristics"/> looks for.</summary>
+public enum InjectionSignal
+{
+    /// <summary>"Ignore all previous instructions" and its translations.</summary>
+    InstructionOverride,
+
+    /// <summary>"You are now DAN", "pretend to be", "developer mode".</summary>
+    RoleSwitch,
+
+    /// <summary>Chat-template or prompt markers typed by the user: "&lt;|im_start|&gt;system", "[INST]", "### System:".</summary>
+    FakeMarker,
+
+    /// <summary>Text that closes the delimiter quoting it, or fences followed by new instructions.</summary>
+    DelimiterBreak,
+
+    /// <summary>"Reveal your system prompt".</summary>
+    PromptLeak,
+
+    /// <summary>Hidden text: ASCII smuggled in Unicode tag characters.</summary>
+    Obfuscation,
+}
+
+/// <summary>One heuristic rule that matched.</summary>
+/// <param name="Id">Stable rule id (safe for logs and metrics).</param>
+/// <param name="Signal">The kind of signal.</param>
+/// <param name="Weight">The rule's weight in [0, 1]: the probability-like strength of the signal alone.</param>
+public sealed record InjectionRuleMatch(string Id, InjectionSignal Signal, double Weight);
+
+/// <summary>The heuristics' verdict on one text.</summary>
+/// <param name="Score">1 − Π(1 − weight) over the matched rules: several weak signals add up, one strong one suffices.</param>
+/// <param name="Matches">The matched rules (each at most once).</param>
+public sealed record InjectionHeuristicResult(double Score, IReadOnlyList<InjectionRuleMatch> Matches);
+
+/// <summary>
+/// Pattern heuristics for prompt injection in several languages (English, Spanish, French, German, Italian,
+/// Portuguese, Dutch, Russian, Chinese, Japanese, Korean, Arabic), run over <see cref="NormalizedText.Text"/> and every hidden
+/// reading. Rules that benign text also says ("pretend to be", "System:" at a line start) weigh less than the
+/// threshold, so they block only together with another signal; object-bound phrases ("ignore ... instructions")
+/// weigh enough alone, while "please ignore the typo" matches nothing.
+/// Patterns run with <see cref="RegexOptions.NonBacktracking"/>: time linear in the text, whatever it holds.
+/// Thread-safe: stateless.
+/// </summary>
+public static class InjectionHeuristics
+{
+    /// <summary>The delimiter tag the verdict prompts quote user text with; a text containing it is breaking out.</summary>
+    public const string UserTextTag = "user_text";
+
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | RegexOptions.Multiline;
+
+    // Shared vocabulary (English).
+    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|set aside|do not follow|don't follow|dont follow|stop following)";
+
+    // "the" alone is not a scope: "forget the rules of etiquette" is small talk, "forget your rules" is not.
+    private const string Scope = @"(previous|prior|above|earlier|preceding|foregoing|all|any|every|your|these|those|system|original|initial|existing|developer|safety|hidden)";
+    private const string RuleNoun = @"(instructions?|prompts?|rules?|directives?|guidelines?|commands?|guardrails?|polic(y|ies)|programming|system message|safeguards|content filters?)";
+
+    private static readonly Rule[] Rules =
+    [
+        // --- instruction override ---
+        new("override.en", InjectionSignal.InstructionOverride, 0.9, $@"\b{OverrideVerb}\b[^.\n]{{0,40}}\b{Scope}\b[^.\n]{{0,30}}\b{RuleNoun}\b"),
+        new("override.en.above", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(all\s+|everything\s+)?(of\s+)?(the\s+|what's\s+|what is\s+|what was\s+)?(said\s+|written\s+|stated\s+)?(above|before this)\s*([.,;:!]|and\b|then\b|$)"),
+        new("override.en.all-previous", InjectionSignal.InstructionOverride, 0.6, @"\b(ignore|disregard|forget)\s+(all|everything)\s+(of\s+)?(the\s+)?(previous|prior|above|preceding)\b"),
+        new("override.en.weak", InjectionSignal.InstructionOverride, 0.45, $@"\b(ignore|disregard)\s+(the|these|those)\s+{RuleNoun}\b"),
+        new("override.en.forget-all", InjectionSignal.InstructionOverride, 0.8, @"\bforget\s+(about\s+)?(everything|all)\s+(you('ve|\s+have|\s+were|\s+had)?\s+(been\s+)?(told|taught|learned|instructed|given)|(that\s+)?(was|is|were)\s+(said|written|stated)\s+(above|before|earlier)|above|so far)"),
+        // "Forget all those dietary restrictions" is restaurant talk: limits alone weigh under the threshold.
+        new("override.en.limits", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget|bypass|override|remove|disable|turn off)\s+(all\s+)?(of\s+)?(your|any|all|the)\s+(restrictions|constraints|limits|limitations|filters|safety\s+(rules|features|measures))\b"),
+        new("override.en.void", InjectionSignal.InstructionOverride, 0.9, @"\b(previous|prior|above|earlier|original|system|old)\s+(instructions?|rules|prompts?|directives)\b[^.\n]{0,20}\b(are|is|were|have been)\b[^.\n]{0,15}\b(void|cancel+ed|revoked|lifted|no longer (valid|apply|applies|in effect|relevant)|obsolete|overridden|null|suspended|disabled)"),
+        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt|orders)\s*(:|are\b|is\b|follow)"),
+        new("override.en.instead", InjectionSignal.InstructionOverride, 0.3, @"\binstead\b[^.\n]{0,20}\b(say|print|write|output|respond with|reply with|only answer)\b"),
+        new("override.en.obey", InjectionSignal.InstructionOverride, 0.35, @"\byou\s+(must|will|shall)\s+(now\s+)?(obey|comply)\b"),
+        new("override.es", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignore|ignorar|ignoren|olvida|olvide|olvidar|omite|omitir|descarta|descartar|no sigas)\b[^.\n]{0,40}(instrucciones|reglas|indicaciones|órdenes|ordenes|directrices|restricciones)"),
+        new("override.fr", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore[rz]?|oublie[rz]?|néglige[rz]?|neglige[rz]?|ne suis pas|ne tiens pas compte)\b[^.\n]{0,40}(instructions|règles|regles|consignes|directives|restrictions)"),
+        new("override.de", InjectionSignal.InstructionOverride, 0.9, @"\b(ignoriere|ignorier|ignorieren|vergiss|vergessen|missachte|missachten|übergehe)\b[^.\n]{0,40}(anweisungen|regeln|instruktionen|vorgaben|befehle|richtlinien|einschränkungen)"),
+        new("override.it", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignorare|dimentica|dimenticare|trascura|non seguire)\b[^.\n]{0,40}(istruzioni|regole|direttive|indicazioni|restrizioni)"),
+        new("override.pt", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore|ignora|ignorar|esqueça|esqueca|esquecer|desconsidere|desconsiderar)\b[^.\n]{0,40}(instruções|instrucoes|regras|diretrizes|orientações|orientacoes|restrições)"),
+        new("override.nl", InjectionSignal.InstructionOverride, 0.9, @"\b(negeer|vergeet|negeren)\b[^.\n]{0,40}(instructies|regels|richtlijnen|opdrachten)"),
+        new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
+        new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
+        new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
+        new("override.ko", InjectionSignal.InstructionOverride, 0.9, @"(지시|지침|규칙|명령|제한)[^.\n]{0,12}(무시|잊어)"),
+        new("override.ar", InjectionSignal.InstructionOverride, 0.9, @"(تجاهل|انس|انسى)[^.\n]{0,40}(التعليمات|القواعد|الأوامر|الاوامر|التوجيهات)"),
+
+        // --- role switch ---
+        new("role.en.now", InjectionSignal.RoleSwitch, 0.45, @"\byou\s+are\s+(now|no longer|from now on)\b|\bfrom now on,?\s+you\s+(are|will|must|shall)\b"),
+        new("role.en.unrestricted", InjectionSignal.RoleSwitch, 0.9, @"\b(act|behave|respond|answer|pose|roleplay|role-play)\s+(as|like)\s+(if\s+you\s+(were|are)\s+)?(an?\s+)?(unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|dan|amoral|unaligned)\b"),
+        new("role.en.jailbreak-terms", InjectionSignal.RoleSwitch, 0.6, @"\b(dan mode|do anything now|developer mode|jailbreak|jailbroken|god mode|sudo mode|unrestricted mode|unfiltered mode|evil mode|stan|aim mode)\b"),
+        new("role.en.no-limits", InjectionSignal.RoleSwitch, 0.5, @"\b(without|with no|free of|free from|no longer (bound|restricted) by)\s+(any\s+)?(rules|restrictions|limits|limitations|filters|guidelines|censorship|polic(y|ies)|content polic(y|ies)|ethical (guidelines|constraints))\b|\bno longer (bound|restricted|limited) by\b"),
+        new("role.en.pretend", InjectionSignal.RoleSwitch, 0.35, @"\b(pretend\s+(to be|you are|you're|that you)|roleplay as|role-play as|impersonate|stay in character)\b"),
+        new("role.en.simulate", InjectionSignal.RoleSwitch, 0.7, @"\b(simulate|emulate|become)\b[^.\n]{0,30}\b(ai|assistant|model|chatbot)\s+(without|with no|that has no|that ignores)\b"),
+        new("role.es", InjectionSignal.RoleSwitch, 0.45, @"\b(ahora eres|a partir de ahora eres|actúa como|actua como|finge ser|finge que eres)\b"),
+        new("role.fr", InjectionSignal.RoleSwitch, 0.45, @"\b(tu es (maintenant|désormais|desormais)|vous êtes (maintenant|désormais)|fais semblant d'être|agis comme|à partir de maintenant,? tu)\b"),
+        new("role.de", InjectionSignal.RoleSwitch, 0.45, @"\b(du bist (jetzt|nun|ab sofort)|tu so,? als ob|spiele die rolle|ab jetzt bist du)\b"),
+        new("role.it", InjectionSignal.RoleSwitch, 0.45, @"\b(ora sei|adesso sei|fingi di essere|d'ora in poi sei)\b"),
+        new("role.pt", InjectionSignal.RoleSwitch, 0.45, @"\b(agora você é|agora voce e|finja ser|a partir de agora você)\b"),
+        new("role.ru", InjectionSignal.RoleSwitch, 0.45, @"(теперь ты|отныне ты|притворись|представь, что ты)"),
+        new("role.zh", InjectionSignal.RoleSwitch, 0.45, @"(你现在是|你現在是|从现在开始你|從現在開始你|扮演一个没有)"),
+        new("role.no-limits.multi", InjectionSignal.RoleSwitch, 0.5, @"(sin (restricciones|reglas|límites|filtros)|sans (restrictions|règles|limites|filtres)|ohne (einschränkungen|regeln|filter)|senza (restrizioni|regole|limiti)|sem (restrições|regras|limites)|без (ограничений|правил|фильтров)|没有任何限制|沒有任何限制|不受任何限制)"),
+
+        // --- fake markers ---
+        new("marker.chatml", InjectionSignal.FakeMarker, 0.9, @"<\|\s*(im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|end|tool)\s*\|>"),
+        new("marker.llama", InjectionSignal.FakeMarker, 0.9, @"\[/?INST\]|<</?SYS>>|</s>\s*<s>"),
+        new("marker.heading", InjectionSignal.FakeMarker, 0.7, @"^\s*#{1,4}\s*(system|assistant|instruction|instructions|developer|admin)\b\s*(prompt|message)?\s*:?"),
+        new("marker.role-line", InjectionSignal.FakeMarker, 0.45, @"^\s*\**\s*(system|assistant|developer|admin)\s*(message|prompt)?\s*\**\s*(:|>)"),
+        // A typed transcript ("User: ... Assistant: ...") puts words in the assistant's mouth.
+        new("marker.transcript", InjectionSignal.FakeMarker, 0.6, @"^\s*(user|human)\s*:[^\n]*\n\s*(assistant|ai|bot|gpt)\s*:"),
+        new("marker.bracket", InjectionSignal.FakeMarker, 0.7, @"[\[({]\s*(system|assistant|admin|developer|sys)(\s+(message|note|override|prompt|instruction))?\s*[\])}]"),
+        new("marker.xml", InjectionSignal.FakeMarker, 0.8, @"</?\s*(system|instructions?|sys|admin|developer|system_prompt|assistant)\s*>"),
+        new("marker.boundary", InjectionSignal.FakeMarker, 0.7, @"\b(end of (the\s+)?(user\s+)?(input|prompt|conversation|instructions|context|document)|begin(ning of)?\s+(the\s+)?(system|new|real)\s+(prompt|instructions?|message))\b"),
+
+        // --- delimiter breaking ---
+        new("delimiter.own-tag", InjectionSignal.DelimiterBreak, 0.9, $@"</?\s*{UserTextTag}\s*>"),
+        new("delimiter.fence", InjectionSignal.DelimiterBreak, 0.6, @"(""""""|'''|```|-{5,}|={5,}|\*{5,})\s*\n?\s*(system|assistant|developer|new instructions?|instructions?\s*:)"),
+
+        // --- prompt leak ---
+        new("leak.en", InjectionSignal.PromptLeak, 0.8, @"\b(reveal|show|print|repeat|output|display|tell me|give me|what (is|are|was|were)|write out|leak|dump)\b[^.\n]{0,30}\b(your|the)\s+(system\s+prompt|initial\s+(prompt|instructions)|hidden\s+(prompt|instructions)|instructions\s+above|original\s+instructions|prompt\s+above|secret\s+instructions|developer\s+(message|instructions))"),
+        new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
+    ];
+
+    /// <summary>The ids and weights of all rules, for documentation and tests.</summary>
+    public static IReadOnlyList<InjectionRuleMatch> AllRules { get; } = Array.ConvertAll(Rules, r => new InjectionRuleMatch(r.Id, r.Signal, r.Weight));
+
+    /// <summary>Runs every rule over the normalised text and its hidden readings.</summary>
+    /// <param name="text">The normalised text.</param>
+    /// <returns>The combined score and the rules that matched.</returns>
+    public static InjectionHeuristicResult Analyze(NormalizedText text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var matches = new List<InjectionRuleMatch>();
+        foreach (var rule in Rules)
+        {
+            if (rule.Pattern.IsMatch(text.Text) || MatchesAny(rule.Pattern, text.HiddenReadings))
+            {
+                matches.Add(new InjectionRuleMatch(rule.Id, rule.Signal, rule.Weight));
+            }
+        }
+
+        if (text.SmuggledCharacterCount >= 4)
+        {
+            // Invisible tag characters spelling text are never part of an honest chat message (flag emoji use a few, without spelling words).
+            matches.Add(new InjectionRuleMatch("obfuscation.tag-characters", InjectionSignal.Obfuscation, text.SmuggledCharacterCount >= 12 ? 0.6 : 0.3));
+        }
+
+        double keep = 1;
+        foreach (var match in matches)
+        {
+            keep *= 1 - match.Weight;
+        }
+
+        return new InjectionHeuristicResult(1 - keep, matches);
+    }
+
+    private static bool MatchesAny(Regex pattern, IReadOnlyList<string> readings)
+    {
+        for (int i = 0; i < readings.Count; i++)
+        {
+            if (pattern.IsMatch(readings[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed class Rule(string id, InjectionSignal signal, double weight, string pattern)
+    {
+        public string Id { get; } = id;
+
+        public InjectionSignal Signal { get; } = signal;
+
+        public double Weight { get; } = weight;
+
+        public Regex Pattern { get; } = new(pattern, Options);
+    }
+}
