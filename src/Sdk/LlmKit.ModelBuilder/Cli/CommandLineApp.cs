@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace LlmKit.ModelBuilder.Cli;
+
+/// <summary>The <c>llmkit</c> command tree. Output goes to the given writers so tests can run it in-process.</summary>
+internal static class CommandLineApp
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("llmkit: build ONNX GenAI model folders for LlmKit.");
+        root.Add(ConvertCommand(output, error));
+        root.Add(SynthCommand(output, error));
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+            {
+                error.WriteLine($"llmkit: {e.Message}");
+            }
+
+            return 2;
+        }
+
+        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    private static Command ConvertCommand(TextWriter output, TextWriter error)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "llama2.c checkpoint (.bin)", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "llama2.c tokenizer (tok512.bin style)", Required = true };
+        var outputDir = new Option<string>("--output") { Description = "model folder to create", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace a non-empty output folder" };
+        var graph = new Option<string>("--graph") { Description = "decoder graph form", DefaultValueFactory = _ => "standard" };
+        graph.AcceptOnlyFromAmong("standard", "ortgenai");
+        var maxLength = new Option<int?>("--max-length") { Description = "context length (default: the checkpoint's seq_len)" };
+
+        var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
+        {
+            checkpoint, tokenizer, outputDir, force, graph, maxLength,
+        };
+        llama2c.SetAction(parse => Guarded(error, () =>
+        {
+            var form = parse.GetValue(graph) == "ortgenai" ? OnnxGraphForm.OrtGenAI : OnnxGraphForm.Standard;
+            var summary = Llama2cConverter.Convert(new Llama2cConversionRequest(
+                parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, parse.GetValue(outputDir)!, parse.GetValue(force), form, parse.GetValue(maxLength)));
+            PrintSummary(output, summary);
+        }));
+
+        return new Command("convert", "Convert a checkpoint into an ONNX GenAI model folder.") { llama2c };
+    }
+
+    private static Command SynthCommand(TextWriter output, TextWriter error)
+    {
+        Option<int> Int(string name, string description) => new(name) { Description = description, Required = true };
+        var dim = Int("--dim", "model width");
+        var hidden = Int("--hidden", "feed-forward width");
+        var layers = Int("--layers", "number of layers");
+        var heads = Int("--heads", "query heads");
+        var kvHeads = Int("--kv-heads", "key/value heads");
+        var vocab = Int("--vocab", "vocabulary size");
+        var seqLen = Int("--seq-len", "maximum sequence length");
+        var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
+        var untied = new Option<bool>("--untied") { Description = "separate classifier instead of the tied embedding" };
+        var outputFile = new Option<string>("--output") { Description = "checkpoint file to write", Required = true };
+        var tokenizerFile = new Option<string?>("--tokenizer-output") { Description = "also write a matching tokenizer (vocab >= 259)" };
+
+        var llama2c = new Command("llama2c", "Write a seeded random llama2.c checkpoint.")
+        {
+            dim, hidden, layers, heads, kvHeads, vocab, seqLen, seed, untied, outputFile, tokenizerFile,
+        };
+        llama2c.SetAction(parse => Guarded(error, () =>
+        {
+            var config = new LlamaConfig(parse.GetValue(dim), parse.GetValue(hidden), parse.GetValue(layers), parse.GetValue(heads),
+                parse.GetValue(kvHeads), parse.GetValue(vocab), parse.GetValue(seqLen), SharedClassifier: !parse.GetValue(untied));
+            string path = parse.GetValue(outputFile)!;
+            CheckpointSynthesizer.Write(path, config, parse.GetValue(seed));
+            output.WriteLine($"wrote {path} ({Size(new FileInfo(path).Length)}, {config.ParameterCount:N0} parameters)");
+            if (parse.GetValue(tokenizerFile) is { } tokenizerPath)
+            {
+                CheckpointSynthesizer.WriteTokenizer(tokenizerPath, config.VocabSize);
+                output.WriteLine($"wrote {tokenizerPath} ({Size(new FileInfo(tokenizerPath).Length)})");
+            }
+        }));
+
+        return new Command("synth", "Synthesise a random checkpoint for tests and benchmarks.") { llama2c };
+    }
+
+    // Expected failures become one line on stderr and exit code 1; anything else is a bug and propagates.
+    private static int Guarded(TextWriter error, Action action)
+    {
+        try
+        {
+            action();
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"llmkit: error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static void PrintSummary(TextWriter output, ConversionSummary s)
+    {
+        var c = s.Config;
+        output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
+        output.WriteLine($"  shape: dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv_heads {c.KvHeads}, head_size {c.HeadSize}, vocab {c.VocabSize}, context {s.ContextLength}, classifier {(c.SharedClassifier ? "tied" : "untied")}");
+        output.WriteLine($"  parameters: {s.ParameterCount:N0}");
+        foreach (var f in s.Files)
+        {
+            output.WriteLine($"  {f.Name,-24} {Size(f.Bytes),12}");
+        }
+
+        output.WriteLine($"  {"total",-24} {Size(s.TotalBytes),12}");
+    }
+
+    private static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.00} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.00} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 10):0.0} KiB"),
+        _ => $"{bytes} B",
+    };
+}

@@ -1,0 +1,26 @@
+namespace LlmKit.ModelBuilder;
+
+/// <summary>What to convert and where to write it. Immutable.</summary>
+/// <param name="CheckpointPath">The llama2.c checkpoint (<c>.bin</c>).</param>
+/// <param name="TokenizerPath">The llama2.c tokenizer (<c>tok512.bin</c>-style) with one piece per vocabulary entry.</param>
+/// <param name="OutputDirectory">The model folder to create; must not exist or be empty unless <paramref name="Force"/>.</param>
+/// <param name="Force">Replace a non-empty output folder.</param>
+/// <param name="GraphForm">The decoder graph to emit.</param>
+/// <param name="MaxLength">Context length written to genai_config.json and the RoPE tables; defaults to the checkpoint's seq_len.</param>
+public sealed record Llama2cConversionRequest(
+    string CheckpointPath,
+    string TokenizerPath,
+    string OutputDirectory,
+    bool Force = false,
+    OnnxGraphForm GraphForm = OnnxGraphForm.Standard,
+    int? MaxLength = null)
+{
+    /// <summary>Default for <see cref="ExternalDataThresholdBytes"/>: 256 MiB.</summary>
+    public const long DefaultExternalDataThresholdBytes = 256L << 20;
+
+    /// <summary>
+    /// Weights larger than this in total are written to <c>model.onnx.data</c> (ONNX external data) and streamed
+    /// tensor by tensor; smaller models keep their weights inside <c>model.onnx</c>. Must be non-negative.
+    /// </summary>
+    public long ExternalDataThresholdBytes { get; init; } = DefaultExternalDataThresholdBytes;
+}

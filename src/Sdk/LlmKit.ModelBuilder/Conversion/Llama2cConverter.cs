@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Reflection;
+using Google.Protobuf;
+using LlmKit.ModelBuilder.Onnx;
+using LlmKit.ModelBuilder.Onnx.Protos;
+
+namespace LlmKit.ModelBuilder;
+
+/// <summary>
+/// Converts a llama2.c checkpoint and tokenizer into an ONNX GenAI model folder: <c>model.onnx</c>
+/// (+ <c>model.onnx.data</c> for large models), <c>genai_config.json</c>, <c>tokenizer.model</c>,
+/// <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c>. The folder is written next to its
+/// destination under a temporary name and renamed into place, so a failed or cancelled conversion leaves
+/// nothing half-written. Stateless and thread-safe (concurrent conversions need distinct output folders).
+/// </summary>
+public static class Llama2cConverter
+{
+    /// <summary>The ONNX model file name.</summary>
+    public const string ModelFileName = "model.onnx";
+
+    /// <summary>The external-data file name used for large models.</summary>
+    public const string ExternalDataFileName = "model.onnx.data";
+
+    /// <summary>The opset of the default ONNX domain the graphs use.</summary>
+    public const int OnnxOpset = 17;
+
+    /// <summary>Runs a conversion.</summary>
+    /// <param name="request">What to convert and where.</param>
+    /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
+    /// <returns>The files written and the model's shape.</returns>
+    /// <exception cref="ArgumentException">A path is empty, or <see cref="Llama2cConversionRequest.MaxLength"/> / the external-data threshold is out of range.</exception>
+    /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, or the tokenizer does not match its vocab_size.</exception>
+    /// <exception cref="IOException">The output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false.</exception>
+    /// <exception cref="NotSupportedException">The requested graph form is not available.</exception>
+    public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.CheckpointPath, nameof(request.CheckpointPath));
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.TokenizerPath, nameof(request.TokenizerPath));
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.OutputDirectory, nameof(request.OutputDirectory));
+        if (request.MaxLength is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.MaxLength, "MaxLength must be a positive number of tokens (or null for the checkpoint's seq_len).");
+        }
+
+        if (request.ExternalDataThresholdBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.ExternalDataThresholdBytes, "ExternalDataThresholdBytes must be >= 0.");
+        }
+
+        if (request.GraphForm != OnnxGraphForm.Standard)
+        {
+            throw new NotSupportedException($"Graph form '{request.GraphForm}' is not available yet; use {nameof(OnnxGraphForm.Standard)}.");
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        string output = Path.GetFullPath(request.OutputDirectory);
+        EnsureWritableDestination(output, request.Force);
+
+        var checkpoint = Llama2cCheckpoint.Load(request.CheckpointPath, cancellationToken);
+        var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
+        int contextLength = request.MaxLength ?? checkpoint.Config.SeqLen;
+
+        string parent = Path.GetDirectoryName(output) ?? throw new ArgumentException($"Output folder '{output}' has no parent folder.", nameof(request));
+        Directory.CreateDirectory(parent);
+        string staging = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            WriteFolder(staging, checkpoint, tokenizer, contextLength, request, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            MoveIntoPlace(staging, output, request.Force);
+        }
+        catch
+        {
+            TryDeleteDirectory(staging);
+            throw;
+        }
+
+        var files = new DirectoryInfo(output).GetFiles()
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => new WrittenFile(f.Name, f.Length))
+            .ToList();
+        return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed);
+    }
+
+    private static void WriteFolder(string folder, Llama2cCheckpoint checkpoint, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
+    {
+        var config = checkpoint.Config;
+        WriteModel(folder, checkpoint.Weights, contextLength, request.ExternalDataThresholdBytes, cancellationToken);
+        GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, new GenAiConfigOptions(contextLength, WithPositionIds: true, PastPresentShareBuffer: false, ModelFileName));
+        SentencePieceModelWriter.Write(Path.Combine(folder, "tokenizer.model"), tokenizer);
+        TokenizerConfigWriter.WriteTokenizerConfig(Path.Combine(folder, "tokenizer_config.json"), contextLength);
+        TokenizerConfigWriter.WriteSpecialTokensMap(Path.Combine(folder, "special_tokens_map.json"));
+    }
+
+    private static void WriteModel(string folder, Llama2cWeights weights, int contextLength, long externalThreshold, CancellationToken cancellationToken)
+    {
+        var config = weights.Config;
+
+        // The graph stores a transposed classifier even when it is tied, plus the two RoPE tables.
+        long weightBytes = sizeof(float) * (config.ParameterCount
+            + (config.SharedClassifier ? (long)config.VocabSize * config.Dim : 0)
+            + ((long)contextLength * config.HeadSize));
+        using var store = weightBytes > externalThreshold
+            ? new TensorStore(Path.Combine(folder, ExternalDataFileName))
+            : new TensorStore();
+
+        var graph = new GraphBuilder("main_graph");
+        new StandardGraphEmitter(graph, store, weights, contextLength).Emit(cancellationToken);
+
+        var model = new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "LlmKit.ModelBuilder",
+            ProducerVersion = typeof(Llama2cConverter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
+            Graph = graph.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxOpset });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+
+        cancellationToken.ThrowIfCancellationRequested();
+        using var stream = new FileStream(Path.Combine(folder, ModelFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        model.WriteTo(stream);
+    }
+
+    private static void EnsureWritableDestination(string output, bool force)
+    {
+        if (File.Exists(output))
+        {
+            throw new IOException($"Output path '{output}' is a file, not a folder.");
+        }
+
+        if (!force && Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
+        {
+            throw new IOException($"Output folder '{output}' is not empty; choose another folder or pass --force (Force = true) to replace it.");
+        }
+    }
+
+    private static void MoveIntoPlace(string staging, string output, bool force)
+    {
+        if (!Directory.Exists(output))
+        {
+            Directory.Move(staging, output);
+            return;
+        }
+
+        if (!Directory.EnumerateFileSystemEntries(output).Any())
+        {
+            Directory.Delete(output);
+            Directory.Move(staging, output);
+            return;
+        }
+
+        if (!force)
+        {
+            throw new IOException($"Output folder '{output}' is not empty; choose another folder or pass --force (Force = true) to replace it.");
+        }
+
+        // Swap by renames so the destination is never half-written, then drop the old folder.
+        string old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Guid.NewGuid():N}");
+        Directory.Move(output, old);
+        Directory.Move(staging, output);
+        TryDeleteDirectory(old);
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover hidden temp folder is harmless.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

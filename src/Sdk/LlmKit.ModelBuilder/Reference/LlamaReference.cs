@@ -1,0 +1,184 @@
+using System.Numerics.Tensors;
+
+namespace LlmKit.ModelBuilder;
+
+/// <summary>
+/// A plain float32 Llama forward pass with a KV cache, written to read like llama2.c's <c>run.c</c>: the
+/// numerical ground truth the ONNX graphs are tested against. One token at a time; call
+/// <see cref="Forward"/> with positions 0, 1, 2, ... (a position may be revisited to overwrite the cache).
+/// Not thread-safe: it owns mutable activation buffers and the cache.
+/// </summary>
+public sealed class LlamaReference
+{
+    private readonly Llama2cWeights _w;
+    private readonly LlamaConfig _c;
+    private readonly int _maxPositions;
+
+    // Activation buffers, reused for every token (as in run.c's RunState).
+    private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
+    private readonly float[] _keyCache, _valueCache; // [layer, position, kv_dim]
+
+    /// <summary>Creates a reference model over loaded weights.</summary>
+    /// <param name="weights">The checkpoint tensors.</param>
+    /// <param name="maxPositions">Cache length; defaults to the checkpoint's seq_len.</param>
+    public LlamaReference(Llama2cWeights weights, int? maxPositions = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        _w = weights;
+        _c = weights.Config;
+        _maxPositions = maxPositions ?? _c.SeqLen;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxPositions, nameof(maxPositions));
+        _x = new float[_c.Dim];
+        _xb = new float[_c.Dim];
+        _xb2 = new float[_c.Dim];
+        _hb = new float[_c.HiddenDim];
+        _hb2 = new float[_c.HiddenDim];
+        _q = new float[_c.Dim];
+        _att = new float[_maxPositions];
+        _logits = new float[_c.VocabSize];
+        _keyCache = new float[(long)_c.Layers * _maxPositions * _c.KvDim];
+        _valueCache = new float[(long)_c.Layers * _maxPositions * _c.KvDim];
+    }
+
+    /// <summary>Creates a reference model over a checkpoint.</summary>
+    /// <param name="checkpoint">A loaded checkpoint.</param>
+    public LlamaReference(Llama2cCheckpoint checkpoint)
+        : this((checkpoint ?? throw new ArgumentNullException(nameof(checkpoint))).Weights)
+    {
+    }
+
+    /// <summary>The model shape.</summary>
+    public LlamaConfig Config => _c;
+
+    /// <summary>
+    /// Runs one token at <paramref name="position"/>, attending to the cached keys of positions 0..position,
+    /// and returns a new array of logits [vocab].
+    /// </summary>
+    /// <param name="token">Token id in [0, VocabSize).</param>
+    /// <param name="position">Position in [0, maxPositions); earlier positions must already be in the cache.</param>
+    public float[] Forward(int token, int position)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(token);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _c.VocabSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, _maxPositions);
+
+        int dim = _c.Dim, kvDim = _c.KvDim, headSize = _c.HeadSize, hidden = _c.HiddenDim;
+        int kvMul = _c.Heads / _c.KvHeads; // query heads per key/value head
+
+        _w.TokenEmbedding.AsSpan(token * dim, dim).CopyTo(_x);
+
+        for (int l = 0; l < _c.Layers; l++)
+        {
+            // Attention RMSNorm.
+            RmsNorm(_xb, _x, _w.RmsAttention.AsSpan(l * dim, dim), _c.NormEps);
+
+            // q, k, v for this position; k and v go straight into the cache.
+            long cacheOffset = ((long)l * _maxPositions + position) * kvDim;
+            Span<float> k = _keyCache.AsSpan((int)cacheOffset, kvDim);
+            Span<float> v = _valueCache.AsSpan((int)cacheOffset, kvDim);
+            MatVec(_q, _xb, _w.Layer(_w.Wq, l).Span);
+            MatVec(k, _xb, _w.Layer(_w.Wk, l).Span);
+            MatVec(v, _xb, _w.Layer(_w.Wv, l).Span);
+
+            // RoPE: rotate adjacent pairs (x[i], x[i+1]) of each head by pos * theta^(-i/head_size).
+            for (int i = 0; i < dim; i += 2)
+            {
+                int headDim = i % headSize;
+                float freq = 1.0f / MathF.Pow(_c.RopeTheta, headDim / (float)headSize);
+                float angle = position * freq;
+                float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+                Rotate(_q, i, cos, sin);
+                if (i < kvDim)
+                {
+                    Rotate(k, i, cos, sin);
+                }
+            }
+
+            // Multi-head attention over positions 0..position.
+            for (int h = 0; h < _c.Heads; h++)
+            {
+                ReadOnlySpan<float> q = _q.AsSpan(h * headSize, headSize);
+                int kvHead = h / kvMul;
+                Span<float> att = _att.AsSpan(0, position + 1);
+                for (int t = 0; t <= position; t++)
+                {
+                    long at = ((long)l * _maxPositions + t) * kvDim + (kvHead * headSize);
+                    att[t] = TensorPrimitives.Dot(q, _keyCache.AsSpan((int)at, headSize)) / MathF.Sqrt(headSize);
+                }
+
+                Softmax(att);
+
+                Span<float> xb = _xb.AsSpan(h * headSize, headSize);
+                xb.Clear();
+                for (int t = 0; t <= position; t++)
+                {
+                    long at = ((long)l * _maxPositions + t) * kvDim + (kvHead * headSize);
+                    TensorPrimitives.MultiplyAdd(_valueCache.AsSpan((int)at, headSize), att[t], xb, xb);
+                }
+            }
+
+            // Output projection and residual.
+            MatVec(_xb2, _xb, _w.Layer(_w.Wo, l).Span);
+            TensorPrimitives.Add(_x, _xb2, _x);
+
+            // Feed-forward: w2(silu(w1(x)) * w3(x)), with its own RMSNorm and residual.
+            RmsNorm(_xb, _x, _w.RmsFeedForward.AsSpan(l * dim, dim), _c.NormEps);
+            MatVec(_hb, _xb, _w.Layer(_w.W1, l).Span);
+            MatVec(_hb2, _xb, _w.Layer(_w.W3, l).Span);
+            for (int i = 0; i < hidden; i++)
+            {
+                float g = _hb[i];
+                g *= 1.0f / (1.0f + MathF.Exp(-g));
+                _hb[i] = g * _hb2[i];
+            }
+
+            MatVec(_xb, _hb, _w.Layer(_w.W2, l).Span);
+            TensorPrimitives.Add(_x, _xb, _x);
+        }
+
+        RmsNorm(_x, _x, _w.RmsFinal, _c.NormEps);
+        MatVec(_logits, _x, _w.Classifier);
+        return (float[])_logits.Clone();
+    }
+
+    private static void Rotate(Span<float> vector, int i, float cos, float sin)
+    {
+        float v0 = vector[i], v1 = vector[i + 1];
+        vector[i] = (v0 * cos) - (v1 * sin);
+        vector[i + 1] = (v0 * sin) + (v1 * cos);
+    }
+
+    private static void RmsNorm(Span<float> output, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps)
+    {
+        float ss = TensorPrimitives.SumOfSquares(x) / x.Length;
+        float scale = 1.0f / MathF.Sqrt(ss + eps);
+        for (int i = 0; i < x.Length; i++)
+        {
+            output[i] = weight[i] * (scale * x[i]);
+        }
+    }
+
+    private static void Softmax(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        float sum = 0f;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+
+        TensorPrimitives.Divide(x, sum, x);
+    }
+
+    // y = W·x with W stored row-major [y.Length, x.Length], as llama2.c's matmul.
+    private static void MatVec(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> w)
+    {
+        int n = x.Length;
+        for (int i = 0; i < y.Length; i++)
+        {
+            y[i] = TensorPrimitives.Dot(w.Slice(i * n, n), x);
+        }
+    }
+}

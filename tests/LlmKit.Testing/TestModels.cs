@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using LlmKit.ModelBuilder;
+
+namespace LlmKit.Testing;
+
+/// <summary>
+/// Model folders for tests, converted by the model builder on first use and cached under
+/// <c>{temp}/llmkit-tests/{hash}/</c>, where the hash covers the builder assembly and the inputs, so a rebuilt
+/// builder never reuses a stale conversion. Thread-safe, and safe when several test processes start at once:
+/// each conversion is written to a unique folder and renamed into place; whoever loses the race reuses the
+/// winner's folder.
+/// </summary>
+public static class TestModels
+{
+    private static readonly Lazy<string> BuilderHash = new(() => HashFiles(typeof(Llama2cConverter).Assembly.Location));
+    private static readonly Lazy<string> Stories260K = new(() => ConvertCached(
+        "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, OnnxGraphForm.Standard));
+
+    private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Lazy<Llama2cCheckpoint>> Checkpoints = new(StringComparer.Ordinal);
+
+    /// <summary>The cache root: <c>{temp}/llmkit-tests</c>.</summary>
+    public static string CacheRoot { get; } = Path.Combine(Path.GetTempPath(), "llmkit-tests");
+
+    /// <summary>stories260K converted into the Standard graph form (an ONNX GenAI folder).</summary>
+    public static string Stories260KFolder => Stories260K.Value;
+
+    /// <summary>stories260K converted into the given graph form.</summary>
+    /// <param name="form">The decoder graph form.</param>
+    public static string Stories260KFolderFor(OnnxGraphForm form) => form == OnnxGraphForm.Standard
+        ? Stories260KFolder
+        : Folders.GetOrAdd($"stories260K/{form}", _ => new Lazy<string>(() => ConvertCached(
+            "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, form))).Value;
+
+    /// <summary>
+    /// A folder converted from a seeded random checkpoint of the given shape (with a synthetic tokenizer, so
+    /// <see cref="LlamaConfig.VocabSize"/> must be at least 259). The checkpoint sits beside the folder.
+    /// </summary>
+    /// <param name="config">The model shape.</param>
+    /// <param name="seed">Random seed for the weights.</param>
+    /// <param name="form">The decoder graph form.</param>
+    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form = OnnxGraphForm.Standard)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        string key = $"synthetic/{config}/{seed}/{form}";
+        return Folders.GetOrAdd(key, _ => new Lazy<string>(() =>
+        {
+            var (checkpoint, tokenizer) = SyntheticCheckpoint(config, seed);
+            return ConvertCached("synthetic", checkpoint, tokenizer, form);
+        })).Value;
+    }
+
+    /// <summary>The synthetic checkpoint and tokenizer files behind <see cref="Synthetic"/> (created on first use).</summary>
+    /// <param name="config">The model shape.</param>
+    /// <param name="seed">Random seed for the weights.</param>
+    public static (string Checkpoint, string Tokenizer) SyntheticCheckpoint(LlamaConfig config, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        string folder = Path.Combine(CacheRoot, "checkpoints", Hash($"{BuilderHash.Value}|{config}|{seed}"));
+        string checkpoint = Path.Combine(folder, "model.bin");
+        string tokenizer = Path.Combine(folder, "tokenizer.bin");
+        if (!File.Exists(checkpoint) || !File.Exists(tokenizer))
+        {
+            string staging = $"{folder}.tmp-{Guid.NewGuid():N}";
+            Directory.CreateDirectory(staging);
+            CheckpointSynthesizer.Write(Path.Combine(staging, "model.bin"), config, seed);
+            CheckpointSynthesizer.WriteTokenizer(Path.Combine(staging, "tokenizer.bin"), config.VocabSize);
+            PublishOrDiscard(staging, folder);
+        }
+
+        return (checkpoint, tokenizer);
+    }
+
+    /// <summary>A loaded checkpoint, cached per path (read-only, safe to share).</summary>
+    /// <param name="checkpointPath">A llama2.c checkpoint.</param>
+    public static Llama2cCheckpoint Checkpoint(string checkpointPath) =>
+        Checkpoints.GetOrAdd(Path.GetFullPath(checkpointPath), p => new Lazy<Llama2cCheckpoint>(() => Llama2cCheckpoint.Load(p))).Value;
+
+    /// <summary>A fresh reference forward pass (it carries a KV cache, so each caller gets its own).</summary>
+    /// <param name="checkpointPath">A llama2.c checkpoint.</param>
+    public static LlamaReference Reference(string checkpointPath) => new(Checkpoint(checkpointPath).Weights);
+
+    private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form)
+    {
+        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}");
+        string folder = Path.Combine(CacheRoot, $"{label}-{form}-{hash}");
+        if (Directory.Exists(folder))
+        {
+            return folder; // published by a rename, so it is complete
+        }
+
+        Directory.CreateDirectory(CacheRoot);
+        string staging = Path.Combine(CacheRoot, $"{label}-{Guid.NewGuid():N}.staging");
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form));
+        PublishOrDiscard(staging, folder);
+        return folder;
+    }
+
+    // Renames a finished folder into place; if another process won the race, keeps theirs.
+    private static void PublishOrDiscard(string staging, string destination)
+    {
+        try
+        {
+            Directory.Move(staging, destination);
+        }
+        catch (IOException) when (Directory.Exists(destination))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static string HashFiles(params string[] paths)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (string path in paths)
+        {
+            sha.AppendData(File.ReadAllBytes(path));
+        }
+
+        return Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
+    }
+
+    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+}
