@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text.Json;
+using LlmKit.Chat.Templates;
+using LlmKit.Generation;
+using Microsoft.Extensions.AI;
+
+namespace LlmKit.Chat;
+
+/// <summary>Maps M.E.AI messages and <see cref="ChatOptions"/> onto templates and <see cref="GenerationOptions"/>.</summary>
+internal static class ChatOptionsMapper
+{
+    /// <summary>Names read from <see cref="ChatOptions.AdditionalProperties"/> (other entries are left to other layers, as M.E.AI intends).</summary>
+    public const string RepetitionPenalty = "repetition_penalty";
+
+    /// <summary>See <see cref="RepetitionPenalty"/>.</summary>
+    public const string MinP = "min_p";
+
+    /// <summary>See <see cref="RepetitionPenalty"/>.</summary>
+    public const string NoRepeatNGramSize = "no_repeat_ngram_size";
+
+    public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        if (options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode)
+        {
+            throw new NotSupportedException("ChatOptions.Tools: OnnxChatClient does not support tool calling yet; remove the tools or set ToolMode to None.");
+        }
+
+        if (options.ResponseFormat is ChatResponseFormatJson)
+        {
+            throw new NotSupportedException("ChatOptions.ResponseFormat: OnnxChatClient does not support constrained JSON output yet; use ChatResponseFormat.Text.");
+        }
+
+        var extra = options.AdditionalProperties;
+        return new GenerationOptions
+        {
+            Temperature = options.Temperature,
+            TopP = options.TopP,
+            TopK = options.TopK,
+            MaxNewTokens = options.MaxOutputTokens,
+            StopSequences = options.StopSequences is { Count: > 0 } stops ? [.. stops] : null,
+            Seed = options.Seed,
+            FrequencyPenalty = options.FrequencyPenalty,
+            PresencePenalty = options.PresencePenalty,
+            RepetitionPenalty = ReadSingle(extra, RepetitionPenalty),
+            MinP = ReadSingle(extra, MinP),
+            NoRepeatNGramSize = ReadSingle(extra, NoRepeatNGramSize) is { } n ? checked((int)n) : null,
+        };
+    }
+
+    public static List<ChatTemplateMessage> ToTemplateMessages(IEnumerable<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var result = new List<ChatTemplateMessage>();
+        foreach (var message in messages)
+        {
+            if (message is null)
+            {
+                throw new ArgumentException("A chat message is null.", nameof(messages));
+            }
+
+            foreach (var content in message.Contents)
+            {
+                if (content is not TextContent and not TextReasoningContent and not UsageContent)
+                {
+                    throw new NotSupportedException($"Message content of type {content.GetType().Name} is not supported by OnnxChatClient (text only).");
+                }
+            }
+
+            result.Add(new ChatTemplateMessage(ToTemplateRole(message.Role), message.Text));
+        }
+
+        return result;
+    }
+
+    public static ChatTemplateRole ToTemplateRole(ChatRole role)
+    {
+        if (role == ChatRole.System)
+        {
+            return ChatTemplateRole.System;
+        }
+
+        if (role == ChatRole.User)
+        {
+            return ChatTemplateRole.User;
+        }
+
+        if (role == ChatRole.Assistant)
+        {
+            return ChatTemplateRole.Assistant;
+        }
+
+        throw new NotSupportedException($"Chat role '{role}' is not supported by OnnxChatClient (system, user and assistant only).");
+    }
+
+    public static ChatFinishReason ToFinishReason(GenerationFinishReason reason) => reason switch
+    {
+        GenerationFinishReason.MaxNewTokens or GenerationFinishReason.ContextLength => ChatFinishReason.Length,
+        _ => ChatFinishReason.Stop,
+    };
+
+    private static float? ReadSingle(AdditionalPropertiesDictionary? extra, string name)
+    {
+        if (extra is null || !extra.TryGetValue(name, out object? value) || value is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return value switch
+            {
+                JsonElement { ValueKind: JsonValueKind.Number } json => json.GetSingle(),
+                JsonElement { ValueKind: JsonValueKind.String } json => float.Parse(json.GetString()!, CultureInfo.InvariantCulture),
+                string text => float.Parse(text, CultureInfo.InvariantCulture),
+                IConvertible convertible => convertible.ToSingle(CultureInfo.InvariantCulture),
+                _ => throw new FormatException(),
+            };
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidCastException or OverflowException or InvalidOperationException)
+        {
+            throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{name}\"] must be a number (got '{value}').", name, ex);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using LlmKit.Chat.Templates;
+using LlmKit.Generation;
+using LlmKit.Models;
+using Microsoft.Extensions.Logging;
+
+namespace LlmKit.Chat;
+
+/// <summary>
+/// What the M.E.AI client and the Semantic Kernel service share: template rendering, encoding, merging request
+/// settings over defaults, generation, and the per-response log line. Thread-safe (the model is).
+/// </summary>
+internal sealed partial class LocalChatEngine
+{
+    private readonly ILogger _logger;
+
+    public LocalChatEngine(OnnxGenAIModel model, OnnxChatClientOptions options, ILogger logger)
+    {
+        Model = model;
+        Template = options.Template ?? ChatTemplates.Resolve(model, options.ChatTemplate);
+        ModelId = string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId;
+        Defaults = options.DefaultGeneration ?? new GenerationOptions();
+        Defaults.Validate();
+        _logger = logger;
+    }
+
+    public OnnxGenAIModel Model { get; }
+
+    public IChatTemplate Template { get; }
+
+    public string ModelId { get; }
+
+    public GenerationOptions Defaults { get; }
+
+    public int[] EncodeChat(IReadOnlyList<ChatTemplateMessage> messages) => ChatPromptEncoder.Encode(Model.Tokenizer, Template.Render(messages));
+
+    public int[] EncodeRaw(string prompt) => Model.Tokenizer.Encode(prompt);
+
+    /// <summary>Request values win; unset ones come from <see cref="Defaults"/>. Throws when the merged settings are invalid.</summary>
+    public GenerationOptions Merge(GenerationOptions? request)
+    {
+        if (request is null)
+        {
+            return Defaults;
+        }
+
+        var merged = new GenerationOptions
+        {
+            MaxNewTokens = request.MaxNewTokens ?? Defaults.MaxNewTokens,
+            Temperature = request.Temperature ?? Defaults.Temperature,
+            TopK = request.TopK ?? Defaults.TopK,
+            TopP = request.TopP ?? Defaults.TopP,
+            MinP = request.MinP ?? Defaults.MinP,
+            RepetitionPenalty = request.RepetitionPenalty ?? Defaults.RepetitionPenalty,
+            FrequencyPenalty = request.FrequencyPenalty ?? Defaults.FrequencyPenalty,
+            PresencePenalty = request.PresencePenalty ?? Defaults.PresencePenalty,
+            NoRepeatNGramSize = request.NoRepeatNGramSize ?? Defaults.NoRepeatNGramSize,
+            Seed = request.Seed ?? Defaults.Seed,
+            StopSequences = request.StopSequences ?? Defaults.StopSequences,
+        };
+        merged.Validate();
+        return merged;
+    }
+
+    public async Task<GenerationResult> GenerateAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var result = await Model.GenerateAsync(prompt, options, cancellationToken).ConfigureAwait(false);
+        LogResponse(result.PromptTokenCount, result.GeneratedTokenCount, result.TimeToFirstToken, result.Elapsed, result.FinishReason);
+        return result;
+    }
+
+    public async IAsyncEnumerable<GenerationUpdate> StreamAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        TimeSpan firstToken = TimeSpan.Zero;
+        await foreach (var update in Model.GenerateStreamingAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+        {
+            if (update.GeneratedTokenCount == 1)
+            {
+                firstToken = clock.Elapsed;
+            }
+
+            if (update.FinishReason is { } reason)
+            {
+                LogResponse(update.PromptTokenCount, update.GeneratedTokenCount, firstToken, clock.Elapsed, reason);
+            }
+
+            yield return update;
+        }
+    }
+
+    /// <summary>Decode speed as the runtime defines it: tokens after the first per second after the first.</summary>
+    public static double DecodeTokensPerSecond(int generated, TimeSpan firstToken, TimeSpan elapsed) =>
+        generated > 1 && elapsed > firstToken ? (generated - 1) / (elapsed - firstToken).TotalSeconds : 0;
+
+    private void LogResponse(int promptTokens, int generated, TimeSpan firstToken, TimeSpan elapsed, GenerationFinishReason reason)
+    {
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            LogGenerated(_logger, ModelId, generated, elapsed.TotalMilliseconds, DecodeTokensPerSecond(generated, firstToken, elapsed),
+                promptTokens, firstToken.TotalMilliseconds, reason);
+        }
+    }
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "{ModelId}: generated {OutputTokens} tokens in {ElapsedMs:F0} ms ({TokensPerSecond:F1} tok/s) for a {InputTokens}-token prompt; first token after {FirstTokenMs:F0} ms; finish {FinishReason}")]
+    private static partial void LogGenerated(ILogger logger, string modelId, int outputTokens, double elapsedMs, double tokensPerSecond, int inputTokens, double firstTokenMs, GenerationFinishReason finishReason);
+}

@@ -1,0 +1,163 @@
+using System.Runtime.CompilerServices;
+using LlmKit.Chat.Templates;
+using LlmKit.Generation;
+using LlmKit.Models;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LlmKit.Chat;
+
+/// <summary>
+/// A Microsoft.Extensions.AI <see cref="IChatClient"/> over a local <see cref="OnnxGenAIModel"/>: renders the
+/// conversation with the model family's chat template, generates in-process and reports usage and finish reason.
+/// Compose it with <see cref="ChatClientBuilder"/> (<c>UseOpenTelemetry</c>, <c>UseLogging</c>, ...).
+/// </summary>
+/// <remarks>
+/// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
+/// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
+/// AdditionalProperties. Tools and JSON response formats throw <see cref="NotSupportedException"/>.</para>
+/// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
+/// the model; dispose the model yourself (or let the DI container do it).</para>
+/// </remarks>
+public sealed class OnnxChatClient : IChatClient
+{
+    private readonly ChatClientMetadata _metadata;
+
+    /// <summary>Creates a client over <paramref name="model"/>.</summary>
+    /// <param name="model">The loaded model (not owned).</param>
+    /// <param name="options">Template and default settings; null for defaults (template recognised from the folder).</param>
+    /// <param name="logger">Receives one line per response (tokens, tok/s); null for none.</param>
+    /// <exception cref="ChatTemplateException">The folder's chat template is not recognised; set <see cref="OnnxChatClientOptions.ChatTemplate"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A default generation setting is out of range.</exception>
+    public OnnxChatClient(OnnxGenAIModel model, OnnxChatClientOptions? options = null, ILogger<OnnxChatClient>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Engine = new LocalChatEngine(model, options ?? new OnnxChatClientOptions(), (ILogger?)logger ?? NullLogger.Instance);
+        _metadata = new ChatClientMetadata("llmkit", null, Engine.ModelId);
+    }
+
+    /// <summary>The model this client generates with.</summary>
+    public OnnxGenAIModel Model => Engine.Model;
+
+    /// <summary>The template conversations are rendered with.</summary>
+    public IChatTemplate Template => Engine.Template;
+
+    /// <summary>The model id reported in responses.</summary>
+    public string ModelId => Engine.ModelId;
+
+    internal LocalChatEngine Engine { get; }
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (prompt, settings) = Prepare(messages, options);
+        var result = await Engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        {
+            ModelId = ModelId,
+            ResponseId = NewId(),
+            CreatedAt = DateTimeOffset.UtcNow,
+            FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason),
+            Usage = Usage(result.PromptTokenCount, result.GeneratedTokenCount),
+            RawRepresentation = result,
+        };
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One update per token that completes text; the last update carries the finish reason and a <see cref="UsageContent"/>.</remarks>
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        // Validate eagerly so bad arguments throw at the call.
+        var (prompt, settings) = Prepare(messages, options);
+        return Stream(prompt, settings, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+        {
+            return null;
+        }
+
+        if (serviceType == typeof(ChatClientMetadata))
+        {
+            return _metadata;
+        }
+
+        if (serviceType == typeof(OnnxGenAIModel))
+        {
+            return Model;
+        }
+
+        if (serviceType == typeof(IChatTemplate))
+        {
+            return Template;
+        }
+
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    /// <summary>Does nothing: the model is not owned by the client.</summary>
+    public void Dispose()
+    {
+    }
+
+    private (int[] Prompt, GenerationOptions Settings) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var settings = Engine.Merge(ChatOptionsMapper.ToGenerationOptions(options));
+        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages));
+        return (prompt, settings);
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(int[] prompt, GenerationOptions settings, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string responseId = NewId();
+        var created = DateTimeOffset.UtcNow;
+        await foreach (var update in Engine.StreamAsync(prompt, settings, cancellationToken).ConfigureAwait(false))
+        {
+            if (update.FinishReason is { } reason)
+            {
+                var contents = new List<AIContent>(2);
+                if (update.Text.Length > 0)
+                {
+                    contents.Add(new TextContent(update.Text));
+                }
+
+                contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount)));
+                yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
+                {
+                    ResponseId = responseId,
+                    MessageId = responseId,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    FinishReason = ChatOptionsMapper.ToFinishReason(reason),
+                    RawRepresentation = update,
+                };
+            }
+            else if (update.Text.Length > 0)
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, update.Text)
+                {
+                    ResponseId = responseId,
+                    MessageId = responseId,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    RawRepresentation = update,
+                };
+            }
+        }
+    }
+
+    private static UsageDetails Usage(int input, int output) => new()
+    {
+        InputTokenCount = input,
+        OutputTokenCount = output,
+        TotalTokenCount = input + output,
+    };
+
+    private static string NewId() => "llmkit-" + Guid.NewGuid().ToString("N");
+}

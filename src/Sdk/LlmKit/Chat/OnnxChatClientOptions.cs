@@ -1,0 +1,20 @@
+using LlmKit.Chat.Templates;
+using LlmKit.Generation;
+
+namespace LlmKit.Chat;
+
+/// <summary>Settings of an <see cref="OnnxChatClient"/> (and of the Semantic Kernel service built on it).</summary>
+public sealed class OnnxChatClientOptions
+{
+    /// <summary>Which built-in template renders conversations. Default: <see cref="ChatTemplateKind.Auto"/> (recognised from the folder).</summary>
+    public ChatTemplateKind ChatTemplate { get; set; } = ChatTemplateKind.Auto;
+
+    /// <summary>A custom template; when set it wins over <see cref="ChatTemplate"/>.</summary>
+    public IChatTemplate? Template { get; set; }
+
+    /// <summary>The model id reported in responses and metadata. Default: the model folder's name.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Generation settings used where a request leaves a value unset (null values fall through to the folder's defaults).</summary>
+    public GenerationOptions? DefaultGeneration { get; set; }
+}

@@ -1,0 +1,35 @@
+using LlmKit.Chat.Templates;
+using LlmKit.Generation;
+
+namespace LlmKit.Hosting;
+
+/// <summary>
+/// Configuration of one local model registration, usually bound from a configuration section such as
+/// <c>"LlmKit"</c>. Validated when the host starts (<c>ValidateOnStart</c>) and again on first use.
+/// </summary>
+public sealed class LlmKitOptions
+{
+    /// <summary>The default configuration section name.</summary>
+    public const string SectionName = "LlmKit";
+
+    /// <summary>Path of an ONNX GenAI model folder (<c>genai_config.json</c>, the decoder ONNX file, a tokenizer). Required.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Model id reported by the chat services; default: the folder's name.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Chat template; default <see cref="ChatTemplateKind.Auto"/> (recognised from the folder).</summary>
+    public ChatTemplateKind ChatTemplate { get; set; } = ChatTemplateKind.Auto;
+
+    /// <summary>ONNX Runtime intra-op threads, &gt;= 1; null uses the folder's setting or one per core.</summary>
+    public int? IntraOpThreads { get; set; }
+
+    /// <summary>Execution provider (<c>cpu</c>, <c>cuda</c>, <c>dml</c>, ...); null uses the folder's <c>provider_options</c>. CPU is always the fallback.</summary>
+    public string? ExecutionProvider { get; set; }
+
+    /// <summary>Longest sequence (prompt plus new tokens) to size KV buffers for, &gt;= 2; null uses the folder's <c>search.max_length</c>.</summary>
+    public int? MaxLength { get; set; }
+
+    /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
+    public GenerationOptions Generation { get; set; } = new();
+}
