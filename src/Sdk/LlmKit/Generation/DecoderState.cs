@@ -7,14 +7,19 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace LlmKit.Generation;
 
 /// <summary>
-/// One sequence's KV cache and I/O buffers over a shared <see cref="OnnxGenAIModel"/>. All tensors are
-/// <see cref="OrtValue"/>s over pinned buffers allocated once; a decode step writes the new token in place and
-/// runs the session with preallocated outputs.
+/// One sequence's KV cache and I/O tensors over a shared <see cref="OnnxGenAIModel"/>. Every tensor is an
+/// <see cref="OrtValue"/> over a pinned buffer allocated once; the model pools states, so a new sequence
+/// reuses the buffers and tensor views of an old one.
 /// </summary>
 /// <remarks>
-/// Two KV layouts, following <c>past_present_share_buffer</c>: shared (one buffer per layer sized to the
-/// max length; past and present are the same tensor and the graph writes in place, as GroupQueryAttention does),
-/// or ping-pong (present = concat(past, new) is written into the other of two buffers).
+/// Two KV layouts, following <c>past_present_share_buffer</c>:
+/// <list type="bullet">
+/// <item>shared — one buffer per layer sized to the max length; past and present are the same tensor and the graph
+/// (GroupQueryAttention) writes in place. Everything is bound once to an <see cref="OrtIoBinding"/>; a decode
+/// step rebinds only the attention mask.</item>
+/// <item>ping-pong — present = concat(past, new) is written into the other of two buffers; the views of each
+/// length are created once and cached, so a step creates no tensors.</item>
+/// </list>
 /// Not thread-safe: one state per sequence.
 /// </remarks>
 internal sealed class DecoderState : IDisposable
@@ -22,28 +27,26 @@ internal sealed class DecoderState : IDisposable
     private readonly OnnxGenAIModel _model;
     private readonly DecoderSignature _signature;
     private readonly bool _shared;
+    private readonly int _layers;
     private readonly int _kvHeads;
     private readonly int _headSize;
     private readonly int _vocab;
-    private readonly float[][] _keyBuffers;   // [side * layers + layer]; one side when shared
-    private readonly float[][] _valueBuffers;
-    private readonly OrtValue?[] _pastKeys;
-    private readonly OrtValue?[] _pastValues;
+    private readonly float[][] _kvBuffers;     // [(side * layers + layer) * 2 + kind], kind 0 = key, 1 = value
+    private readonly OrtValue?[] _kvViews;     // [bufferIndex * (Capacity + 1) + length], created on first use
     private readonly long[] _ids;
     private readonly long[] _positions;
+    private readonly float[] _stepLogitsBuffer;
+    private readonly OrtValue _stepIds;
+    private readonly OrtValue? _stepPositions;
+    private readonly OrtValue _stepLogits;
     private readonly string[] _inputNames;
     private readonly OrtValue[] _inputValues;
     private readonly string[] _outputNames;
     private readonly OrtValue[] _outputValues;
-    private readonly long[] _shape2 = new long[2];
-    private readonly long[] _shape3 = new long[3];
-    private readonly long[] _shape4 = new long[4];
-    private readonly OrtValue _stepIds;
-    private readonly OrtValue? _stepPositions;
-    private readonly OrtValue _stepLogits;
+    private readonly OrtIoBinding? _binding;
     private readonly RunOptions _runOptions = new();
-    private readonly float[] _stepLogitsBuffer;
-    private float[] _logits;
+    private readonly long[] _shape = new long[4];
+    private float[] _prefillLogits = [];
     private int _side;
     private int _length;
     private int _lengthBeforeLastRun;
@@ -55,66 +58,48 @@ internal sealed class DecoderState : IDisposable
         _signature = model.Signature;
         _shared = model.SharesKvBuffer;
         var decoder = model.Config.Model.Decoder;
+        _layers = _signature.Layers;
         _kvHeads = decoder.NumKeyValueHeads;
         _headSize = decoder.HeadSize;
         _vocab = model.VocabularySize;
         Capacity = model.MaxLength;
-        int layers = _signature.Layers;
-        int sides = _shared ? 1 : 2;
-        int perLayer = _kvHeads * Capacity * _headSize;
-        _keyBuffers = new float[sides * layers][];
-        _valueBuffers = new float[sides * layers][];
-        for (int i = 0; i < sides * layers; i++)
+
+        int buffers = (_shared ? 1 : 2) * _layers * 2;
+        _kvBuffers = new float[buffers][];
+        for (int i = 0; i < buffers; i++)
         {
-            _keyBuffers[i] = GC.AllocateArray<float>(perLayer, pinned: true);
-            _valueBuffers[i] = GC.AllocateArray<float>(perLayer, pinned: true);
+            _kvBuffers[i] = GC.AllocateArray<float>(_kvHeads * Capacity * _headSize, pinned: true);
         }
 
-        _pastKeys = new OrtValue?[layers];
-        _pastValues = new OrtValue?[layers];
+        _kvViews = new OrtValue?[buffers * (Capacity + 1)];
         _ids = GC.AllocateArray<long>(Capacity, pinned: true);
         _positions = GC.AllocateArray<long>(Capacity, pinned: true);
         _stepLogitsBuffer = GC.AllocateArray<float>(_vocab, pinned: true);
-        _logits = _stepLogitsBuffer;
 
-        bool hasPositions = _signature.PositionIds is not null;
-        int inputCount = 2 + (hasPositions ? 1 : 0) + (2 * layers);
-        _inputNames = new string[inputCount];
-        _inputValues = new OrtValue[inputCount];
-        _inputNames[0] = _signature.InputIds;
-        _inputNames[1] = _signature.AttentionMask;
-        if (hasPositions)
-        {
-            _inputNames[2] = _signature.PositionIds!;
-        }
+        // Decode-step tensors never change shape: create them once; the step writes into their buffers.
+        _stepIds = CreateLong(_ids, 1);
+        _stepPositions = _signature.PositionIds is null ? null : CreateLong(_positions, 1);
+        _stepLogits = CreateLogits(_stepLogitsBuffer, 1);
 
-        int kvStart = hasPositions ? 3 : 2;
-        for (int l = 0; l < layers; l++)
-        {
-            _inputNames[kvStart + (2 * l)] = _signature.PastKeys[l];
-            _inputNames[kvStart + (2 * l) + 1] = _signature.PastValues[l];
-        }
+        _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. KvNames(_signature.PastKeys, _signature.PastValues)];
+        _inputValues = new OrtValue[_inputNames.Length];
+        _outputNames = [_signature.Logits, .. KvNames(_signature.PresentKeys, _signature.PresentValues)];
+        _outputValues = new OrtValue[_outputNames.Length];
 
-        _outputNames = new string[1 + (2 * layers)];
-        _outputValues = new OrtValue[1 + (2 * layers)];
-        _outputNames[0] = _signature.Logits;
-        for (int l = 0; l < layers; l++)
-        {
-            _outputNames[1 + (2 * l)] = _signature.PresentKeys[l];
-            _outputNames[2 + (2 * l)] = _signature.PresentValues[l];
-        }
-
-        // Decode-step tensors never change shape: create them once.
-        _stepIds = CreateLong(_ids, 0, 1, 1);
-        _stepPositions = hasPositions ? CreateLong(_positions, 0, 1, 1) : null;
-        _stepLogits = Create(_stepLogitsBuffer, TensorElementType.Float, [1, 1, _vocab], (long)_vocab * sizeof(float));
         if (_shared)
         {
-            for (int l = 0; l < layers; l++)
+            _binding = model.Session.CreateIoBinding();
+            for (int l = 0; l < _layers; l++)
             {
-                _pastKeys[l] = CreateKv(_keyBuffers[l], Capacity);
-                _pastValues[l] = CreateKv(_valueBuffers[l], Capacity);
+                for (int kind = 0; kind < 2; kind++)
+                {
+                    var kv = KvView(0, l, kind, Capacity);
+                    _binding.BindInput(kind == 0 ? _signature.PastKeys[l] : _signature.PastValues[l], kv);
+                    _binding.BindOutput(kind == 0 ? _signature.PresentKeys[l] : _signature.PresentValues[l], kv);
+                }
             }
+
+            BindStepTensors();
         }
     }
 
@@ -125,7 +110,7 @@ internal sealed class DecoderState : IDisposable
     public int Length => _length;
 
     /// <summary>
-    /// Feeds <paramref name="tokens"/> after the current sequence and returns their logits:
+    /// Feeds <paramref name="tokens"/> after the current sequence and returns their logits,
     /// [tokens.Length, vocab] row-major. The span is valid until the next call.
     /// </summary>
     public Span<float> Append(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
@@ -144,98 +129,43 @@ internal sealed class DecoderState : IDisposable
                 nameof(tokens));
         }
 
-        int layers = _signature.Layers;
+        for (int i = 0; i < count; i++)
+        {
+            _ids[i] = tokens[i];
+            _positions[i] = _length + i;
+        }
+
         int total = _length + count;
-        var created = count == 1 ? null : new List<OrtValue>(4);
+        if (count == 1)
+        {
+            Run(_stepIds, _stepPositions, _stepLogits, total, cancellationToken);
+            Advance(total);
+            return _stepLogitsBuffer;
+        }
+
+        // A multi-token run (prefill, or a continuation being scored) gets tensors of its own shape.
+        if (_prefillLogits.Length < count * _vocab)
+        {
+            _prefillLogits = GC.AllocateArray<float>(count * _vocab, pinned: true);
+        }
+
+        using var ids = CreateLong(_ids, count);
+        using var positions = _signature.PositionIds is null ? null : CreateLong(_positions, count);
+        using var logits = CreateLogits(_prefillLogits, count);
         try
         {
-            for (int i = 0; i < count; i++)
-            {
-                _ids[i] = tokens[i];
-                _positions[i] = _length + i;
-            }
-
-            int slot = 0;
-            _inputValues[slot++] = count == 1 ? _stepIds : Track(CreateLong(_ids, 0, 1, count));
-            _inputValues[slot++] = _model.AttentionMaskOfLength(total);
-            if (_signature.PositionIds is not null)
-            {
-                _inputValues[slot++] = count == 1 ? _stepPositions! : Track(CreateLong(_positions, 0, 1, count));
-            }
-
-            if (count > 1 && (_logits.Length < count * _vocab || ReferenceEquals(_logits, _stepLogitsBuffer)))
-            {
-                _logits = GC.AllocateArray<float>(count * _vocab, pinned: true);
-            }
-
-            _outputValues[0] = count == 1 ? _stepLogits : Track(CreateLogits(count));
-            int writeSide = _shared ? 0 : 1 - _side;
-            for (int l = 0; l < layers; l++)
-            {
-                if (!_shared)
-                {
-                    _pastKeys[l] ??= CreateKv(_keyBuffers[(_side * layers) + l], 0);
-                    _pastValues[l] ??= CreateKv(_valueBuffers[(_side * layers) + l], 0);
-                }
-
-                _inputValues[slot + (2 * l)] = _pastKeys[l]!;
-                _inputValues[slot + (2 * l) + 1] = _pastValues[l]!;
-                _outputValues[1 + (2 * l)] = _shared ? _pastKeys[l]! : CreateKv(_keyBuffers[(writeSide * layers) + l], total);
-                _outputValues[2 + (2 * l)] = _shared ? _pastValues[l]! : CreateKv(_valueBuffers[(writeSide * layers) + l], total);
-            }
-
-            Run(count, cancellationToken);
-
-            _lengthBeforeLastRun = _length;
-            _length = total;
-            if (!_shared)
-            {
-                // The presents just written become the next step's pasts.
-                for (int l = 0; l < layers; l++)
-                {
-                    _pastKeys[l]!.Dispose();
-                    _pastValues[l]!.Dispose();
-                    _pastKeys[l] = _outputValues[1 + (2 * l)];
-                    _pastValues[l] = _outputValues[2 + (2 * l)];
-                }
-
-                _side = writeSide;
-            }
-
-            return count == 1 ? _stepLogitsBuffer : new Span<float>(_logits, 0, count * _vocab);
-        }
-        catch
-        {
-            if (!_shared)
-            {
-                for (int l = 0; l < layers; l++)
-                {
-                    if (!ReferenceEquals(_outputValues[1 + (2 * l)], _pastKeys[l]))
-                    {
-                        _outputValues[1 + (2 * l)]?.Dispose();
-                        _outputValues[2 + (2 * l)]?.Dispose();
-                    }
-                }
-            }
-
-            throw;
+            Run(ids, positions, logits, total, cancellationToken);
         }
         finally
         {
-            if (created is not null)
+            if (_binding is not null)
             {
-                foreach (var value in created)
-                {
-                    value.Dispose();
-                }
+                BindStepTensors();
             }
         }
 
-        OrtValue Track(OrtValue value)
-        {
-            created!.Add(value);
-            return value;
-        }
+        Advance(total);
+        return _prefillLogits.AsSpan(0, count * _vocab);
     }
 
     /// <summary>
@@ -254,45 +184,25 @@ internal sealed class DecoderState : IDisposable
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
             ArgumentOutOfRangeException.ThrowIfNegative(length);
-            _length = length;
-            return;
         }
-
-        if (length != _lengthBeforeLastRun)
+        else if (length == _lengthBeforeLastRun)
+        {
+            // The other buffer still holds the shorter sequence's KV, untouched by the last run.
+            _side = 1 - _side;
+        }
+        else
         {
             throw new InvalidOperationException($"Can only rewind to {_lengthBeforeLastRun} tokens (the length before the last run), not {length}.");
-        }
-
-        // The other side still holds the KV of the shorter sequence, untouched by the last run.
-        int layers = _signature.Layers;
-        _side = 1 - _side;
-        for (int l = 0; l < layers; l++)
-        {
-            _pastKeys[l]!.Dispose();
-            _pastValues[l]!.Dispose();
-            _pastKeys[l] = CreateKv(_keyBuffers[(_side * layers) + l], length);
-            _pastValues[l] = CreateKv(_valueBuffers[(_side * layers) + l], length);
         }
 
         _length = length;
         _lengthBeforeLastRun = length;
     }
 
-    /// <summary>Empties the sequence so the state (and its buffers) can serve a new one.</summary>
+    /// <summary>Empties the sequence so the state (and its buffers and views) can serve a new one.</summary>
     public void Reset()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!_shared)
-        {
-            for (int l = 0; l < _signature.Layers; l++)
-            {
-                _pastKeys[l]?.Dispose();
-                _pastValues[l]?.Dispose();
-                _pastKeys[l] = null;
-                _pastValues[l] = null;
-            }
-        }
-
         _side = 0;
         _length = 0;
         _lengthBeforeLastRun = 0;
@@ -307,14 +217,10 @@ internal sealed class DecoderState : IDisposable
         }
 
         _disposed = true;
-        foreach (var v in _pastKeys)
+        _binding?.Dispose();
+        foreach (var view in _kvViews)
         {
-            v?.Dispose();
-        }
-
-        foreach (var v in _pastValues)
-        {
-            v?.Dispose();
+            view?.Dispose();
         }
 
         _stepIds.Dispose();
@@ -323,10 +229,56 @@ internal sealed class DecoderState : IDisposable
         _runOptions.Dispose();
     }
 
-    private void Run(int count, CancellationToken cancellationToken)
+    private void Advance(int total)
+    {
+        _lengthBeforeLastRun = _length;
+        _length = total;
+        if (!_shared)
+        {
+            _side = 1 - _side;
+        }
+    }
+
+    private void Run(OrtValue ids, OrtValue? positions, OrtValue logits, int total, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (count == 1 || !cancellationToken.CanBeCanceled)
+        var mask = _model.AttentionMaskOfLength(total);
+        if (_binding is not null)
+        {
+            if (!ReferenceEquals(ids, _stepIds))
+            {
+                _binding.BindInput(_signature.InputIds, ids);
+                _binding.BindOutput(_signature.Logits, logits);
+                if (positions is not null)
+                {
+                    _binding.BindInput(_signature.PositionIds!, positions);
+                }
+            }
+
+            _binding.BindInput(_signature.AttentionMask, mask);
+        }
+        else
+        {
+            int slot = 0;
+            _inputValues[slot++] = ids;
+            _inputValues[slot++] = mask;
+            if (positions is not null)
+            {
+                _inputValues[slot++] = positions;
+            }
+
+            _outputValues[0] = logits;
+            for (int l = 0; l < _layers; l++)
+            {
+                for (int kind = 0; kind < 2; kind++)
+                {
+                    _inputValues[slot + (2 * l) + kind] = KvView(_side, l, kind, _length);
+                    _outputValues[1 + (2 * l) + kind] = KvView(1 - _side, l, kind, total);
+                }
+            }
+        }
+
+        if (ReferenceEquals(ids, _stepIds) || !cancellationToken.CanBeCanceled)
         {
             RunSession();
             return;
@@ -349,7 +301,14 @@ internal sealed class DecoderState : IDisposable
     {
         try
         {
-            _model.Session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            if (_binding is not null)
+            {
+                _model.Session.RunWithBinding(_runOptions, _binding);
+            }
+            else
+            {
+                _model.Session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            }
         }
         catch (OnnxRuntimeException ex) when (!_runOptions.Terminate)
         {
@@ -358,35 +317,58 @@ internal sealed class DecoderState : IDisposable
         }
     }
 
-    private OrtValue CreateKv(float[] buffer, int sequence)
+    private void BindStepTensors()
     {
-        _shape4[0] = 1;
-        _shape4[1] = _kvHeads;
-        _shape4[2] = sequence;
-        _shape4[3] = _headSize;
-        return Create(buffer, TensorElementType.Float, _shape4, (long)_kvHeads * sequence * _headSize * sizeof(float));
+        _binding!.BindInput(_signature.InputIds, _stepIds);
+        if (_stepPositions is not null)
+        {
+            _binding.BindInput(_signature.PositionIds!, _stepPositions);
+        }
+
+        _binding.BindOutput(_signature.Logits, _stepLogits);
     }
 
-    private OrtValue CreateLogits(int count)
+    /// <summary>A [1, kv_heads, length, head_size] view over the start of one KV buffer, created once per length.</summary>
+    private OrtValue KvView(int side, int layer, int kind, int length)
     {
-        _shape3[0] = 1;
-        _shape3[1] = count;
-        _shape3[2] = _vocab;
-        return Create(_logits, TensorElementType.Float, _shape3, (long)count * _vocab * sizeof(float));
+        int buffer = (((side * _layers) + layer) * 2) + kind;
+        int index = (buffer * (Capacity + 1)) + length;
+        if (_kvViews[index] is { } view)
+        {
+            return view;
+        }
+
+        _shape[0] = 1;
+        _shape[1] = _kvHeads;
+        _shape[2] = length;
+        _shape[3] = _headSize;
+        view = Create(_kvBuffers[buffer], TensorElementType.Float, _shape, (long)_kvHeads * length * _headSize * sizeof(float));
+        _kvViews[index] = view;
+        return view;
     }
 
-    private OrtValue CreateLong(long[] buffer, int offset, int rows, int columns)
+    private OrtValue CreateLogits(float[] buffer, int count) =>
+        Create(buffer, TensorElementType.Float, [1, count, _vocab], (long)count * _vocab * sizeof(float));
+
+    private static OrtValue CreateLong(long[] buffer, int count) =>
+        Create(buffer, TensorElementType.Int64, [1, count], (long)count * sizeof(long));
+
+    private static string[] Optional(string? name) => name is null ? [] : [name];
+
+    private static IEnumerable<string> KvNames(string[] keys, string[] values)
     {
-        _shape2[0] = rows;
-        _shape2[1] = columns;
-        return Create(buffer, TensorElementType.Int64, _shape2, (long)rows * columns * sizeof(long), offset);
+        for (int l = 0; l < keys.Length; l++)
+        {
+            yield return keys[l];
+            yield return values[l];
+        }
     }
 
-    internal static unsafe OrtValue Create<T>(T[] pinnedBuffer, TensorElementType type, long[] shape, long bytes, int offset = 0)
+    internal static unsafe OrtValue Create<T>(T[] pinnedBuffer, TensorElementType type, long[] shape, long bytes)
         where T : unmanaged
     {
         // The buffers live on the pinned object heap, so their address is stable for the OrtValue's lifetime.
-        nint address = (nint)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pinnedBuffer), offset));
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinnedBuffer));
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, type, shape, address, bytes);
     }
 }

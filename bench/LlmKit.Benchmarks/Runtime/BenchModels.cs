@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+using System.Text;
+using LlmKit.ModelBuilder;
+
+namespace LlmKit.Benchmarks.Runtime;
+
+/// <summary>Model folders for benchmarks, converted once into a cache folder (never committed).</summary>
+internal static class BenchModels
+{
+    /// <summary>The synthetic ~110M Llama of the issue: dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000.</summary>
+    public static readonly LlamaConfig Synthetic110M = new(Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KvHeads: 12, VocabSize: 32000, SeqLen: 1024);
+
+    public static string CacheRoot { get; } = Path.Combine(
+        Environment.GetEnvironmentVariable("LLMKIT_BENCH_CACHE") ?? Path.Combine(Path.GetTempPath(), "llmkit-bench"));
+
+    public static string SharedRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LlmKit.sln")))
+            {
+                string shared = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
+                return Directory.Exists(shared) ? shared : throw new DirectoryNotFoundException($"The shared fixtures folder '{shared}' is missing.");
+            }
+        }
+
+        throw new InvalidOperationException("Could not find LlmKit.sln above the benchmark's folder.");
+    }
+
+    public static string Stories260K(OnnxGraphForm form)
+    {
+        string shared = SharedRoot();
+        string checkpoint = Path.Combine(shared, "models", "stories260K", "stories260K.bin");
+        string tokenizer = Path.Combine(shared, "models", "stories260K", "tok512.bin");
+        return Convert($"stories260K-{form}", checkpoint, tokenizer, form);
+    }
+
+    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form)
+    {
+        string folder = Path.Combine(CacheRoot, "checkpoints", Key($"{config}|{seed}"));
+        string checkpoint = Path.Combine(folder, "model.bin");
+        string tokenizer = Path.Combine(folder, "tokenizer.bin");
+        if (!File.Exists(tokenizer))
+        {
+            Directory.CreateDirectory(folder);
+            CheckpointSynthesizer.Write(checkpoint, config, seed);
+            CheckpointSynthesizer.WriteTokenizer(tokenizer, config.VocabSize);
+        }
+
+        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form);
+    }
+
+    private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form)
+    {
+        string builder = typeof(Llama2cConverter).Assembly.Location;
+        string output = Path.Combine(CacheRoot, "models", $"{name}-{Key(File.GetLastWriteTimeUtc(builder).Ticks + checkpoint)}");
+        if (!File.Exists(Path.Combine(output, "genai_config.json")))
+        {
+            Console.Error.WriteLine($"converting {name} ...");
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, output, Force: true, GraphForm: form));
+        }
+
+        return output;
+    }
+
+    private static string Key(string text) => Convert16(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    private static string Convert16(byte[] hash) => System.Convert.ToHexString(hash, 0, 8).ToLowerInvariant();
+}
