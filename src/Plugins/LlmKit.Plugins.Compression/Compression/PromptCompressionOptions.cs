@@ -1,0 +1,140 @@
+using System.Text.RegularExpressions;
+
+namespace LlmKit.Plugins.Compression;
+
+/// <summary>Options of <see cref="PromptCompressor"/>; bind them from the configuration section <see cref="SectionName"/>.</summary>
+/// <remarks>Treat an instance as read-only once it is handed to a compressor; the compressor copies what it needs.</remarks>
+public sealed class PromptCompressionOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "LlmKit:Compression";
+
+    /// <summary>
+    /// Role and chat-template markers kept by <see cref="KeepRoleMarkers"/>: "User:"-style speaker labels at a line start,
+    /// SK's <c>&lt;message role="…"&gt;</c> tags, ChatML/Llama special tokens written as text, and Llama 2's [INST]/&lt;&lt;SYS&gt;&gt;.
+    /// </summary>
+    public static IReadOnlyList<string> RoleMarkerPatterns { get; } =
+    [
+        @"(?im)^[ \t]*(?:system|user|assistant|tool|function|human|ai|bot|narrator|q|a)[ \t]*:",
+        @"</?message\b[^>]*>",
+        @"<\|[^|<>\s]{1,40}\|>",
+        @"\[/?INST\]|<</?SYS>>",
+    ];
+
+    /// <summary>Default rate for callers that do not pass a target (the plugin, the render filter). In (0, 1]; default 0.5.</summary>
+    public double DefaultRate { get; set; } = 0.5;
+
+    /// <summary>Tokens scored per scorer call in the token-level pass; in [4, 4096]; default 100.</summary>
+    public int SegmentTokens { get; set; } = 100;
+
+    /// <summary>
+    /// Most tokens of the already-compressed prefix used as conditioning for each segment (also bounded by the
+    /// scorer's context window); in [0, 1,000,000]; default 256. Smaller is faster, larger sees further back.
+    /// </summary>
+    public int MaxConditioningTokens { get; set; } = 256;
+
+    /// <summary>Strings that must survive verbatim (ordinal match).</summary>
+    public IList<string> ForceKeepStrings { get; } = [];
+
+    /// <summary>Regular expressions whose matches must survive verbatim.</summary>
+    public IList<string> ForceKeepPatterns { get; } = [];
+
+    /// <summary>Keep every number with its internal separators (19:00, 3.5, 2024-05-01, 1,200); default true.</summary>
+    public bool KeepDigits { get; set; } = true;
+
+    /// <summary>Keep speaker-role and chat-template markers (see <see cref="RoleMarkerPatterns"/>); default true.</summary>
+    public bool KeepRoleMarkers { get; set; } = true;
+
+    /// <summary>Keep line breaks so the prompt keeps its line structure; default true.</summary>
+    public bool KeepLineStructure { get; set; } = true;
+
+    /// <summary>Allow the instruction part to be pruned; default false (kept verbatim).</summary>
+    public bool CompressInstruction { get; set; }
+
+    /// <summary>Allow the question part to be pruned; default false (kept verbatim).</summary>
+    public bool CompressQuestion { get; set; }
+
+    /// <summary>Rank contexts against the question and drop low-ranked ones whole before token pruning; default true.</summary>
+    public bool RankContexts { get; set; } = true;
+
+    /// <summary>
+    /// How many times the context budget the coarse stage keeps before token pruning, in [1, 10]; default 2.
+    /// 1 drops contexts down to the budget (no token pruning needed); larger leaves more for the finer pass.
+    /// </summary>
+    public double CoarseContextRetention { get; set; } = 2.0;
+
+    /// <summary>Checks every option and throws an exception naming the bad one and its allowed range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A numeric option is out of range.</exception>
+    /// <exception cref="ArgumentException">A force-keep pattern is not a valid regular expression, or a force-keep string is empty.</exception>
+    public void Validate()
+    {
+        if (!(DefaultRate > 0 && DefaultRate <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DefaultRate), DefaultRate, "DefaultRate must be in (0, 1].");
+        }
+
+        if (SegmentTokens is < 4 or > 4096)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SegmentTokens), SegmentTokens, "SegmentTokens must be in [4, 4096].");
+        }
+
+        if (MaxConditioningTokens is < 0 or > 1_000_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConditioningTokens), MaxConditioningTokens, "MaxConditioningTokens must be in [0, 1000000].");
+        }
+
+        if (!(CoarseContextRetention >= 1 && CoarseContextRetention <= 10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CoarseContextRetention), CoarseContextRetention, "CoarseContextRetention must be in [1, 10].");
+        }
+
+        foreach (string value in ForceKeepStrings)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                throw new ArgumentException("ForceKeepStrings must not contain null or empty strings.", nameof(ForceKeepStrings));
+            }
+        }
+
+        foreach (string pattern in ForceKeepPatterns)
+        {
+            try
+            {
+                _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"ForceKeepPatterns contains an invalid regular expression '{pattern}': {ex.Message}", nameof(ForceKeepPatterns), ex);
+            }
+        }
+    }
+
+    /// <summary>A copy with the same settings (lists copied too).</summary>
+    public PromptCompressionOptions Clone()
+    {
+        var copy = new PromptCompressionOptions
+        {
+            DefaultRate = DefaultRate,
+            SegmentTokens = SegmentTokens,
+            MaxConditioningTokens = MaxConditioningTokens,
+            KeepDigits = KeepDigits,
+            KeepRoleMarkers = KeepRoleMarkers,
+            KeepLineStructure = KeepLineStructure,
+            CompressInstruction = CompressInstruction,
+            CompressQuestion = CompressQuestion,
+            RankContexts = RankContexts,
+            CoarseContextRetention = CoarseContextRetention,
+        };
+        foreach (string value in ForceKeepStrings)
+        {
+            copy.ForceKeepStrings.Add(value);
+        }
+
+        foreach (string pattern in ForceKeepPatterns)
+        {
+            copy.ForceKeepPatterns.Add(pattern);
+        }
+
+        return copy;
+    }
+}

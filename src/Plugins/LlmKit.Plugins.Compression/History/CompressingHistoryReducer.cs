@@ -1,0 +1,116 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+
+namespace LlmKit.Plugins.Compression.History;
+
+/// <summary>
+/// When the history exceeds its token budget, compresses the text of older turns with a <see cref="PromptCompressor"/>
+/// (down to <see cref="CompressingHistoryReducerOptions.MinimumRate"/>), and only then drops the oldest turns.
+/// The system instruction and the newest turn are never compressed; function calls and results are kept verbatim
+/// (only their surrounding text is compressed) and stay paired.
+/// </summary>
+/// <remarks>Implements <see cref="IChatHistoryReducer"/> and <see cref="IChatReducer"/>; never mutates its input. Thread-safe.</remarks>
+public sealed partial class CompressingHistoryReducer : IChatHistoryReducer, IChatReducer
+{
+    private readonly PromptCompressor _compressor;
+    private readonly CompressingHistoryReducerOptions _options;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a reducer.</summary>
+    /// <param name="compressor">Compresses message text; its target tokenizer counts the budget.</param>
+    /// <param name="options">Budget and behaviour; null for defaults.</param>
+    /// <param name="logger">Logger; null for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="compressor"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public CompressingHistoryReducer(PromptCompressor compressor, CompressingHistoryReducerOptions? options = null, ILogger<CompressingHistoryReducer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(compressor);
+        _options = options ?? new CompressingHistoryReducerOptions();
+        _options.Validate();
+        _compressor = compressor;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Reduces a Semantic Kernel history.</summary>
+    /// <param name="chatHistory">The history; not modified.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The reduced history, or null when it already fits.</returns>
+    /// <exception cref="PromptCompressionException">The scorer failed.</exception>
+    public async Task<IEnumerable<ChatMessageContent>?> ReduceAsync(IReadOnlyList<ChatMessageContent> chatHistory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chatHistory);
+        return await ReduceAsync(chatHistory, SemanticKernelMessageAdapter.Instance, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reduces a Microsoft.Extensions.AI message list.</summary>
+    /// <param name="messages">The messages; not modified.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The reduced messages (the same messages when they already fit).</returns>
+    /// <exception cref="PromptCompressionException">The scorer failed.</exception>
+    public async Task<IEnumerable<ChatMessage>> ReduceAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        return await ReduceAsync(list, ExtensionsAIMessageAdapter.Instance, cancellationToken).ConfigureAwait(false) ?? list;
+    }
+
+    private async Task<List<TMessage>?> ReduceAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
+        where TMessage : class
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var composer = new HistoryComposer<TMessage>(adapter, _compressor.TargetTokenizer, _options);
+        int before = composer.Count(messages);
+        if (before <= _options.MaxTokens)
+        {
+            return null;
+        }
+
+        var layout = HistoryLayout<TMessage>.Analyze(messages, adapter);
+        List<HistoryUnit<TMessage>> units = layout.Units;
+
+        // Text of older, not yet compressed turns; the newest turn is the live question and stays intact.
+        var candidates = new List<(int Unit, int Message, string Text)>();
+        int candidateTokens = 0;
+        for (int u = 0; u < units.Count - 1; u++)
+        {
+            for (int m = 0; m < units[u].Messages.Count; m++)
+            {
+                TMessage message = units[u].Messages[m];
+                string text = adapter.TextOf(message);
+                if (text.Length > 0 && adapter.TagOf(message) is null && adapter.RoleOf(message) != HistoryMessageRole.System)
+                {
+                    candidates.Add((u, m, text));
+                    candidateTokens += composer.CountText(text);
+                }
+            }
+        }
+
+        int compressed = 0;
+        if (candidateTokens > 0)
+        {
+            int excess = composer.Count(composer.Compose(layout, [], units, 0)) - _options.MaxTokens;
+            double rate = Math.Clamp((double)(candidateTokens - excess) / candidateTokens, _options.MinimumRate, 1);
+            if (rate < 1)
+            {
+                foreach ((int u, int m, string text) in candidates)
+                {
+                    CompressionResult result = await _compressor.CompressAsync(text, CompressionTarget.Rate(rate), cancellationToken).ConfigureAwait(false);
+                    units[u].Messages[m] = adapter.WithText(units[u].Messages[m], result.Text, HistoryTags.Compressed);
+                    compressed++;
+                }
+            }
+        }
+
+        HistoryComposer<TMessage>.Fitted fitted = composer.Fit(layout, [], units);
+        int after = composer.Count(fitted.Messages);
+        CompressionTelemetry.Reductions.Add(1);
+        LogReduced(before, after, compressed, fitted.DroppedMessages);
+        return fitted.Messages;
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Reduced history from {Before} to {After} tokens: {Compressed} messages compressed, {Dropped} dropped (named in the omission note).")]
+    private partial void LogReduced(int before, int after, int compressed, int dropped);
+}

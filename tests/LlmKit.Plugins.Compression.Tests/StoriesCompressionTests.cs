@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace LlmKit.Plugins.Compression.Tests;
+
+/// <summary>The compressor with the real stories260K scorer (context window 512) on real review text.</summary>
+public sealed class StoriesCompressionTests
+{
+    private static readonly PromptCompressor Compressor = new(Stories.Scorer);
+
+    public static TheoryData<int, double> LengthsAndRates => new()
+    {
+        { 50, 0.5 }, { 50, 0.33 },
+        { 200, 0.5 }, { 200, 0.33 },
+        { 1000, 0.5 }, { 1000, 0.25 },
+        { 4000, 0.5 }, { 4000, 0.33 },
+        { 8000, 0.33 },
+    };
+
+    [Theory]
+    [MemberData(nameof(LengthsAndRates))]
+    public async Task Achieved_rate_is_within_5_percent_of_the_requested_rate(int tokens, double rate)
+    {
+        string text = ReviewText.WithTokens(Compressor.TargetTokenizer, tokens);
+        int original = Compressor.CountTokens(text);
+        Assert.InRange(original, tokens - 1, tokens + 1); // the fixture cut is exact up to a token merging at the cut
+
+        CompressionResult result = await Compressor.CompressAsync(text, CompressionTarget.Rate(rate));
+
+        // The statistics are real counts of the returned text, not bookkeeping.
+        Assert.Equal(original, result.OriginalTokens);
+        Assert.Equal(Compressor.CountTokens(result.Text), result.CompressedTokens);
+        // ±5% of the requested rate, relative (e.g. 0.475–0.525 for 0.5), as the issue asks.
+        Assert.InRange(result.Ratio, rate * 0.95, rate * 1.05);
+        // The text really shrank in the window-sized pieces the scorer can take.
+        Assert.Equal((int)Math.Ceiling(Stories.Scorer.Tokenizer.EncodeToIds(text).Count / 100.0), result.SegmentsScored);
+    }
+
+    [Theory]
+    [InlineData(200, 64)]
+    [InlineData(4000, 900)]
+    public async Task Token_target_is_never_exceeded(int tokens, int target)
+    {
+        string text = ReviewText.WithTokens(Compressor.TargetTokenizer, tokens, skip: 100);
+        CompressionResult result = await Compressor.CompressAsync(text, CompressionTarget.Tokens(target));
+        Assert.True(result.CompressedTokens <= target, $"{result.CompressedTokens} > {target}");
+        Assert.True(result.TargetMet);
+        // And it uses the budget: within 2% of it (a kept token can merge with a neighbour when re-tokenised).
+        Assert.True(result.CompressedTokens >= target * 0.98, $"{result.CompressedTokens} is far below {target}");
+    }
+
+    [Fact]
+    public async Task Forced_strings_digits_and_role_markers_all_survive()
+    {
+        var options = new PromptCompressionOptions();
+        options.ForceKeepStrings.Add("Rick Steve");
+        options.ForceKeepPatterns.Add(@"\bpho\b");
+        var compressor = new PromptCompressor(Stories.Scorer, options);
+        var lines = new List<string>();
+        for (int i = 0; i < 60; i++)
+        {
+            string speaker = i % 2 == 0 ? "User:" : "Assistant:";
+            lines.Add($"{speaker} {ReviewText.Sentences[i]} Table {i * 7 + 3} at 19:{i % 60:00}.");
+        }
+
+        lines.Add("User: Rick Steve said the pho was good.");
+        string text = string.Join('\n', lines);
+        CompressionResult result = await compressor.CompressAsync(text, CompressionTarget.Rate(0.4));
+
+        Assert.True(result.Ratio < 0.6, $"ratio {result.Ratio}");
+        string[] outLines = result.Text.Split('\n');
+        Assert.Equal(lines.Count, outLines.Length); // line structure kept
+        for (int i = 0; i < lines.Count; i++)
+        {
+            string speaker = lines[i].Split(' ')[0];
+            Assert.StartsWith(speaker, outLines[i], StringComparison.Ordinal);
+            // Every digit run of the line survives, in order.
+            string[] expectedNumbers = Regex.Matches(lines[i], @"\d+").Select(m => m.Value).ToArray();
+            string[] actualNumbers = Regex.Matches(outLines[i], @"\d+").Select(m => m.Value).ToArray();
+            Assert.Equal(expectedNumbers, actualNumbers);
+        }
+
+        Assert.Contains("Rick Steve", result.Text, StringComparison.Ordinal);
+        Assert.Contains("pho", outLines[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Compressing_4000_tokens_takes_under_a_second()
+    {
+        string text = ReviewText.WithTokens(Compressor.TargetTokenizer, 4000, skip: 300);
+        await Compressor.CompressAsync(text, CompressionTarget.Rate(0.5)); // warm-up (JIT, ORT arenas)
+        var clock = Stopwatch.StartNew();
+        CompressionResult result = await Compressor.CompressAsync(text, CompressionTarget.Rate(0.5));
+        clock.Stop();
+        // The issue's bound is 1 s on this machine; tests share 2 cores with other test projects, so allow 2×.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(result.Elapsed <= clock.Elapsed);
+    }
+
+    [Fact]
+    public void Counting_100_KB_of_text_takes_under_20_ms()
+    {
+        string text = string.Join('\n', ReviewText.Sentences);
+        while (text.Length < 100_000)
+        {
+            text += "\n" + text;
+        }
+
+        text = text[..100_000];
+        Compressor.CountTokens(text); // warm-up
+        var clock = Stopwatch.StartNew();
+        int count = Compressor.CountTokens(text);
+        clock.Stop();
+        Assert.True(count > 20_000, $"{count} tokens"); // a 512-piece vocabulary yields well over one token per word
+        // Issue bound 20 ms; allow 2× for a loaded CI machine.
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(40), $"took {clock.Elapsed.TotalMilliseconds:F1} ms");
+    }
+
+    [Fact]
+    public async Task Question_conditioned_ranking_keeps_the_context_that_answers_the_question()
+    {
+        // stories260K knows children's stories: the story that mentions the question's words should rank first.
+        string[] contexts =
+        [
+            ReviewText.WithTokens(Compressor.TargetTokenizer, 120, skip: 10),
+            "Once upon a time, there was a little girl named Lily. She had a red ball. She loved to play with her red ball in the park every day.",
+            ReviewText.WithTokens(Compressor.TargetTokenizer, 120, skip: 40),
+        ];
+        var prompt = new PromptParts("Answer the question.", contexts, "What did Lily love to play with in the park? She loved to play with her red ball.");
+        CompressionResult result = await Compressor.CompressAsync(prompt, CompressionTarget.Tokens(110));
+        Assert.Equal([1], result.KeptContexts);
+        Assert.StartsWith("Answer the question.", result.Text, StringComparison.Ordinal);
+        Assert.EndsWith(prompt.Question!, result.Text, StringComparison.Ordinal);
+    }
+}
