@@ -15,7 +15,7 @@ public sealed class OrdinalClassifierBuilder
     private readonly IReadOnlyList<string> _labelNames;
     private readonly Dictionary<string, int> _rankByName;
     private readonly List<(string Text, int Rank)> _examples = [];
-    private OrdinalTrainerOptions _options = new();
+    private OrdinalTrainerOptions _options = DefaultTrainerOptions;
     private ILoggerFactory? _loggerFactory;
 
     /// <summary>Starts a builder for a scale.</summary>
@@ -32,6 +32,14 @@ public sealed class OrdinalClassifierBuilder
             _rankByName[_labelNames[i]] = i;
         }
     }
+
+    /// <summary>
+    /// The trainer options used unless <see cref="WithTrainerOptions"/> is called: the trainer's defaults but without
+    /// feature standardisation. Text embeddings are already on a common scale, and for sparse ones (such as the hashing
+    /// generator) standardising magnifies rarely seen dimensions, so an unseen text that hits one is rated erratically
+    /// (measured on the severity test set: held-out MAE 0.60 with standardisation vs under 0.25 without, CORAL head).
+    /// </summary>
+    public static OrdinalTrainerOptions DefaultTrainerOptions { get; } = new() { Standardize = false };
 
     /// <summary>Number of examples added so far.</summary>
     public int Count => _examples.Count;
@@ -69,7 +77,7 @@ public sealed class OrdinalClassifierBuilder
         return this;
     }
 
-    /// <summary>Sets the training options (defaults otherwise).</summary>
+    /// <summary>Sets the training options (<see cref="DefaultTrainerOptions"/> otherwise).</summary>
     /// <param name="options">The options.</param>
     public OrdinalClassifierBuilder WithTrainerOptions(OrdinalTrainerOptions options)
     {

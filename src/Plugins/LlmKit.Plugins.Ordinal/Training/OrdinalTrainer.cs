@@ -132,7 +132,7 @@ public sealed partial class OrdinalTrainer
         stopwatch.Stop();
         LogTrained(_logger, head.Kind, train.Rows, validation?.Rows ?? 0, epoch, bestEpoch, stopwatch.Elapsed.TotalMilliseconds);
         var model = new OrdinalModel(head, data.LabelNames, standardizer);
-        return new OrdinalTrainingResult(model, epoch, bestEpoch, stoppedEarly, trainingLoss, validationLoss, train.Rows, validation?.Rows ?? 0, stopwatch.Elapsed);
+        return new OrdinalTrainingResult(model, epoch, bestEpoch, stoppedEarly, trainingLoss, validationLoss, train.Rows, validationRows, stopwatch.Elapsed);
     }
 
     private static void ApplyStep(

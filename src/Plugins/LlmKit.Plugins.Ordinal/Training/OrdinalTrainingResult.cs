@@ -6,7 +6,7 @@ public sealed class OrdinalTrainingResult
     internal OrdinalTrainingResult(
         OrdinalModel model, int epochsRun, int bestEpoch, bool stoppedEarly,
         IReadOnlyList<double> trainingLoss, IReadOnlyList<double> validationLoss,
-        int trainingRows, int validationRows, TimeSpan elapsed)
+        int trainingRows, IReadOnlyList<int> validationRowIndices, TimeSpan elapsed)
     {
         Model = model;
         EpochsRun = epochsRun;
@@ -15,7 +15,7 @@ public sealed class OrdinalTrainingResult
         TrainingLoss = trainingLoss;
         ValidationLoss = validationLoss;
         TrainingRows = trainingRows;
-        ValidationRows = validationRows;
+        ValidationRowIndices = validationRowIndices;
         Elapsed = elapsed;
     }
 
@@ -40,8 +40,11 @@ public sealed class OrdinalTrainingResult
     /// <summary>Rows used for gradient steps (and for fitting the standardiser).</summary>
     public int TrainingRows { get; }
 
-    /// <summary>Rows held out for early stopping.</summary>
-    public int ValidationRows { get; }
+    /// <summary>Number of rows held out for early stopping.</summary>
+    public int ValidationRows => ValidationRowIndices.Count;
+
+    /// <summary>Indices (into the dataset given to the trainer) of the rows held out for early stopping, ascending.</summary>
+    public IReadOnlyList<int> ValidationRowIndices { get; }
 
     /// <summary>Wall-clock training time.</summary>
     public TimeSpan Elapsed { get; }
