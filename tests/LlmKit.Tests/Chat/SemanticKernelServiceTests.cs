@@ -1,0 +1,125 @@
+using System.Text;
+using LlmKit.Chat;
+using LlmKit.Generation;
+using LlmKit.Models;
+using LlmKit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.Services;
+using Microsoft.SemanticKernel.ChatCompletion;
+using Microsoft.SemanticKernel.TextGeneration;
+
+namespace LlmKit.Tests.Chat;
+
+/// <summary>The Semantic Kernel chat/text service on the real stories260K model, through a real Kernel.</summary>
+public class SemanticKernelServiceTests
+{
+    private static OnnxGenAIModel Model => LoadedModels.Stories260K;
+
+    private static int ReferenceNewTokens => LoadedModels.ReferenceSteps - Model.Tokenizer.Encode(LoadedModels.ReferencePrompt).Length;
+
+    private static Kernel KernelWith(OnnxGenAIChatCompletionService service)
+    {
+        var builder = Kernel.CreateBuilder();
+        builder.Services.AddSingleton<IChatCompletionService>(service);
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task InvokePromptAsync_greedy_equals_the_runtime_output_and_the_reference_text()
+    {
+        var kernel = KernelWith(new OnnxGenAIChatCompletionService(Model));
+        var direct = await Model.GenerateAsync(LoadedModels.ReferencePrompt, new GenerationOptions { Temperature = 0, MaxNewTokens = ReferenceNewTokens });
+
+        var result = await kernel.InvokePromptAsync(LoadedModels.ReferencePrompt,
+            new KernelArguments(new OnnxGenAIPromptExecutionSettings { Temperature = 0, MaxTokens = ReferenceNewTokens }));
+
+        string text = result.GetValue<string>()!;
+        Assert.Equal(direct.Text, text);
+        Assert.StartsWith(SharedFixtures.Stories260KReferenceText, LoadedModels.ReferencePrompt + text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_prompt_template_config_sets_snake_case_settings_that_reach_the_model()
+    {
+        // The JSON form of a prompt function (what YAML/JSON prompt files hold): generic settings, snake_case names.
+        string json = $$$"""
+            {
+              "name": "story",
+              "template": "{{$start}}",
+              "execution_settings": { "default": { "temperature": 0, "max_tokens": {{{ReferenceNewTokens}}}, "top_k": 50, "num_beams": 1, "do_sample": false } }
+            }
+            """;
+        var kernel = KernelWith(new OnnxGenAIChatCompletionService(Model));
+        var function = kernel.CreateFunctionFromPrompt(PromptTemplateConfig.FromJson(json));
+
+        var result = await kernel.InvokeAsync(function, new KernelArguments { ["start"] = LoadedModels.ReferencePrompt });
+
+        Assert.StartsWith(SharedFixtures.Stories260KReferenceText, LoadedModels.ReferencePrompt + result.GetValue<string>(), StringComparison.Ordinal);
+        var metadata = result.GetValue<ChatMessageContent>()!.Metadata!;
+        Assert.Equal(ReferenceNewTokens, metadata["OutputTokenCount"]);
+    }
+
+    [Fact]
+    public async Task Streaming_chat_concatenated_equals_non_streaming_and_reports_length()
+    {
+        var service = new OnnxGenAIChatCompletionService(Model);
+        var history = new ChatHistory();
+        history.AddUserMessage(LoadedModels.ReferencePrompt);
+        var settings = new OnnxGenAIPromptExecutionSettings { Temperature = 0, MaxTokens = 50 };
+
+        var whole = (await service.GetChatMessageContentsAsync(history, settings)).Single();
+        var text = new StringBuilder();
+        StreamingChatMessageContent? last = null;
+        await foreach (var chunk in service.GetStreamingChatMessageContentsAsync(history, settings))
+        {
+            text.Append(chunk.Content);
+            last = chunk;
+        }
+
+        Assert.Equal(whole.Content, text.ToString());
+        Assert.Equal(AuthorRole.Assistant, whole.Role);
+        Assert.Equal("Length", whole.Metadata!["FinishReason"]);
+        Assert.Equal(50, whole.Metadata["OutputTokenCount"]);
+        Assert.Equal(Model.Tokenizer.Encode(LoadedModels.ReferencePrompt).Length, whole.Metadata["InputTokenCount"]);
+        Assert.Equal("Length", last!.Metadata!["FinishReason"]);
+        Assert.Equal(Model.ModelId, AIServiceExtensions.GetModelId(service));
+    }
+
+    [Fact]
+    public async Task Text_generation_streams_the_same_text_as_the_runtime()
+    {
+        ITextGenerationService service = new OnnxGenAIChatCompletionService(Model);
+        var settings = new OnnxGenAIPromptExecutionSettings { Temperature = 0, MaxTokens = 45 };
+        var direct = await Model.GenerateAsync("The little dog", new GenerationOptions { Temperature = 0, MaxNewTokens = 45 });
+
+        var whole = (await service.GetTextContentsAsync("The little dog", settings)).Single();
+        var streamed = new StringBuilder();
+        await foreach (var chunk in service.GetStreamingTextContentsAsync("The little dog", settings))
+        {
+            streamed.Append(chunk.Text);
+        }
+
+        Assert.Equal(direct.Text, whole.Text);
+        Assert.Equal(direct.Text, streamed.ToString());
+    }
+
+    [Fact]
+    public async Task Unsupported_settings_fail_with_the_setting_named_instead_of_being_dropped()
+    {
+        var service = new OnnxGenAIChatCompletionService(Model);
+        var history = new ChatHistory();
+        history.AddUserMessage("x");
+
+        var beams = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetChatMessageContentsAsync(history, new OnnxGenAIPromptExecutionSettings { NumBeams = 4 }));
+        Assert.Contains("num_beams", beams.Message, StringComparison.Ordinal);
+
+        var unknown = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetChatMessageContentsAsync(history,
+            new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["temperature"] = 0, ["logit_bias"] = 3 } }));
+        Assert.Contains("'logit_bias'", unknown.Message, StringComparison.Ordinal);
+
+        var range = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => service.GetChatMessageContentsAsync(history,
+            new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["top_p"] = 1.5 } }));
+        Assert.Equal("top_p", range.ParamName);
+    }
+}
