@@ -117,6 +117,22 @@ public sealed class StoriesCompressionTests
     }
 
     [Fact]
+    public void Chunked_counting_equals_the_tokenizer_count_exactly()
+    {
+        var counter = new TokenCounter(Stories.Scorer.Tokenizer);
+        Assert.True(counter.IsChunked); // stories260K's pieces never hold a space after their first character
+        var random = new Random(17);
+        for (int i = 0; i < 300; i++)
+        {
+            // Review sentences joined by one or two spaces or line breaks, cut anywhere (even mid-word).
+            int skip = random.Next(ReviewText.Sentences.Count - 10);
+            string text = string.Join(random.Next(3) switch { 0 => " ", 1 => "  ", _ => "\n" }, ReviewText.Sentences.Skip(skip).Take(random.Next(1, 8)));
+            text = text[random.Next(Math.Min(5, text.Length))..random.Next(text.Length / 2, text.Length + 1)];
+            Assert.Equal(Stories.Scorer.Tokenizer.CountTokens(text), counter.Count(text));
+        }
+    }
+
+    [Fact]
     public async Task Question_conditioned_ranking_keeps_the_context_that_answers_the_question()
     {
         // stories260K knows children's stories: the story that mentions the question's words should rank first.
