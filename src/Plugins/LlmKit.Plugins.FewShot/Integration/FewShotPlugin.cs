@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmKit.Plugins.FewShot.Diagnostics;
@@ -22,6 +23,7 @@ public sealed partial class FewShotPlugin
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // read by models and people; not embedded in HTML
     };
 
     private readonly IFewShotSelector _selector;

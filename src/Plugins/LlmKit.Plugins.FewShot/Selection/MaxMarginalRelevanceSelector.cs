@@ -79,6 +79,14 @@ public sealed class MaxMarginalRelevanceSelector : IFewShotSelector
 
     private SelectedExample[] Rerank(ExampleEmbeddings embeddings, int[] candidates, float[] relevance, int count)
     {
+        // Gather the few candidate vectors once; redundancy is then dot products between them.
+        int d = embeddings.Dimensions;
+        var vectors = new float[candidates.Length * d];
+        for (int c = 0; c < candidates.Length; c++)
+        {
+            embeddings.CopyVector(candidates[c], vectors.AsSpan(c * d, d));
+        }
+
         var result = new SelectedExample[count];
         var taken = new bool[candidates.Length];
         // maxSimilarity[c] = highest similarity of candidate c to anything chosen so far.
@@ -106,12 +114,12 @@ public sealed class MaxMarginalRelevanceSelector : IFewShotSelector
 
             taken[bestCandidate] = true;
             result[round] = new SelectedExample(embeddings.Examples[candidates[bestCandidate]], bestScore);
-            var chosenRow = embeddings.Row(candidates[bestCandidate]);
+            var chosen = vectors.AsSpan(bestCandidate * d, d);
             for (int c = 0; c < candidates.Length; c++)
             {
                 if (!taken[c])
                 {
-                    float similarity = TensorPrimitives.Dot(embeddings.Row(candidates[c]), chosenRow);
+                    float similarity = TensorPrimitives.Dot(vectors.AsSpan(c * d, d), chosen);
                     maxSimilarity[c] = Math.Max(maxSimilarity[c], similarity);
                 }
             }

@@ -105,8 +105,12 @@ public sealed class ExampleEmbeddingCache
         }
 
         int dimensions = embeddings[0].Vector.Length;
-        var matrix = new float[checked(dimensions * examples.Count)];
-        for (int i = 0; i < embeddings.Count; i++)
+        int n = examples.Count;
+        // Column-major (one column per dimension): a query then touches only the columns where it is non-zero,
+        // and each column is one contiguous vectorised multiply-add over all examples.
+        var columns = new float[checked(dimensions * n)];
+        var row = new float[dimensions];
+        for (int i = 0; i < n; i++)
         {
             var vector = embeddings[i].Vector.Span;
             if (vector.Length != dimensions)
@@ -114,12 +118,15 @@ public sealed class ExampleEmbeddingCache
                 throw new InvalidOperationException($"The embedding generator returned vectors of length {dimensions} and {vector.Length}; all must match.");
             }
 
-            var row = matrix.AsSpan(i * dimensions, dimensions);
             vector.CopyTo(row);
             Normalize(row);
+            for (int j = 0; j < dimensions; j++)
+            {
+                columns[(j * n) + i] = row[j];
+            }
         }
 
-        return new ExampleEmbeddings(examples, matrix, dimensions, snapshot.Version);
+        return new ExampleEmbeddings(examples, columns, dimensions, snapshot.Version);
     }
 
     private static void Normalize(Span<float> vector)
@@ -132,20 +139,24 @@ public sealed class ExampleEmbeddingCache
     }
 }
 
-/// <summary>L2-normalised embeddings of a store's examples at one version, one row per example.</summary>
+/// <summary>
+/// L2-normalised embeddings of a store's examples at one version. Stored column-major so that a similarity pass reads
+/// only the dimensions where the query is non-zero (sparse queries such as hashing embeddings touch a fraction of the
+/// matrix; dense queries cost the same as a row-major pass).
+/// </summary>
 public sealed class ExampleEmbeddings
 {
-    private readonly float[] _matrix;
+    private readonly float[] _columns;
 
-    internal ExampleEmbeddings(IReadOnlyList<FewShotExample> examples, float[] matrix, int dimensions, long version)
+    internal ExampleEmbeddings(IReadOnlyList<FewShotExample> examples, float[] columns, int dimensions, long version)
     {
         Examples = examples;
-        _matrix = matrix;
+        _columns = columns;
         Dimensions = dimensions;
         Version = version;
     }
 
-    /// <summary>The embedded examples; row <c>i</c> belongs to <c>Examples[i]</c>.</summary>
+    /// <summary>The embedded examples; vector <c>i</c> belongs to <c>Examples[i]</c>.</summary>
     public IReadOnlyList<FewShotExample> Examples { get; }
 
     /// <summary>Vector length (0 when there are no examples).</summary>
@@ -154,14 +165,31 @@ public sealed class ExampleEmbeddings
     /// <summary>The store version these embeddings belong to.</summary>
     public long Version { get; }
 
-    /// <summary>The normalised embedding of example <paramref name="index"/>.</summary>
-    public ReadOnlySpan<float> Row(int index) => _matrix.AsSpan(index * Dimensions, Dimensions);
+    /// <summary>Copies the normalised embedding of example <paramref name="index"/> into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not a valid example index.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="Dimensions"/>.</exception>
+    public void CopyVector(int index, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Examples.Count);
+        if (destination.Length < Dimensions)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} values but vectors have {Dimensions}.", nameof(destination));
+        }
+
+        int n = Examples.Count;
+        for (int j = 0; j < Dimensions; j++)
+        {
+            destination[j] = _columns[(j * n) + index];
+        }
+    }
 
     /// <summary>Writes the cosine similarity of every example to <paramref name="normalizedQuery"/> into <paramref name="scores"/>.</summary>
     /// <exception cref="ArgumentException">The query length differs from <see cref="Dimensions"/> or <paramref name="scores"/> is too short.</exception>
     public void Similarities(ReadOnlySpan<float> normalizedQuery, Span<float> scores)
     {
-        if (Examples.Count == 0)
+        int n = Examples.Count;
+        if (n == 0)
         {
             return;
         }
@@ -171,14 +199,20 @@ public sealed class ExampleEmbeddings
             throw new ArgumentException($"The query vector has {normalizedQuery.Length} dimensions but the examples have {Dimensions}.", nameof(normalizedQuery));
         }
 
-        if (scores.Length < Examples.Count)
+        if (scores.Length < n)
         {
-            throw new ArgumentException($"The score buffer holds {scores.Length} values but there are {Examples.Count} examples.", nameof(scores));
+            throw new ArgumentException($"The score buffer holds {scores.Length} values but there are {n} examples.", nameof(scores));
         }
 
-        for (int i = 0; i < Examples.Count; i++)
+        var result = scores[..n];
+        result.Clear();
+        for (int j = 0; j < Dimensions; j++)
         {
-            scores[i] = TensorPrimitives.Dot(Row(i), normalizedQuery);
+            float weight = normalizedQuery[j];
+            if (weight != 0)
+            {
+                TensorPrimitives.MultiplyAdd(_columns.AsSpan(j * n, n), weight, result, result);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using LlmKit.Plugins.FewShot.Metrics;
 using Microsoft.Extensions.AI;
@@ -16,6 +17,9 @@ namespace LlmKit.Plugins.FewShot.Synthesis;
 /// <remarks>One instance may serve concurrent runs; each run has its own state.</remarks>
 public sealed partial class ExampleSynthesizer
 {
+    // The prompt is read by a model, not a browser: keep quotes and non-ASCII text as they are.
+    private static readonly JsonSerializerOptions PromptJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private readonly IChatClient _chatClient;
     private readonly ExampleSynthesizerOptions _options;
     private readonly ILogger _logger;
@@ -170,7 +174,7 @@ public sealed partial class ExampleSynthesizer
                 fields["label"] = shown[i].Label!;
             }
 
-            prompt.Append("Example ").Append(i + 1).Append(": ").AppendLine(JsonSerializer.Serialize(fields));
+            prompt.Append("Example ").Append(i + 1).Append(": ").AppendLine(JsonSerializer.Serialize(fields, PromptJson));
         }
 
         prompt.AppendLine()
