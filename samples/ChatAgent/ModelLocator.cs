@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using LlmKit.ModelBuilder;
+
+namespace ChatAgent;
+
+/// <summary>
+/// Finds the model folder: --model, else $LLMKIT_MODEL, else the stories260K fixture from <c>../shared/models/stories260K</c>
+/// (beside the folder holding LlmKit.sln) converted once into a cache folder.
+/// </summary>
+internal static class ModelLocator
+{
+    public const string EnvironmentVariable = "LLMKIT_MODEL";
+
+    public static string NotFoundHelp =>
+        "No model found. Pass --model DIR or set LLMKIT_MODEL to an ONNX GenAI model folder (genai_config.json, model.onnx, tokenizer), " +
+        "for example a cpu-int4 folder of microsoft/Phi-3-mini-4k-instruct-onnx or of a Qwen 2.5 ONNX GenAI build from Hugging Face. " +
+        "Inside the LlmKit repository the stories260K fixture in ../shared/models/stories260K is used by default.";
+
+    /// <summary>Resolves the folder; <paramref name="progress"/> hears about a first-run conversion.</summary>
+    /// <exception cref="FileNotFoundException">No model could be found; the message says how to point at one.</exception>
+    public static string Resolve(string? modelPath, Action<string> progress)
+    {
+        if (!string.IsNullOrWhiteSpace(modelPath))
+        {
+            return Path.GetFullPath(modelPath);
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            return Path.GetFullPath(fromEnvironment);
+        }
+
+        string? fixture = FindStories260K() ?? throw new FileNotFoundException(NotFoundHelp);
+        return ConvertOnce(Path.Combine(fixture, "stories260K.bin"), Path.Combine(fixture, "tok512.bin"), progress);
+    }
+
+    private static string? FindStories260K()
+    {
+        string? shared = Environment.GetEnvironmentVariable("LLMKIT_SHARED");
+        var candidates = new List<string>();
+        if (!string.IsNullOrWhiteSpace(shared))
+        {
+            candidates.Add(Path.Combine(shared, "models", "stories260K"));
+        }
+
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            if (FindRepositoryRoot(start) is { } root)
+            {
+                candidates.Add(Path.GetFullPath(Path.Combine(root, "..", "shared", "models", "stories260K")));
+            }
+        }
+
+        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "stories260K.bin")) && File.Exists(Path.Combine(c, "tok512.bin")));
+    }
+
+    private static string? FindRepositoryRoot(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LlmKit.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return null;
+    }
+
+    // The folder name hashes the inputs and the converter build, so a changed checkpoint or builder never reuses a stale folder.
+    private static string ConvertOnce(string checkpoint, string tokenizer, Action<string> progress)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(File.ReadAllBytes(checkpoint));
+        sha.AppendData(File.ReadAllBytes(tokenizer));
+        sha.AppendData(typeof(Llama2cConverter).Assembly.ManifestModule.ModuleVersionId.ToByteArray());
+        string hash = Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
+
+        string cacheRoot = Path.Combine(CacheHome(), "llmkit", "models");
+        string folder = Path.Combine(cacheRoot, $"stories260K-{hash}");
+        if (Directory.Exists(folder))
+        {
+            return folder;
+        }
+
+        progress($"Converting stories260K into {folder} (first run only)");
+        Directory.CreateDirectory(cacheRoot);
+        string staging = Path.Combine(cacheRoot, $".staging-{Guid.NewGuid():N}");
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging));
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (Directory.Exists(folder))
+        {
+            Directory.Delete(staging, recursive: true); // another process converted it first
+        }
+
+        return folder;
+    }
+
+    private static string CacheHome()
+    {
+        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        return !string.IsNullOrWhiteSpace(xdg)
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+    }
+}
