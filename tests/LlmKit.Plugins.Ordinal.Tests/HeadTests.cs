@@ -129,3 +129,44 @@ public class HeadTests
         return sum * h / 3;
     }
 }
+
+/// <summary>Any <see cref="IOrdinalHead"/> plugs into <see cref="OrdinalModel"/>; only built-in heads can be saved.</summary>
+public class CustomHeadTests
+{
+    /// <summary>A fixed ordinal head: P(y &gt; k) = σ(x₀ − k), written independently of the library's heads.</summary>
+    private sealed class ShiftedLogisticHead : IOrdinalHead
+    {
+        public int RankCount => 3;
+
+        public int InputDimension => 1;
+
+        public void PredictExceedance(ReadOnlySpan<float> features, Span<float> exceedance)
+        {
+            for (int k = 0; k < exceedance.Length; k++)
+            {
+                exceedance[k] = 1f / (1f + MathF.Exp(-(features[0] - k)));
+            }
+        }
+
+        public OrdinalPrediction Predict(ReadOnlySpan<float> features)
+        {
+            Span<float> e = stackalloc float[2];
+            PredictExceedance(features, e);
+            return OrdinalPrediction.FromExceedance(e);
+        }
+    }
+
+    [Fact]
+    public void Custom_head_runs_behind_the_model_standardiser_and_cannot_be_saved()
+    {
+        // Standardiser maps raw 10 to (10 − 8) · 0.5 = 1, so P(y > 0) = σ(1) and P(y > 1) = σ(0) = 0.5 (not above 0.5).
+        var model = new OrdinalModel(new ShiftedLogisticHead(), ["low", "mid", "high"], new Training.FeatureStandardizer([8f], [0.5f]));
+        var prediction = model.Predict([10f]);
+        Assert.Equal(1 / (1 + Math.Exp(-1)), prediction.Exceedance[0], 1e-6);
+        Assert.Equal(0.5, prediction.Exceedance[1], 1e-6);
+        Assert.Equal(1, prediction.Rank);
+
+        var error = Assert.Throws<NotSupportedException>(() => Persistence.OrdinalModelSerializer.ToJson(model));
+        Assert.Contains("ShiftedLogisticHead", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -30,7 +30,7 @@ public class PersistenceTests
             var loaded = await OrdinalModelSerializer.LoadFromFileAsync(path);
 
             Assert.Equal(model.LabelNames, loaded.LabelNames);
-            Assert.Equal(model.Head.Kind, loaded.Head.Kind);
+            Assert.Equal(model.Head.GetType(), loaded.Head.GetType());
             Assert.Equal(model.Standardizer!.Mean.ToArray(), loaded.Standardizer!.Mean.ToArray());
             for (int r = 0; r < Data.RowCount; r++)
             {

@@ -16,10 +16,10 @@ public class RankConsistencyProperties
     private const int Ranks = 6;
 
     // Trained once per test class run: small synthetic problem, a few epochs (well under a second each).
-    private static readonly Lazy<OrdinalHead[]> TrainedHeads = new(() =>
+    private static readonly Lazy<IOrdinalHead[]> TrainedHeads = new(() =>
     {
         var data = SyntheticData.ProportionalOdds(600, [0.8f, -0.6f, 0.3f, 0f, 1.1f], [-1.5f, -0.5f, 0.2f, 0.9f, 1.8f], CumulativeLinkFunction.Logit, seed: 5);
-        var heads = new List<OrdinalHead>();
+        var heads = new List<IOrdinalHead>();
         foreach (var kind in new[] { OrdinalHeadKind.Coral, OrdinalHeadKind.Corn })
         {
             foreach (int hidden in new[] { 0, 8 })

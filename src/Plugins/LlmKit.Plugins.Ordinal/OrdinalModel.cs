@@ -16,12 +16,13 @@ public sealed class OrdinalModel
     private const int StackFeatureLimit = 2048;
 
     /// <summary>Creates a model.</summary>
-    /// <param name="head">The trained head.</param>
+    /// <param name="head">The trained head: a built-in one (CORAL, CORN, cumulative link), or any <see cref="IOrdinalHead"/>
+    /// (custom heads predict normally but cannot be saved by <see cref="OrdinalModelSerializer"/>).</param>
     /// <param name="labelNames">Names of the head's ranks, lowest first (count = head.RankCount).</param>
     /// <param name="standardizer">The standardisation applied before the head, or null for none.</param>
     /// <param name="embeddingModelId">Optional id of the embedding generator that produced the training features (informational).</param>
     /// <exception cref="ArgumentException">The label count or the standardiser width does not match the head.</exception>
-    public OrdinalModel(OrdinalHead head, IReadOnlyList<string> labelNames, FeatureStandardizer? standardizer = null, string? embeddingModelId = null)
+    public OrdinalModel(IOrdinalHead head, IReadOnlyList<string> labelNames, FeatureStandardizer? standardizer = null, string? embeddingModelId = null)
     {
         ArgumentNullException.ThrowIfNull(head);
         LabelNames = OrdinalDataset.ValidateLabelNames(labelNames);
@@ -41,7 +42,7 @@ public sealed class OrdinalModel
     }
 
     /// <summary>The head.</summary>
-    public OrdinalHead Head { get; }
+    public IOrdinalHead Head { get; }
 
     /// <summary>Names of the ranks, lowest first.</summary>
     public IReadOnlyList<string> LabelNames { get; }
@@ -69,7 +70,7 @@ public sealed class OrdinalModel
         FeatureGuard.ThrowIfNotFinite(features, nameof(features));
         if (Standardizer is null)
         {
-            Head.PredictExceedanceUnchecked(features, exceedance);
+            PredictStandardized(features, exceedance);
             return;
         }
 
@@ -77,7 +78,7 @@ public sealed class OrdinalModel
         {
             Span<float> standardized = stackalloc float[features.Length];
             Standardizer.TransformUnchecked(features, standardized);
-            Head.PredictExceedanceUnchecked(standardized, exceedance);
+            PredictStandardized(standardized, exceedance);
             return;
         }
 
@@ -86,11 +87,23 @@ public sealed class OrdinalModel
         {
             var standardized = rented.AsSpan(0, features.Length);
             Standardizer.TransformUnchecked(features, standardized);
-            Head.PredictExceedanceUnchecked(standardized, exceedance);
+            PredictStandardized(standardized, exceedance);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    private void PredictStandardized(ReadOnlySpan<float> standardized, Span<float> exceedance)
+    {
+        if (Head is OrdinalHead builtIn)
+        {
+            builtIn.PredictExceedanceUnchecked(standardized, exceedance); // already validated above
+        }
+        else
+        {
+            Head.PredictExceedance(standardized, exceedance);
         }
     }
 

@@ -28,7 +28,14 @@ public sealed partial class OrdinalClassifier
         _embeddings = embeddings;
         Model = model;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        if (embeddings.GetService(typeof(EmbeddingGeneratorMetadata)) is EmbeddingGeneratorMetadata { DefaultModelDimensions: int dimensions } && dimensions != model.InputDimension)
+        var metadata = embeddings.GetService(typeof(EmbeddingGeneratorMetadata)) as EmbeddingGeneratorMetadata;
+        if (metadata?.DefaultModelId is { } generatorModel && model.EmbeddingModelId is { } trainedOn && generatorModel != trainedOn)
+        {
+            // Same width but another model: predictions would be meaningless, yet ids can differ harmlessly (aliases), so warn.
+            LogModelMismatch(_logger, trainedOn, generatorModel);
+        }
+
+        if (metadata?.DefaultModelDimensions is int dimensions && dimensions != model.InputDimension)
         {
             throw new ArgumentException(
                 $"The embedding generator produces {dimensions}-dimensional vectors but the model takes {model.InputDimension}; use the generator the model was trained with.",
@@ -132,6 +139,9 @@ public sealed partial class OrdinalClassifier
 
         return new OrdinalRating(Model.LabelNames[prediction.Rank], prediction.Rank, prediction.ExpectedRank, probabilities, prediction.Exceedance);
     }
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "The ordinal model was trained on embeddings from '{TrainedOn}' but the generator reports '{GeneratorModel}'")]
+    private static partial void LogModelMismatch(ILogger logger, string trainedOn, string generatorModel);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Rated {Count} texts in {ElapsedMs:F1} ms")]
     private static partial void LogRated(ILogger logger, int count, double elapsedMs);

@@ -30,7 +30,8 @@ public static class OrdinalModelSerializer
     };
 
     /// <summary>Serialises a model to a JSON string.</summary>
-    /// <param name="model">The model.</param>
+    /// <param name="model">The model (with a built-in head).</param>
+    /// <exception cref="NotSupportedException">The model's head is a custom <see cref="IOrdinalHead"/>.</exception>
     public static string ToJson(OrdinalModel model) => JsonSerializer.Serialize(ToDocument(model), JsonOptions);
 
     /// <summary>Reads a model from a JSON string.</summary>
@@ -167,7 +168,11 @@ public static class OrdinalModelSerializer
     private static OrdinalModelDocument ToDocument(OrdinalModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var head = model.Head;
+        if (model.Head is not OrdinalHead head)
+        {
+            throw new NotSupportedException($"Only the built-in heads (CORAL, CORN, cumulative link) can be saved; this model's head is {model.Head.GetType().Name}.");
+        }
+
         return new OrdinalModelDocument
         {
             Format = FormatName,
