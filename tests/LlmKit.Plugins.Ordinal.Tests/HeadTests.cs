@@ -170,3 +170,18 @@ public class CustomHeadTests
         Assert.Contains("ShiftedLogisticHead", error.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The projection that keeps trained CORAL biases ordered (pool adjacent violators).</summary>
+public class IsotonicProjectionTests
+{
+    [Theory]
+    [InlineData(new[] { 1f, 3f, 2f }, new[] { 2f, 2f, 2f })]     // 3 > 1 pools to 2, then 2 ≤ 2
+    [InlineData(new[] { 3f, 1f, 2f }, new[] { 3f, 1.5f, 1.5f })] // only the last two violate
+    [InlineData(new[] { 2f, 1f, 0f }, new[] { 2f, 1f, 0f })]     // already ordered: unchanged
+    [InlineData(new[] { 0f, 1f, 2f, 3f }, new[] { 1.5f, 1.5f, 1.5f, 1.5f })]
+    public void Projects_onto_non_increasing_sequences(float[] values, float[] expected)
+    {
+        Heads.IsotonicProjection.NonIncreasing(values);
+        Assert.Equal(expected, values);
+    }
+}

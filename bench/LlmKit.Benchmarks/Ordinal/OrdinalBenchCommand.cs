@@ -96,6 +96,27 @@ internal sealed class OrdinalBenchCommand : IBenchCommand
 
         Console.WriteLine();
         Console.WriteLine("mean ± sample sd over seeds; every model sees the same splits in the same run.");
+
+        // Paired differences remove the split-to-split variance that dominates the sd above.
+        const string reference = "baseline: multinomial logistic";
+        Console.WriteLine();
+        Console.WriteLine($"Paired differences against '{reference}' (same split; negative ΔMAE and positive ΔQWK favour the model):");
+        Console.WriteLine();
+        Console.WriteLine("| model | ΔMAE | seeds with lower MAE | ΔQWK | seeds with higher QWK |");
+        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        foreach (var (name, _) in models)
+        {
+            if (name == reference)
+            {
+                continue;
+            }
+
+            var r = results[name];
+            var b = results[reference];
+            var dMae = r.Select((e, i) => e.MeanAbsoluteError - b[i].MeanAbsoluteError).ToList();
+            var dQwk = r.Select((e, i) => e.QuadraticWeightedKappa - b[i].QuadraticWeightedKappa).ToList();
+            Console.WriteLine($"| {name} | {Stat(dMae)} | {dMae.Count(d => d < 0)}/{seeds} | {Stat(dQwk)} | {dQwk.Count(d => d > 0)}/{seeds} |");
+        }
         return Task.FromResult(0);
     }
 
