@@ -100,7 +100,7 @@ public class KernelPluginTests
             ["LlmKit:FewShot:MaxExampleTokens"] = "200",
         }).Build();
         var services = new ServiceCollection();
-        services.AddSingleton(TestSupport.CharacterTokenizer);
+        services.AddSingleton(TestSupport.Stories260KTokenizer);
         services.AddFewShot(configuration.GetSection(FewShotOptions.SectionName));
         var provider = services.BuildServiceProvider();
 

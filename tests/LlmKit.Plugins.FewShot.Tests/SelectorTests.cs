@@ -26,7 +26,7 @@ public class SelectorTests
             "random" => new RandomSelector(store, seed: 7),
             "ensemble" => new EnsembleSelector(new SemanticSimilaritySelector(store, generator), new Bm25Selector(store)),
             "balanced" => new LabelBalancedSelector(new SemanticSimilaritySelector(store, generator)),
-            "budget" => new TokenBudgetSelector(new Bm25Selector(store), TestSupport.CharacterTokenizer, maxTokens: 10_000),
+            "budget" => new TokenBudgetSelector(new Bm25Selector(store), TestSupport.Stories260KTokenizer, maxTokens: 10_000),
             _ => throw new ArgumentOutOfRangeException(nameof(name)),
         };
     }
@@ -232,51 +232,59 @@ public class SelectorTests
     [Fact]
     public async Task Budget_keeps_the_best_examples_that_fit_and_warns_about_drops()
     {
-        // Character tokenizer: one token per non-space character.
-        var big = TestSupport.Example("aaaaaaaaaa", "bbbbbbbbbb"); // 20 tokens
-        var small1 = TestSupport.Example("ccc", "dd");            // 5 tokens
-        var small2 = TestSupport.Example("eee", "ff");            // 5 tokens
+        var big = TestSupport.Example(
+            "Once upon a time there was a little girl who loved to play in the big green park with her friends every day.",
+            "She was very happy and smiled at the sun.");
+        var small1 = TestSupport.Example("Tom saw a dog.", "It was big.");
+        var small2 = TestSupport.Example("Sue had a cat.", "It was soft.");
         var logger = new ListLogger<TokenBudgetSelector>();
-        var selector = new TokenBudgetSelector(new FixedRanking(big, small1, small2), TestSupport.CharacterTokenizer, maxTokens: 12, logger: logger);
-        Assert.Equal(20, selector.CountTokens(big));
+        var tokenizer = TestSupport.Stories260KTokenizer;
+        int Size(FewShotExample e) => tokenizer.CountTokens(e.Input) + tokenizer.CountTokens(e.Output);
+        int budget = Size(small1) + Size(small2);
+        Assert.True(Size(big) > budget, "the long example alone must not fit");
 
+        var selector = new TokenBudgetSelector(new FixedRanking(big, small1, small2), tokenizer, budget, logger: logger);
+        Assert.Equal(Size(big), selector.CountTokens(big));
         var result = await selector.SelectAsync("q", 2);
-        Assert.Equal([small1, small2], result.Select(r => r.Example));
+
+        Assert.Equal([small1, small2], result.Select(r => r.Example)); // the best one is skipped, the next ones fill the budget exactly
         var warning = Assert.Single(logger.Entries);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
-        Assert.Contains("dropped 1 of the 2 best examples to fit 12 tokens", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"dropped 1 of the 2 best examples to fit {budget} tokens", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Budget_smaller_than_every_example_gives_an_empty_result_with_a_warning()
     {
         var logger = new ListLogger<TokenBudgetSelector>();
-        var selector = new TokenBudgetSelector(new FixedRanking(Password, Weather), TestSupport.CharacterTokenizer, maxTokens: 3, logger: logger);
+        var selector = new TokenBudgetSelector(new FixedRanking(Password, Weather), TestSupport.Stories260KTokenizer, maxTokens: 3, logger: logger);
         Assert.Empty(await selector.SelectAsync("q", 2));
         Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("kept 0 examples", StringComparison.Ordinal));
-        Assert.Equal("maxTokens", Assert.Throws<ArgumentOutOfRangeException>(() => new TokenBudgetSelector(new FixedRanking(), TestSupport.CharacterTokenizer, 0)).ParamName);
+        Assert.Equal("maxTokens", Assert.Throws<ArgumentOutOfRangeException>(() => new TokenBudgetSelector(new FixedRanking(), TestSupport.Stories260KTokenizer, 0)).ParamName);
     }
 
     [Fact]
     public async Task Budget_never_exceeds_the_budget_on_random_pools()
     {
+        string[] words = ["the", "little", "dog", "ran", "to", "a", "big", "tree", "and", "laughed", "happily", "because", "sun"];
+        string Sentence(Random r, int min) => string.Join(' ', Enumerable.Range(0, r.Next(min, 25)).Select(_ => words[r.Next(words.Length)]));
+        var tokenizer = TestSupport.Stories260KTokenizer;
         var random = new Random(1234);
-        for (int trial = 0; trial < 300; trial++)
+        for (int trial = 0; trial < 200; trial++)
         {
             var pool = Enumerable.Range(0, random.Next(1, 30))
-                .Select(i => TestSupport.Example(new string('x', random.Next(1, 40)), new string('y', random.Next(0, 40))))
+                .Select(i => TestSupport.Example(Sentence(random, 1), Sentence(random, 0)))
                 .ToArray();
             int budget = random.Next(1, 200);
             int overhead = random.Next(0, 5);
             int count = random.Next(1, 8);
-            var selector = new TokenBudgetSelector(new FixedRanking(pool), TestSupport.CharacterTokenizer, budget, overhead);
+            var selector = new TokenBudgetSelector(new FixedRanking(pool), tokenizer, budget, overhead);
             var result = await selector.SelectAsync("q", count);
 
-            int used = result.Sum(r => r.Example.Input.Length + r.Example.Output.Length + overhead);
+            int used = result.Sum(r => tokenizer.CountTokens(r.Example.Input) + tokenizer.CountTokens(r.Example.Output) + overhead);
             Assert.True(used <= budget, $"trial {trial}: used {used} > budget {budget}");
             Assert.True(result.Count <= count);
-            // Greedy in rank order: every skipped candidate ranked before the last kept one really did not fit.
-            Assert.Equal(pool.Where(p => result.Any(r => ReferenceEquals(r.Example, p))), result.Select(r => r.Example));
+            Assert.Equal(pool.Where(p => result.Any(r => ReferenceEquals(r.Example, p))), result.Select(r => r.Example)); // rank order kept
         }
     }
 

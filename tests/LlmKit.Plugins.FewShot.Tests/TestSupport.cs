@@ -1,4 +1,5 @@
 using LlmKit.Embeddings;
+using LlmKit.Testing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.Tokenizers;
@@ -8,25 +9,10 @@ namespace LlmKit.Plugins.FewShot.Tests;
 /// <summary>Real parts shared by the tests.</summary>
 internal static class TestSupport
 {
-    /// <summary>
-    /// A real <see cref="BpeTokenizer"/> over printable ASCII with no merges: every non-space character is one token,
-    /// so expected counts are easy to state. (Replace with the stories260K SentencePiece tokenizer once
-    /// tests/LlmKit.Testing exposes it; the budget tests only rely on the Tokenizer abstraction.)
-    /// </summary>
-    public static Tokenizer CharacterTokenizer { get; } = CreateCharacterTokenizer();
+    /// <summary>The real stories260K SentencePiece tokenizer, as the LlmKit runtime exposes it (model converted once per run).</summary>
+    public static Tokenizer Stories260KTokenizer => LoadedModels.Stories260K.Tokenizer.Inner;
 
     public static FewShotExample Example(string input, string output, string? label = null) => new(input, output, label);
-
-    private static BpeTokenizer CreateCharacterTokenizer()
-    {
-        var vocabulary = new Dictionary<string, int> { ["[UNK]"] = 0 };
-        for (char c = '!'; c <= '~'; c++)
-        {
-            vocabulary[c.ToString()] = vocabulary.Count;
-        }
-
-        return BpeTokenizer.Create(new BpeOptions(vocabulary) { UnknownToken = "[UNK]" });
-    }
 }
 
 /// <summary>The real hashing generator, counting how many texts it embeds (to observe caching).</summary>

@@ -64,7 +64,11 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var (name, selector) in selectors)
         {
-            await selector.SelectAsync(split.Test[0].Input, options.K, cancellationToken); // warm-up: caches, JIT
+            for (int i = 0; i < 20; i++)
+            {
+                await selector.SelectAsync(split.Test[i % split.Test.Count].Input, options.K, cancellationToken); // warm-up: caches, JIT tiers
+            }
+
             var result = await SelectorEvaluation.EvaluateAsync(selector, split.Test, options.K, cancellationToken);
             Console.WriteLine($"| {name} | {Format(result.LabelAgreement)} | {Format(result.KnnAccuracy)} | {result.MillisecondsPerQuery.ToString("F3", Invariant)} |");
         }

@@ -1,0 +1,79 @@
+using LlmKit.Chat;
+using LlmKit.Embeddings;
+using LlmKit.Plugins.FewShot.Integration;
+using LlmKit.Plugins.FewShot.Rendering;
+using LlmKit.Plugins.FewShot.Selection;
+using LlmKit.Plugins.FewShot.Storage;
+using LlmKit.Testing;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+
+namespace LlmKit.Plugins.FewShot.Tests;
+
+/// <summary>
+/// The plugin and the middleware over LlmKit's real runtime with the real stories260K model. Greedy decoding is
+/// deterministic, so "the same text as a direct call with the rendered few-shot messages" proves the plugin sent
+/// exactly those turns to the model.
+/// </summary>
+public class Stories260KEndToEndTests
+{
+    private const string Input = "Lily found a little cat in the garden.";
+    private const int MaxTokens = 24; // a short answer keeps each generation in the milliseconds
+
+    private static readonly FewShotExampleStore StoryStore = new(
+    [
+        TestSupport.Example("Tom found a big dog in the park.", "The dog was happy and they played with a ball."),
+        TestSupport.Example("Sue saw a bird in the tree.", "The bird sang a song and Sue smiled."),
+        TestSupport.Example("Ben had a red car.", "He drove it around the room all day."),
+    ]);
+
+    private static SemanticSimilaritySelector Selector() => new(StoryStore, new HashingEmbeddingGenerator());
+
+    private static ChatOptions Greedy() => new() { Temperature = 0, MaxOutputTokens = MaxTokens };
+
+    [Fact]
+    public async Task Kernel_plugin_on_stories260K_sends_exactly_the_rendered_few_shot_turns()
+    {
+        var model = LoadedModels.Stories260K;
+        // Generic SK settings with snake_case extension data, as a prompt template would set them: the plugin never
+        // needs LlmKit's own settings type, so the same code runs against any chat service.
+        var settings = new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["temperature"] = 0, ["max_tokens"] = MaxTokens } };
+        var renderer = new FewShotPromptRenderer();
+        var builder = Kernel.CreateBuilder();
+        builder.Services.AddSingleton<IChatCompletionService>(new OnnxGenAIChatCompletionService(model));
+        var kernel = builder.Build();
+        kernel.Plugins.AddFromObject(new FewShotPlugin(Selector(), renderer, defaultCount: 2, settings), "FewShot");
+
+        string answer = (await kernel.InvokeAsync("FewShot", "answer", new KernelArguments { ["input"] = Input })).GetValue<string>()!;
+
+        using var client = new OnnxChatClient(model);
+        var selected = await Selector().SelectAsync(Input, 2);
+        var direct = await client.GetResponseAsync(renderer.RenderMessages(selected, Input), Greedy());
+        var zeroShot = await client.GetResponseAsync([new ChatMessage(ChatRole.User, Input)], Greedy());
+
+        Assert.False(string.IsNullOrWhiteSpace(answer));
+        Assert.Equal(direct.Text, answer);
+        Assert.NotEqual(zeroShot.Text, answer); // the examples really reach the model and change what it writes
+    }
+
+    [Fact]
+    public async Task Middleware_on_stories260K_equals_a_direct_call_with_the_examples_inserted()
+    {
+        var model = LoadedModels.Stories260K;
+        using var inner = new OnnxChatClient(model);
+        var client = inner.AsBuilder().UseFewShot(Selector(), o => o.Count = 2).Build();
+        var callerMessages = new List<ChatMessage> { new(ChatRole.User, Input) };
+
+        var viaMiddleware = await client.GetResponseAsync(callerMessages, Greedy());
+
+        var selected = await Selector().SelectAsync(Input, 2);
+        var expectedPrompt = new FewShotPromptRenderer().RenderExampleMessages(selected);
+        expectedPrompt.Add(new ChatMessage(ChatRole.User, Input));
+        var direct = await inner.GetResponseAsync(expectedPrompt, Greedy());
+
+        Assert.Equal(direct.Text, viaMiddleware.Text);
+        Assert.Single(callerMessages); // the caller's list is untouched
+    }
+}
