@@ -33,6 +33,12 @@ public sealed class PromptCompressionOptions
     /// </summary>
     public int MaxConditioningTokens { get; set; } = 256;
 
+    /// <summary>
+    /// Keep or drop whole words (consecutive letter/digit tokens) ranked by their mean self-information, instead of
+    /// single tokens; default true. With small subword vocabularies this keeps the compressed text readable.
+    /// </summary>
+    public bool PruneWholeWords { get; set; } = true;
+
     /// <summary>Strings that must survive verbatim (ordinal match).</summary>
     public IList<string> ForceKeepStrings { get; } = [];
 
@@ -123,6 +129,7 @@ public sealed class PromptCompressionOptions
             CompressInstruction = CompressInstruction,
             CompressQuestion = CompressQuestion,
             RankContexts = RankContexts,
+            PruneWholeWords = PruneWholeWords,
             CoarseContextRetention = CoarseContextRetention,
         };
         foreach (string value in ForceKeepStrings)

@@ -1,5 +1,4 @@
 using System.Text;
-using LlmKit.Scoring;
 
 namespace LlmKit.Plugins.Compression;
 
@@ -15,8 +14,8 @@ public sealed partial class PromptCompressor
             return (prompt.Text, 0);
         }
 
-        bool[] forced = MarkForcedTokens(tokens, prompt);
-        int forcedCount = forced.Count(f => f);
+        PruningUnits units = PruningUnits.Create(tokens, MarkForcedTokens(tokens, prompt), Options.PruneWholeWords);
+        int forcedCount = units.ForcedTokenCount;
         int prunable = n - forcedCount;
 
         // Fraction of prunable tokens to keep while iterating, estimated in scorer tokens; calibration fixes it afterwards.
@@ -30,19 +29,19 @@ public sealed partial class PromptCompressor
 
         double maxSelfInformation = target.Kind == CompressionTargetKind.ProbabilityThreshold ? -Math.Log(target.Value) : double.NaN;
         var selfInformation = new float[n];
-        var keep = new bool[n];
-        int[] segmentOf = new int[n];
+        var keepUnit = new bool[units.Count];
 
         int segmentLength = Math.Clamp(Options.SegmentTokens, 1, Math.Max(1, Scorer.MaxSequenceLength - 2));
         int maxContext = (int)Math.Clamp((long)Scorer.MaxSequenceLength - 1 - segmentLength, 0, Options.MaxConditioningTokens);
+        List<(int FirstUnit, int UnitCount)> segments = units.Segments(segmentLength);
         var prefix = new int[n];
         int prefixLength = 0;
-        int segmentCount = (n + segmentLength - 1) / segmentLength;
-        for (int segment = 0; segment < segmentCount; segment++)
+        for (int segment = 0; segment < segments.Count; segment++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int start = segment * segmentLength;
-            int length = Math.Min(segmentLength, n - start);
+            (int firstUnit, int unitCount) = segments[segment];
+            int start = units.Start(firstUnit);
+            int length = units.End(firstUnit + unitCount - 1) - start;
             int contextLength = Math.Min(prefixLength, maxContext);
             float[] logProbabilities;
             try
@@ -55,39 +54,41 @@ public sealed partial class PromptCompressor
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 throw new PromptCompressionException(
-                    $"Scoring segment {segment} of {segmentCount} (tokens {start}..{start + length - 1} of {n}) failed: {ex.Message}", ex)
+                    $"Scoring segment {segment} of {segments.Count} (tokens {start}..{start + length - 1} of {n}) failed: {ex.Message}", ex)
                 { SegmentIndex = segment };
             }
 
             if (logProbabilities.Length != length)
             {
                 throw new PromptCompressionException(
-                    $"Scoring segment {segment} of {segmentCount} returned {logProbabilities.Length} log-probabilities for {length} tokens.")
+                    $"Scoring segment {segment} of {segments.Count} returned {logProbabilities.Length} log-probabilities for {length} tokens.")
                 { SegmentIndex = segment };
             }
 
             for (int i = 0; i < length; i++)
             {
                 selfInformation[start + i] = -logProbabilities[i];
-                segmentOf[start + i] = segment;
             }
 
-            SelectInSegment(start, length, forced, selfInformation, keep, keepFraction, maxSelfInformation);
-            for (int i = start; i < start + length; i++)
+            units.SelectInSegment(firstUnit, unitCount, selfInformation, keepUnit, keepFraction, maxSelfInformation);
+            for (int u = firstUnit; u < firstUnit + unitCount; u++)
             {
-                if (keep[i])
+                if (keepUnit[u])
                 {
-                    prefix[prefixLength++] = tokens.Ids[i];
+                    for (int i = units.Start(u); i < units.End(u); i++)
+                    {
+                        prefix[prefixLength++] = tokens.Ids[i];
+                    }
                 }
             }
         }
 
         if (targetTokens is int goal)
         {
-            keep = Calibrate(tokens, forced, selfInformation, segmentOf, goal, target.Kind == CompressionTargetKind.Rate);
+            keepUnit = Calibrate(tokens, units, segments, selfInformation, goal, target.Kind == CompressionTargetKind.Rate);
         }
 
-        return (KeptText(tokens, keep), segmentCount);
+        return (KeptText(tokens, units.TokenMask(keepUnit)), segments.Count);
     }
 
     private bool[] MarkForcedTokens(TokenizedText tokens, AssembledPrompt prompt)
@@ -110,72 +111,25 @@ public sealed partial class PromptCompressor
         return forced;
     }
 
-    /// <summary>Keeps the forced tokens and, among the rest, the most surprising ones of the segment.</summary>
-    internal static void SelectInSegment(int start, int length, bool[] forced, float[] selfInformation, bool[] keep, double keepFraction, double maxSelfInformation)
-    {
-        if (!double.IsNaN(maxSelfInformation))
-        {
-            for (int i = start; i < start + length; i++)
-            {
-                keep[i] = forced[i] || selfInformation[i] > maxSelfInformation;
-            }
-
-            return;
-        }
-
-        var candidates = new List<int>(length);
-        for (int i = start; i < start + length; i++)
-        {
-            keep[i] = forced[i];
-            if (!forced[i])
-            {
-                candidates.Add(i);
-            }
-        }
-
-        int quota = (int)Math.Round(keepFraction * candidates.Count, MidpointRounding.AwayFromZero);
-        candidates.Sort((a, b) => selfInformation[b] != selfInformation[a] ? selfInformation[b].CompareTo(selfInformation[a]) : a.CompareTo(b));
-        for (int j = 0; j < quota; j++)
-        {
-            keep[candidates[j]] = true;
-        }
-    }
-
     /// <summary>
-    /// Orders prunable tokens by their rank within their own segment (most surprising first), so keeping the first K
+    /// Orders prunable units by their rank within their own segment (most surprising first), so keeping the first K
     /// spreads the budget evenly over segments, then finds the K whose kept text has the target count in real tokens.
     /// </summary>
-    private bool[] Calibrate(TokenizedText tokens, bool[] forced, float[] selfInformation, int[] segmentOf, int goal, bool closest)
+    private bool[] Calibrate(TokenizedText tokens, PruningUnits units, List<(int FirstUnit, int UnitCount)> segments, float[] selfInformation, int goal, bool closest)
     {
-        int n = tokens.Count;
-        var rankKey = new double[n];
-        var order = new List<int>(n);
-        int segmentStart = 0;
-        while (segmentStart < n)
+        var rankKey = new double[units.Count];
+        var value = new double[units.Count];
+        var order = new List<int>(units.Count);
+        foreach ((int firstUnit, int unitCount) in segments)
         {
-            int segmentEnd = segmentStart;
-            while (segmentEnd < n && segmentOf[segmentEnd] == segmentOf[segmentStart])
+            List<int> ranked = units.RankPrunable(firstUnit, unitCount, selfInformation);
+            for (int j = 0; j < ranked.Count; j++)
             {
-                segmentEnd++;
+                rankKey[ranked[j]] = (j + 0.5) / ranked.Count;
+                value[ranked[j]] = units.MeanSelfInformation(ranked[j], selfInformation);
             }
 
-            var candidates = new List<int>();
-            for (int i = segmentStart; i < segmentEnd; i++)
-            {
-                if (!forced[i])
-                {
-                    candidates.Add(i);
-                }
-            }
-
-            candidates.Sort((a, b) => selfInformation[b] != selfInformation[a] ? selfInformation[b].CompareTo(selfInformation[a]) : a.CompareTo(b));
-            for (int j = 0; j < candidates.Count; j++)
-            {
-                rankKey[candidates[j]] = (j + 0.5) / candidates.Count;
-            }
-
-            order.AddRange(candidates);
-            segmentStart = segmentEnd;
+            order.AddRange(ranked);
         }
 
         order.Sort((a, b) =>
@@ -186,7 +140,7 @@ public sealed partial class PromptCompressor
                 return byRank;
             }
 
-            int bySurprise = selfInformation[b].CompareTo(selfInformation[a]);
+            int bySurprise = value[b].CompareTo(value[a]);
             return bySurprise != 0 ? bySurprise : a.CompareTo(b);
         });
 
@@ -195,7 +149,7 @@ public sealed partial class PromptCompressor
         {
             if (!counts.TryGetValue(k, out int count))
             {
-                count = CountTokens(KeptText(tokens, Mask(forced, order, k)));
+                count = CountTokens(KeptText(tokens, units.TokenMask(units.KeepFirst(order, k))));
                 counts[k] = count;
             }
 
@@ -223,18 +177,7 @@ public sealed partial class PromptCompressor
             low++;
         }
 
-        return Mask(forced, order, low);
-    }
-
-    private static bool[] Mask(bool[] forced, List<int> order, int k)
-    {
-        var keep = (bool[])forced.Clone();
-        for (int j = 0; j < k; j++)
-        {
-            keep[order[j]] = true;
-        }
-
-        return keep;
+        return units.KeepFirst(order, low);
     }
 
     /// <summary>Concatenates the kept tokens' spans; where a dropped token carried the space before a word, one space is kept so words do not fuse.</summary>
