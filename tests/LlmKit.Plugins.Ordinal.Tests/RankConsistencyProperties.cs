@@ -7,7 +7,7 @@ using LlmKit.Plugins.Ordinal.Training;
 namespace LlmKit.Plugins.Ordinal.Tests;
 
 /// <summary>
-/// CORAL and CORN must be rank-consistent — P(y &gt; k) non-increasing in k — for every input, both for heads the
+/// CORAL and CORN (and the cumulative-link head) must be rank-consistent — P(y &gt; k) non-increasing in k — for every input, both for heads the
 /// trainer produced (linear and with a hidden layer) and for heads built from arbitrary valid parameters.
 /// </summary>
 public class RankConsistencyProperties
@@ -20,7 +20,7 @@ public class RankConsistencyProperties
     {
         var data = SyntheticData.ProportionalOdds(600, [0.8f, -0.6f, 0.3f, 0f, 1.1f], [-1.5f, -0.5f, 0.2f, 0.9f, 1.8f], CumulativeLinkFunction.Logit, seed: 5);
         var heads = new List<IOrdinalHead>();
-        foreach (var kind in new[] { OrdinalHeadKind.Coral, OrdinalHeadKind.Corn })
+        foreach (var kind in new[] { OrdinalHeadKind.Coral, OrdinalHeadKind.Corn, OrdinalHeadKind.CumulativeLink })
         {
             foreach (int hidden in new[] { 0, 8 })
             {
@@ -36,7 +36,7 @@ public class RankConsistencyProperties
         Gen.ArrayOf(Gen.Choose(-1_000_000, 1_000_000).Select(i => i / 1000f), Inputs).ToArbitrary();
 
     [Property(MaxTest = 300)]
-    public Property Trained_CORAL_and_CORN_heads_are_rank_consistent_on_every_input() =>
+    public Property Trained_CORAL_CORN_and_cumulative_link_heads_are_rank_consistent_on_every_input() =>
         Prop.ForAll(Features(), features =>
         {
             foreach (var head in TrainedHeads.Value)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmKit.Plugins.Ordinal.Heads;
 
 namespace LlmKit.Plugins.Ordinal.Training;
@@ -130,7 +131,7 @@ public sealed class OrdinalDataset
             labels[i] = _labels[rows[i]];
         }
 
-        return new OrdinalDataset(features, ColumnCount, labels, LabelNames, trusted: true);
+        return new OrdinalDataset(features, ColumnCount, labels, LabelNames, alreadyValidated: true);
     }
 
     /// <summary>Default rank names "0", "1", … for a scale of <paramref name="rankCount"/> ranks.</summary>
@@ -149,9 +150,10 @@ public sealed class OrdinalDataset
 
     internal ReadOnlySpan<float> Matrix => _features;
 
-    private OrdinalDataset(float[] features, int columnCount, int[] labels, IReadOnlyList<string> labelNames, bool trusted)
+    /// <summary>For rows copied from a validated dataset: skips the checks (the flag only selects this overload).</summary>
+    private OrdinalDataset(float[] features, int columnCount, int[] labels, IReadOnlyList<string> labelNames, bool alreadyValidated)
     {
-        _ = trusted;
+        Debug.Assert(alreadyValidated);
         _features = features;
         _labels = labels;
         ColumnCount = columnCount;

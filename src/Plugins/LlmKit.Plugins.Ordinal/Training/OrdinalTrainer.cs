@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using LlmKit.Plugins.Ordinal.Heads;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -140,11 +141,11 @@ public sealed partial class OrdinalTrainer
         AdamOptimizer scores, AdamOptimizer thresholds, AdamOptimizer hiddenWeights, AdamOptimizer hiddenBiases)
     {
         // Mean over the batch, plus the L2 term λ·W on weight matrices only.
-        System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.ScoreWeights, inverseBatch, gradient.ScoreWeights);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.Thresholds, inverseBatch, gradient.Thresholds);
+        TensorPrimitives.Multiply(gradient.ScoreWeights, inverseBatch, gradient.ScoreWeights);
+        TensorPrimitives.Multiply(gradient.Thresholds, inverseBatch, gradient.Thresholds);
         if (options.L2 > 0)
         {
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(head.ScoreWeights, options.L2, gradient.ScoreWeights, gradient.ScoreWeights);
+            TensorPrimitives.MultiplyAdd(head.ScoreWeights, options.L2, gradient.ScoreWeights, gradient.ScoreWeights);
         }
 
         scores.Step(head.ScoreWeights, gradient.ScoreWeights, options.LearningRate, step);
@@ -153,11 +154,11 @@ public sealed partial class OrdinalTrainer
 
         if (head.Hidden is { } hidden)
         {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.HiddenWeights, inverseBatch, gradient.HiddenWeights);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.HiddenBiases, inverseBatch, gradient.HiddenBiases);
+            TensorPrimitives.Multiply(gradient.HiddenWeights, inverseBatch, gradient.HiddenWeights);
+            TensorPrimitives.Multiply(gradient.HiddenBiases, inverseBatch, gradient.HiddenBiases);
             if (options.L2 > 0)
             {
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(hidden.WeightArray, options.L2, gradient.HiddenWeights, gradient.HiddenWeights);
+                TensorPrimitives.MultiplyAdd(hidden.WeightArray, options.L2, gradient.HiddenWeights, gradient.HiddenWeights);
             }
 
             hiddenWeights.Step(hidden.WeightArray, gradient.HiddenWeights, options.LearningRate, step);
