@@ -209,6 +209,39 @@ public class OnnxChatClientTests
     }
 
     [Fact]
+    public async Task The_runtime_activity_named_LlmKit_carries_usage_and_no_user_text()
+    {
+        // Other tests generate concurrently, so only activities under this test's own parent activity are counted.
+        using var parentSource = new ActivitySource("LlmKit.Tests.Parent");
+        var mine = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is LlmKit.Diagnostics.LlmKitTelemetry.Name or "LlmKit.Tests.Parent",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { lock (mine) { mine.Add(a); } },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        ActivityTraceId trace;
+        using (var parent = parentSource.StartActivity("test")!)
+        {
+            trace = parent.TraceId;
+            await new OnnxChatClient(Model).GetResponseAsync(Prompt, new ChatOptions { Temperature = 0, MaxOutputTokens = 6 });
+        }
+
+        Activity generate;
+        lock (mine)
+        {
+            generate = Assert.Single(mine, a => a.TraceId == trace && a.Source.Name == "LlmKit");
+        }
+
+        Assert.Equal("llmkit.generate", generate.OperationName);
+        Assert.Equal(6, Convert.ToInt32(generate.GetTagItem("gen_ai.usage.output_tokens"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(Model.Tokenizer.Encode(LoadedModels.ReferencePrompt).Length, Convert.ToInt32(generate.GetTagItem("gen_ai.usage.input_tokens"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.DoesNotContain(generate.TagObjects, t => t.Value is string v && v.Contains(LoadedModels.ReferencePrompt, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Each_response_is_logged_with_its_token_counts_and_speed()
     {
         var logs = new CapturingLoggerFactory();

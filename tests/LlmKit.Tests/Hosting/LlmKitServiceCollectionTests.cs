@@ -1,6 +1,7 @@
 using LlmKit.Chat;
 using LlmKit.Chat.Templates;
 using LlmKit.Hosting;
+using LlmKit.Generation;
 using LlmKit.Models;
 using LlmKit.Scoring;
 using LlmKit.Testing;
@@ -137,6 +138,19 @@ public class LlmKitServiceCollectionTests
 
         Assert.StartsWith(SharedFixtures.Stories260KReferenceText, LoadedModels.ReferencePrompt + result.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("stories260K", kernel.GetRequiredService<IChatCompletionService>().Attributes["ModelId"]);
+    }
+
+    [Fact]
+    public async Task AddLlmKit_on_the_kernel_builder_binds_configuration_and_leaves_the_kernel_to_the_builder()
+    {
+        var builder = Kernel.CreateBuilder();
+        builder.AddLlmKit(Configuration(("ModelPath", Folder), ("Generation:Temperature", "0"), ("Generation:MaxNewTokens", "15")));
+        Assert.DoesNotContain(builder.Services, d => d.ServiceType == typeof(Kernel));
+        var kernel = builder.Build();
+
+        var result = await kernel.InvokePromptAsync(LoadedModels.ReferencePrompt);
+        var direct = await LoadedModels.Stories260K.GenerateAsync(LoadedModels.ReferencePrompt, new GenerationOptions { Temperature = 0, MaxNewTokens = 15 });
+        Assert.Equal(direct.Text, result.GetValue<string>());
     }
 
     [Fact]

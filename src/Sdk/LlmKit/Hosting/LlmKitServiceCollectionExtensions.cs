@@ -86,12 +86,7 @@ public static partial class LlmKitServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
-        return Register(services, string.IsNullOrEmpty(serviceId) ? null : serviceId, builder => builder.Configure(options =>
-        {
-            options.ModelId = modelId;
-            options.ModelPath = modelPath;
-            configure?.Invoke(options);
-        }));
+        return Register(services, string.IsNullOrEmpty(serviceId) ? null : serviceId, ConfigureModel(modelId, modelPath, configure));
     }
 
     /// <summary>Registers a local ONNX GenAI chat completion service on a kernel builder (see the <see cref="IServiceCollection"/> overload).</summary>
@@ -103,7 +98,9 @@ public static partial class LlmKitServiceCollectionExtensions
     public static IKernelBuilder AddOnnxGenAIChatCompletion(this IKernelBuilder builder, string modelId, string modelPath, string? serviceId = null, Action<LlmKitOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddOnnxGenAIChatCompletion(modelId, modelPath, serviceId, configure);
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
+        Register(builder.Services, string.IsNullOrEmpty(serviceId) ? null : serviceId, ConfigureModel(modelId, modelPath, configure), addKernel: false);
         return builder;
     }
 
@@ -113,11 +110,21 @@ public static partial class LlmKitServiceCollectionExtensions
     public static IKernelBuilder AddLlmKit(this IKernelBuilder builder, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddLlmKit(configuration);
+        ArgumentNullException.ThrowIfNull(configuration);
+        Register(builder.Services, null, options => options.Bind(configuration), addKernel: false);
         return builder;
     }
 
-    private static IServiceCollection Register(IServiceCollection services, string? key, Action<OptionsBuilder<LlmKitOptions>> configure)
+    private static Action<OptionsBuilder<LlmKitOptions>> ConfigureModel(string modelId, string modelPath, Action<LlmKitOptions>? configure) =>
+        builder => builder.Configure(options =>
+        {
+            options.ModelId = modelId;
+            options.ModelPath = modelPath;
+            configure?.Invoke(options);
+        });
+
+    // addKernel: a kernel builder makes its own Kernel, so only plain service collections get a Kernel registration.
+    private static IServiceCollection Register(IServiceCollection services, string? key, Action<OptionsBuilder<LlmKitOptions>> configure, bool addKernel = true)
     {
         string name = key ?? Options.DefaultName;
         var optionsBuilder = services.AddOptions<LlmKitOptions>(name);
@@ -139,7 +146,7 @@ public static partial class LlmKitServiceCollectionExtensions
         Add<ITokenScorer>(services, key, sp => new OnnxTokenScorer(Resolve<OnnxGenAIModel>(sp, key)));
         Add(services, key, sp => Resolve<OnnxGenAIModel>(sp, key).Tokenizer.Inner);
 
-        if (!services.Any(d => d.ServiceType == typeof(Kernel) && !d.IsKeyedService))
+        if (addKernel && !services.Any(d => d.ServiceType == typeof(Kernel) && !d.IsKeyedService))
         {
             services.AddKernel();
         }
