@@ -8,7 +8,7 @@ namespace LlmKit.Plugins.Moderation.Classification;
 /// </summary>
 public sealed class LogisticRegression
 {
-    private static readonly double[] PenaltyGrid = [1e-4, 1e-3, 1e-2, 1e-1];
+    private static readonly double[] PenaltyGrid = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1];
     private readonly float[] _weights;
     private readonly double _bias;
     private readonly double _plattScale;
@@ -158,9 +158,18 @@ public sealed class LogisticRegression
             }
 
             double da = ((hcc * ga) - (hac * gc)) / det, dc = ((haa * gc) - (hac * ga)) / det;
-            a -= da;
-            c -= dc;
-            if (Math.Abs(da) + Math.Abs(dc) < 1e-9)
+
+            // Newton's full step can overshoot far from the optimum: halve it until the loss goes down.
+            double before = PlattLoss(scores, labels, a, c, hi, lo);
+            double fraction = 1;
+            while (fraction > 1e-6 && PlattLoss(scores, labels, a - (fraction * da), c - (fraction * dc), hi, lo) > before)
+            {
+                fraction /= 2;
+            }
+
+            a -= fraction * da;
+            c -= fraction * dc;
+            if (fraction * (Math.Abs(da) + Math.Abs(dc)) < 1e-9)
             {
                 break;
             }
@@ -168,6 +177,22 @@ public sealed class LogisticRegression
 
         return double.IsFinite(a) && double.IsFinite(c) ? (a, c) : (1, 0);
     }
+
+    private static double PlattLoss(IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double a, double c, double hi, double lo)
+    {
+        double loss = 0;
+        for (int i = 0; i < scores.Count; i++)
+        {
+            double z = (a * scores[i]) + c, t = labels[i] ? hi : lo;
+
+            // −[t·log σ(z) + (1−t)·log(1−σ(z))] written with softplus to stay finite for large |z|.
+            loss += (t * Softplus(-z)) + ((1 - t) * Softplus(z));
+        }
+
+        return loss;
+    }
+
+    private static double Softplus(double z) => z > 30 ? z : double.LogP1(Math.Exp(z));
 
     private static double[] OutOfFoldScores(IReadOnlyList<float[]> features, IReadOnlyList<bool> labels, int[] folds, double penalty, CancellationToken cancellationToken)
     {
@@ -213,9 +238,16 @@ public sealed class LogisticRegression
         double positiveWeight = positives == 0 ? 0 : rows.Count / (2.0 * positives);
         double negativeWeight = negatives == 0 ? 0 : rows.Count / (2.0 * negatives);
 
-        // The loss's gradient is L-Lipschitz with L <= max class weight · max‖x‖²/4 (+1 for the bias) + penalty.
+        // The loss's gradient is L-Lipschitz with L <= max class weight · (max‖x‖² + 1)/4 (the 1 for the bias) + penalty.
         double lipschitz = (Math.Max(positiveWeight, negativeWeight) * (maxSquaredNorm + 1) / 4) + penalty;
         float step = (float)(1 / lipschitz);
+
+        // Hashed text embeddings are mostly zeros: keep each row's non-zeros so an epoch costs O(non-zeros), not O(n·d).
+        var sparse = new SparseRow[rows.Count];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            sparse[r] = SparseRow.From(features[rows[r]], labels[rows[r]] ? positiveWeight : negativeWeight, labels[rows[r]]);
+        }
 
         var weights = new float[dims];
         var previous = new float[dims];
@@ -226,23 +258,23 @@ public sealed class LogisticRegression
         {
             cancellationToken.ThrowIfCancellationRequested();
             float momentum = (iteration - 1f) / (iteration + 2f);
+
             // lookahead = w + momentum·(w − previous)
             TensorPrimitives.Subtract(weights, previous, lookahead);
             TensorPrimitives.MultiplyAdd(lookahead, momentum, weights, lookahead);
             double lookaheadBias = bias + (momentum * (bias - previousBias));
 
-            Array.Clear(gradient);
+            // gradient = penalty·lookahead + Σ weight·(p − y)·x / n
+            TensorPrimitives.Multiply(lookahead, (float)penalty, gradient);
             double biasGradient = 0;
-            foreach (int i in rows)
+            foreach (var row in sparse)
             {
-                double p = Sigmoid(TensorPrimitives.Dot(lookahead, features[i]) + lookaheadBias);
-                double weight = labels[i] ? positiveWeight : negativeWeight;
-                double residual = weight * (p - (labels[i] ? 1 : 0)) / rows.Count;
-                TensorPrimitives.MultiplyAdd(features[i], (float)residual, gradient, gradient);
+                double p = Sigmoid(row.Dot(lookahead) + lookaheadBias);
+                double residual = row.Weight * (p - (row.Label ? 1 : 0)) / rows.Count;
+                row.AddTo(gradient, (float)residual);
                 biasGradient += residual;
             }
 
-            TensorPrimitives.MultiplyAdd(lookahead, (float)penalty, gradient, gradient);
             Array.Copy(weights, previous, dims);
             previousBias = bias;
             TensorPrimitives.MultiplyAdd(gradient, -step, lookahead, weights);
@@ -250,6 +282,55 @@ public sealed class LogisticRegression
         }
 
         return (weights, bias);
+    }
+
+    /// <summary>One training row as its non-zero entries (dense rows keep every entry; the arithmetic is the same).</summary>
+    private readonly struct SparseRow(int[] indices, float[] values, double weight, bool label)
+    {
+        public double Weight { get; } = weight;
+
+        public bool Label { get; } = label;
+
+        public static SparseRow From(float[] dense, double weight, bool label)
+        {
+            int count = 0;
+            foreach (float v in dense)
+            {
+                count += v != 0 ? 1 : 0;
+            }
+
+            var indices = new int[count];
+            var values = new float[count];
+            for (int i = 0, k = 0; i < dense.Length; i++)
+            {
+                if (dense[i] != 0)
+                {
+                    indices[k] = i;
+                    values[k++] = dense[i];
+                }
+            }
+
+            return new SparseRow(indices, values, weight, label);
+        }
+
+        public double Dot(float[] dense)
+        {
+            double sum = 0;
+            for (int k = 0; k < indices.Length; k++)
+            {
+                sum += values[k] * dense[indices[k]];
+            }
+
+            return sum;
+        }
+
+        public void AddTo(float[] dense, float scale)
+        {
+            for (int k = 0; k < indices.Length; k++)
+            {
+                dense[indices[k]] += scale * values[k];
+            }
+        }
     }
 
     private static double LogLoss(IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double a, double c)

@@ -17,23 +17,43 @@ internal sealed class ConstrainedVerdict
     private double _scale = 1;
     private double _offset;
 
-    public ConstrainedVerdict(ITokenScorer scorer, VerdictPrompt prompt)
+    private ConstrainedVerdict(ITokenScorer scorer, VerdictPrompt prompt, int maxTextTokens)
     {
         _scorer = scorer;
         _prompt = prompt;
-        int promptTokens = scorer.Tokenizer.CountTokens(prompt.Prefix + prompt.Suffix);
-        int answerTokens = Math.Max(scorer.Tokenizer.CountTokens(Answers[0]), scorer.Tokenizer.CountTokens(Answers[1]));
-
-        // BOS, the answer, and a few tokens of slack for merges across the quote's edges.
-        _maxTextTokens = scorer.MaxSequenceLength - promptTokens - answerTokens - 4;
-        if (_maxTextTokens < 8)
-        {
-            throw new ArgumentException(
-                $"The verdict prompt takes {promptTokens} tokens, leaving {_maxTextTokens} of the scorer's {scorer.MaxSequenceLength} for the text; " +
-                "use fewer or shorter verdict examples (VerdictExamplesPerClass) or a scorer with a longer context.",
-                nameof(scorer));
-        }
+        _maxTextTokens = maxTextTokens;
     }
+
+    /// <summary>
+    /// Builds the verdict with as many of the requested prompt examples as leave at least half of the scorer's
+    /// context for the text (a small model's 512 tokens fill quickly); throws when even none do.
+    /// </summary>
+    public static ConstrainedVerdict Create(ITokenScorer scorer, ModerationOptions options)
+    {
+        int answerTokens = Math.Max(scorer.Tokenizer.CountTokens(Answers[0]), scorer.Tokenizer.CountTokens(Answers[1]));
+        int wanted = scorer.MaxSequenceLength / 2;
+        int budget = 0, promptTokens = 0;
+        for (int examples = options.VerdictExamplesPerClass; examples >= 0; examples--)
+        {
+            var prompt = new VerdictPrompt(options.Domain, options.InDomainExamples, options.OffDomainExamples, examples, VerdictPrompt.MaxExampleCharacters);
+            promptTokens = scorer.Tokenizer.CountTokens(prompt.Prefix + prompt.Suffix);
+
+            // BOS, the answer, and a few tokens of slack for merges across the quote's edges.
+            budget = scorer.MaxSequenceLength - promptTokens - answerTokens - 4;
+            if (budget >= wanted || (examples == 0 && budget >= 8))
+            {
+                return new ConstrainedVerdict(scorer, prompt, budget);
+            }
+        }
+
+        throw new ArgumentException(
+            $"The verdict prompt takes {promptTokens} tokens even without examples, leaving {budget} of the scorer's {scorer.MaxSequenceLength} for the text; " +
+            "use a shorter Domain description or a scorer with a longer context.",
+            nameof(scorer));
+    }
+
+    /// <summary>Examples per class the prompt shows.</summary>
+    public int ExamplesShown => _prompt.ExamplesShown;
 
     public bool IsCalibrated { get; private set; }
 
