@@ -119,6 +119,31 @@ public class IntegrationTests
     }
 
     [Fact]
+    public async Task Di_uses_the_registered_embedding_generator_instead_of_the_fallback()
+    {
+        // A generator with non-default settings stands in for a model-based one: same width as the fallback would
+        // have, different vectors, so only the registered generator reproduces the directly built classifier.
+        var custom = new HashingEmbeddingGenerator(new HashingEmbeddingOptions { Dimensions = 128, MaxWordNGram = 1, MinCharNGram = 0 });
+        var direct = await BuildSeverityClassifier(OrdinalHeadKind.Coral, custom);
+
+        var services = new ServiceCollection();
+        services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(custom);
+        services.AddOrdinalClassifier(direct.Model);
+        using var provider = services.BuildServiceProvider();
+        var fromDi = provider.GetRequiredService<OrdinalClassifier>();
+
+        var fallbackServices = new ServiceCollection();
+        fallbackServices.AddOrdinalClassifier(direct.Model);
+        using var fallbackProvider = fallbackServices.BuildServiceProvider();
+        var fallback = fallbackProvider.GetRequiredService<OrdinalClassifier>();
+
+        const string text = "Users say the vpn shows some errors";
+        var expected = (await direct.RateAsync(text)).Exceedance;
+        Assert.Equal(expected, (await fromDi.RateAsync(text)).Exceedance);
+        Assert.NotEqual(expected, (await fallback.RateAsync(text)).Exceedance);
+    }
+
+    [Fact]
     public void Di_without_a_model_path_fails_with_a_clear_message()
     {
         var services = new ServiceCollection();
