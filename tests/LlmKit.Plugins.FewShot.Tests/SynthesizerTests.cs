@@ -91,6 +91,17 @@ public class SynthesizerTests
     }
 
     [Fact]
+    public async Task Text_generation_service_adapter_passes_the_prefix_verbatim()
+    {
+        var service = new Mock<Microsoft.SemanticKernel.TextGeneration.ITextGenerationService>();
+        var settings = new Microsoft.SemanticKernel.PromptExecutionSettings();
+        service.Setup(s => s.GetTextContentsAsync("<|im_start|>user\n", settings, null, It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new Microsoft.SemanticKernel.TextContent("Tell me a joke.<|im_end|>")]);
+        var complete = RawTextCompletions.FromTextGeneration(service.Object, settings);
+        Assert.Equal("Tell me a joke.<|im_end|>", await complete(MagpieTemplate.ChatML.UserTurnPrefix, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Arguments_are_validated()
     {
         var model = new Mock<IChatClient>().Object;
