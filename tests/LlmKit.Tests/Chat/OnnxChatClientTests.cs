@@ -182,6 +182,26 @@ public class OnnxChatClientTests
     }
 
     [Fact]
+    public void Instructions_extend_the_leading_system_message_or_become_one()
+    {
+        var withSystem = ChatOptionsMapper.ToTemplateMessages([new(ChatRole.System, "Be kind."), new(ChatRole.User, "Hi")], "Be brief.");
+        Assert.Equal([new(ChatTemplateRole.System, "Be kind.\nBe brief."), new(ChatTemplateRole.User, "Hi")], withSystem);
+
+        var withoutSystem = ChatOptionsMapper.ToTemplateMessages([new(ChatRole.User, "Hi")], "Be brief.");
+        Assert.Equal([new(ChatTemplateRole.System, "Be brief."), new(ChatTemplateRole.User, "Hi")], withoutSystem);
+    }
+
+    [Fact]
+    public async Task Instructions_reach_the_rendered_prompt()
+    {
+        // Through the Llama 2 template the instructions land in the <<SYS>> block; the tokens must equal that text's.
+        var client = new OnnxChatClient(Model, new OnnxChatClientOptions { ChatTemplate = ChatTemplateKind.Llama2 });
+        var response = await client.GetResponseAsync("Hi", new ChatOptions { Instructions = "Be kind.", Temperature = 0, MaxOutputTokens = 3 });
+        int expected = 1 + Model.Tokenizer.Encode("[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHi [/INST]", addBos: false).Length;
+        Assert.Equal(expected, response.Usage!.InputTokenCount);
+    }
+
+    [Fact]
     public async Task Composes_with_ChatClientBuilder_OpenTelemetry_and_logging_middleware()
     {
         var activities = new List<Activity>();

@@ -52,7 +52,8 @@ internal static class ChatOptionsMapper
         };
     }
 
-    public static List<ChatTemplateMessage> ToTemplateMessages(IEnumerable<ChatMessage> messages)
+    /// <summary>Converts messages; <paramref name="instructions"/> (ChatOptions.Instructions) join a leading system message or become one.</summary>
+    public static List<ChatTemplateMessage> ToTemplateMessages(IEnumerable<ChatMessage> messages, string? instructions = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var result = new List<ChatTemplateMessage>();
@@ -72,6 +73,19 @@ internal static class ChatOptionsMapper
             }
 
             result.Add(new ChatTemplateMessage(ToTemplateRole(message.Role), message.Text));
+        }
+
+        if (!string.IsNullOrEmpty(instructions))
+        {
+            // Several templates accept one system message, first; so instructions extend it rather than add a second.
+            if (result.Count > 0 && result[0].Role == ChatTemplateRole.System)
+            {
+                result[0] = result[0] with { Content = result[0].Content + "\n" + instructions };
+            }
+            else
+            {
+                result.Insert(0, new ChatTemplateMessage(ChatTemplateRole.System, instructions));
+            }
         }
 
         return result;

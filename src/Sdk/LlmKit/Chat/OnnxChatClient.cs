@@ -16,7 +16,8 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
 /// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
-/// AdditionalProperties. Tools and JSON response formats throw <see cref="NotSupportedException"/>.</para>
+/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools and JSON response formats
+/// throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
 /// </remarks>
@@ -109,7 +110,7 @@ public sealed class OnnxChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var settings = Engine.Merge(ChatOptionsMapper.ToGenerationOptions(options));
-        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages));
+        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages, options?.Instructions));
         return (prompt, settings);
     }
 
