@@ -1,5 +1,6 @@
 using LlmKit.Chat;
 using LlmKit.Embeddings;
+using LlmKit.Hosting;
 using LlmKit.Plugins.FewShot.Integration;
 using LlmKit.Plugins.FewShot.Rendering;
 using LlmKit.Plugins.FewShot.Selection;
@@ -75,5 +76,28 @@ public class Stories260KEndToEndTests
 
         Assert.Equal(direct.Text, viaMiddleware.Text);
         Assert.Single(callerMessages); // the caller's list is untouched
+    }
+
+    [Fact]
+    public async Task Di_with_the_llmkit_runtime_counts_the_budget_in_the_models_tokens()
+    {
+        var builder = Kernel.CreateBuilder();
+        builder.AddOnnxGenAIChatCompletion("stories260K", TestModels.Stories260KFolder);
+        builder.Services.AddSingleton(StoryStore);
+        builder.AddFewShotPlugin(o =>
+        {
+            o.Count = 3;
+            o.MaxExampleTokens = 30;
+        });
+        var kernel = builder.Build();
+
+        var selector = Assert.IsType<TokenBudgetSelector>(kernel.Services.GetRequiredService<IFewShotSelector>());
+        var tokenizer = kernel.Services.GetRequiredService<Microsoft.ML.Tokenizers.Tokenizer>(); // registered by the runtime
+        var selected = await selector.SelectAsync(Input, 3);
+
+        int used = selected.Sum(s => tokenizer.CountTokens(s.Example.Input) + tokenizer.CountTokens(s.Example.Output));
+        Assert.InRange(used, 1, 30);
+        Assert.True(selected.Count < 3, "30 tokens cannot hold all three story examples");
+        Assert.NotNull(kernel.Plugins["FewShot"]["answer"]);
     }
 }

@@ -64,7 +64,8 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var (name, selector) in selectors)
         {
-            for (int i = 0; i < 20; i++)
+            // Warm-up over half the queries: builds caches and lets the JIT promote the hot loops to tier 1.
+            for (int i = 0; i < Math.Min(200, split.Test.Count); i++)
             {
                 await selector.SelectAsync(split.Test[i % split.Test.Count].Input, options.K, cancellationToken); // warm-up: caches, JIT tiers
             }
@@ -96,7 +97,7 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         await selector.SelectAsync("warm up", options.K, cancellationToken);
         Console.WriteLine($"latency: similarity, k = {options.K} of {pool.Count:N0} cached examples (1024 dims); embedding the pool once took {build.Elapsed.TotalSeconds:F2} s");
 
-        for (int i = 0; i < 50; i++)
+        for (int i = 0; i < 200; i++)
         {
             await selector.SelectAsync(queries[i % queries.Count].Input, options.K, cancellationToken); // JIT tiering warm-up
         }
