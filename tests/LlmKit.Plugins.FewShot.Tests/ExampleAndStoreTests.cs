@@ -72,6 +72,21 @@ public class ExampleAndStoreTests
     }
 
     [Fact]
+    public async Task Large_pools_are_embedded_in_batches_that_line_up_with_the_examples()
+    {
+        // 600 examples = batches of 256, 256 and 88; every example must still find itself.
+        var store = new FewShotExampleStore(Enumerable.Range(0, 600).Select(i => TestSupport.Example($"item {i} of the big pool", $"{i}")));
+        var generator = new CountingEmbeddingGenerator();
+        var selector = new SemanticSimilaritySelector(store, generator);
+        foreach (int i in new[] { 0, 255, 256, 511, 512, 599 })
+        {
+            Assert.Equal($"{i}", (await selector.SelectAsync($"item {i} of the big pool", 1))[0].Example.Output);
+        }
+
+        Assert.Equal(600 + 6, generator.TextsEmbedded);
+    }
+
+    [Fact]
     public async Task Concurrent_first_use_builds_the_cache_once()
     {
         var store = new FewShotExampleStore(Enumerable.Range(0, 200).Select(i => TestSupport.Example($"sentence number {i}", $"{i}")));

@@ -13,6 +13,8 @@ namespace LlmKit.Plugins.FewShot.Storage;
 /// </remarks>
 public sealed class ExampleEmbeddingCache
 {
+    private const int BatchSize = 256;
+
     private readonly FewShotExampleStore _store;
     private readonly IEmbeddingGenerator<string, Embedding<float>> _generator;
     private readonly SemaphoreSlim _rebuild = new(1, 1);
@@ -92,16 +94,24 @@ public sealed class ExampleEmbeddingCache
             return new ExampleEmbeddings(examples, [], 0, snapshot.Version);
         }
 
-        var inputs = new string[examples.Count];
-        for (int i = 0; i < inputs.Length; i++)
+        // Batches keep each request within the limits of remote embedding services.
+        var embeddings = new List<Embedding<float>>(examples.Count);
+        for (int start = 0; start < examples.Count; start += BatchSize)
         {
-            inputs[i] = examples[i].Input;
-        }
+            int size = Math.Min(BatchSize, examples.Count - start);
+            var inputs = new string[size];
+            for (int i = 0; i < size; i++)
+            {
+                inputs[i] = examples[start + i].Input;
+            }
 
-        var embeddings = await _generator.GenerateAsync(inputs, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (embeddings.Count != examples.Count)
-        {
-            throw new InvalidOperationException($"The embedding generator returned {embeddings.Count} vectors for {examples.Count} examples.");
+            var batch = await _generator.GenerateAsync(inputs, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (batch.Count != size)
+            {
+                throw new InvalidOperationException($"The embedding generator returned {batch.Count} vectors for {size} inputs.");
+            }
+
+            embeddings.AddRange(batch);
         }
 
         int dimensions = embeddings[0].Vector.Length;
