@@ -16,7 +16,7 @@ public static class TestModels
 {
     private static readonly Lazy<string> BuilderHash = new(() => HashFiles(typeof(Llama2cConverter).Assembly.Location));
     private static readonly Lazy<string> Stories260K = new(() => ConvertCached(
-        "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, OnnxGraphForm.Standard));
+        "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, OnnxGraphForm.Standard, WeightPrecision.Fp32, false));
 
     private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, Lazy<Llama2cCheckpoint>> Checkpoints = new(StringComparer.Ordinal);
@@ -27,12 +27,27 @@ public static class TestModels
     /// <summary>stories260K converted into the Standard graph form (an ONNX GenAI folder).</summary>
     public static string Stories260KFolder => Stories260K.Value;
 
-    /// <summary>stories260K converted into the given graph form.</summary>
+    /// <summary>stories260K converted into the given graph form and weight precision (int4 needs OrtGenAI).</summary>
     /// <param name="form">The decoder graph form.</param>
-    public static string Stories260KFolderFor(OnnxGraphForm form) => form == OnnxGraphForm.Standard
-        ? Stories260KFolder
-        : Folders.GetOrAdd($"stories260K/{form}", _ => new Lazy<string>(() => ConvertCached(
-            "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, form))).Value;
+    /// <param name="precision">How projection weights are stored.</param>
+    /// <param name="int4ZeroPoints">With int4: asymmetric blocks with zero points.</param>
+    public static string Stories260KFolderFor(OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false) =>
+        form == OnnxGraphForm.Standard && precision == WeightPrecision.Fp32
+            ? Stories260KFolder
+            : Folder(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, form, precision, int4ZeroPoints);
+
+    /// <summary>Any checkpoint converted with the given options, cached like <see cref="Stories260KFolder"/>.</summary>
+    /// <param name="checkpoint">A llama2.c checkpoint.</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <param name="form">The decoder graph form.</param>
+    /// <param name="precision">How projection weights are stored (int4 needs OrtGenAI).</param>
+    /// <param name="int4ZeroPoints">With int4: asymmetric blocks with zero points.</param>
+    public static string Folder(string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false)
+    {
+        string key = $"{Path.GetFullPath(checkpoint)}|{Path.GetFullPath(tokenizer)}|{form}|{precision}|{int4ZeroPoints}";
+        return Folders.GetOrAdd(key, _ => new Lazy<string>(() =>
+            ConvertCached(Path.GetFileNameWithoutExtension(checkpoint), checkpoint, tokenizer, form, precision, int4ZeroPoints))).Value;
+    }
 
     /// <summary>
     /// A folder converted from a seeded random checkpoint of the given shape (with a synthetic tokenizer, so
@@ -44,12 +59,8 @@ public static class TestModels
     public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form = OnnxGraphForm.Standard)
     {
         ArgumentNullException.ThrowIfNull(config);
-        string key = $"synthetic/{config}/{seed}/{form}";
-        return Folders.GetOrAdd(key, _ => new Lazy<string>(() =>
-        {
-            var (checkpoint, tokenizer) = SyntheticCheckpoint(config, seed);
-            return ConvertCached("synthetic", checkpoint, tokenizer, form);
-        })).Value;
+        var (checkpoint, tokenizer) = SyntheticCheckpoint(config, seed);
+        return Folder(checkpoint, tokenizer, form);
     }
 
     /// <summary>The synthetic checkpoint and tokenizer files behind <see cref="Synthetic"/> (created on first use).</summary>
@@ -82,10 +93,10 @@ public static class TestModels
     /// <param name="checkpointPath">A llama2.c checkpoint.</param>
     public static LlamaReference Reference(string checkpointPath) => new(Checkpoint(checkpointPath).Weights);
 
-    private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form)
+    private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision, bool int4ZeroPoints)
     {
-        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}");
-        string folder = Path.Combine(CacheRoot, $"{label}-{form}-{hash}");
+        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}|{precision}|{int4ZeroPoints}");
+        string folder = Path.Combine(CacheRoot, $"{label}-{form}-{precision}{(int4ZeroPoints ? "-zp" : "")}-{hash}");
         if (Directory.Exists(folder))
         {
             return folder; // published by a rename, so it is complete
@@ -93,7 +104,11 @@ public static class TestModels
 
         Directory.CreateDirectory(CacheRoot);
         string staging = Path.Combine(CacheRoot, $"{label}-{Guid.NewGuid():N}.staging");
-        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form));
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form)
+        {
+            Precision = precision,
+            Int4ZeroPoints = int4ZeroPoints,
+        });
         PublishOrDiscard(staging, folder);
         return folder;
     }

@@ -34,16 +34,23 @@ internal static class CommandLineApp
         var graph = new Option<string>("--graph") { Description = "decoder graph form", DefaultValueFactory = _ => "standard" };
         graph.AcceptOnlyFromAmong("standard", "ortgenai");
         var maxLength = new Option<int?>("--max-length") { Description = "context length (default: the checkpoint's seq_len)" };
+        var precision = new Option<string>("--precision") { Description = "projection weights (int4 needs --graph ortgenai)", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong("fp32", "int4");
+        var zeroPoints = new Option<bool>("--int4-zero-points") { Description = "asymmetric int4 with a zero point per block" };
 
         var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
         {
-            checkpoint, tokenizer, outputDir, force, graph, maxLength,
+            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints,
         };
         llama2c.SetAction(parse => Guarded(error, () =>
         {
             var form = parse.GetValue(graph) == "ortgenai" ? OnnxGraphForm.OrtGenAI : OnnxGraphForm.Standard;
             var summary = Llama2cConverter.Convert(new Llama2cConversionRequest(
-                parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, parse.GetValue(outputDir)!, parse.GetValue(force), form, parse.GetValue(maxLength)));
+                parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, parse.GetValue(outputDir)!, parse.GetValue(force), form, parse.GetValue(maxLength))
+            {
+                Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
+                Int4ZeroPoints = parse.GetValue(zeroPoints),
+            });
             PrintSummary(output, summary);
         }));
 
@@ -104,7 +111,7 @@ internal static class CommandLineApp
     private static void PrintSummary(TextWriter output, ConversionSummary s)
     {
         var c = s.Config;
-        output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
+        output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph, {s.Precision}) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
         output.WriteLine($"  shape: dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv_heads {c.KvHeads}, head_size {c.HeadSize}, vocab {c.VocabSize}, context {s.ContextLength}, classifier {(c.SharedClassifier ? "tied" : "untied")}");
         output.WriteLine($"  parameters: {s.ParameterCount:N0}");
         foreach (var f in s.Files)

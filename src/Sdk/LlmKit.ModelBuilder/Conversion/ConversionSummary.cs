@@ -22,6 +22,9 @@ public sealed record ConversionSummary(
     long ParameterCount,
     TimeSpan Elapsed)
 {
+    /// <summary>How projection weights are stored.</summary>
+    public WeightPrecision Precision { get; init; } = WeightPrecision.Fp32;
+
     /// <summary>Total bytes written.</summary>
     public long TotalBytes => Files.Sum(f => f.Bytes);
 }

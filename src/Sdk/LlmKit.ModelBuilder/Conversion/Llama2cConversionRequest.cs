@@ -23,4 +23,10 @@ public sealed record Llama2cConversionRequest(
     /// tensor by tensor; smaller models keep their weights inside <c>model.onnx</c>. Must be non-negative.
     /// </summary>
     public long ExternalDataThresholdBytes { get; init; } = DefaultExternalDataThresholdBytes;
+
+    /// <summary>How projection weights are stored; <see cref="WeightPrecision.Int4"/> needs <see cref="OnnxGraphForm.OrtGenAI"/>.</summary>
+    public WeightPrecision Precision { get; init; } = WeightPrecision.Fp32;
+
+    /// <summary>With <see cref="WeightPrecision.Int4"/>: store a 4-bit zero point per block (asymmetric) instead of the implicit 8 (symmetric).</summary>
+    public bool Int4ZeroPoints { get; init; }
 }

@@ -28,11 +28,11 @@ public static class Llama2cConverter
     /// <param name="request">What to convert and where.</param>
     /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
     /// <returns>The files written and the model's shape.</returns>
-    /// <exception cref="ArgumentException">A path is empty, or <see cref="Llama2cConversionRequest.MaxLength"/> / the external-data threshold is out of range.</exception>
+    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form or the precision is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, or the tokenizer does not match its vocab_size.</exception>
+    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8.</exception>
     /// <exception cref="IOException">The output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false.</exception>
-    /// <exception cref="NotSupportedException">The requested graph form is not available.</exception>
     public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -49,9 +49,24 @@ public static class Llama2cConverter
             throw new ArgumentOutOfRangeException(nameof(request), request.ExternalDataThresholdBytes, "ExternalDataThresholdBytes must be >= 0.");
         }
 
-        if (request.GraphForm != OnnxGraphForm.Standard)
+        if (!Enum.IsDefined(request.GraphForm))
         {
-            throw new NotSupportedException($"Graph form '{request.GraphForm}' is not available yet; use {nameof(OnnxGraphForm.Standard)}.");
+            throw new ArgumentOutOfRangeException(nameof(request), request.GraphForm, $"GraphForm must be {nameof(OnnxGraphForm.Standard)} or {nameof(OnnxGraphForm.OrtGenAI)}.");
+        }
+
+        if (!Enum.IsDefined(request.Precision))
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.Precision, $"Precision must be {nameof(WeightPrecision.Fp32)} or {nameof(WeightPrecision.Int4)}.");
+        }
+
+        if (request.Precision == WeightPrecision.Int4 && request.GraphForm != OnnxGraphForm.OrtGenAI)
+        {
+            throw new ArgumentException($"Precision {nameof(WeightPrecision.Int4)} needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai).", nameof(request));
+        }
+
+        if (request.Int4ZeroPoints && request.Precision != WeightPrecision.Int4)
+        {
+            throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
         }
 
         var stopwatch = Stopwatch.StartNew();
@@ -59,6 +74,12 @@ public static class Llama2cConverter
         EnsureWritableDestination(output, request.Force);
 
         var checkpoint = Llama2cCheckpoint.Load(request.CheckpointPath, cancellationToken);
+        if (request.GraphForm == OnnxGraphForm.OrtGenAI && checkpoint.Config.HeadSize % 8 != 0)
+        {
+            throw new NotSupportedException(
+                $"The OrtGenAI graph form needs head_size to be a multiple of 8 (GroupQueryAttention on CPU); this checkpoint has head_size {checkpoint.Config.HeadSize}. Use the Standard graph form.");
+        }
+
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
         int contextLength = request.MaxLength ?? checkpoint.Config.SeqLen;
 
@@ -82,22 +103,32 @@ public static class Llama2cConverter
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .Select(f => new WrittenFile(f.Name, f.Length))
             .ToList();
-        return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed);
+        return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
+        {
+            Precision = request.Precision,
+        };
     }
 
     private static void WriteFolder(string folder, Llama2cCheckpoint checkpoint, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
     {
         var config = checkpoint.Config;
-        WriteModel(folder, checkpoint.Weights, contextLength, request.ExternalDataThresholdBytes, cancellationToken);
-        GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, new GenAiConfigOptions(contextLength, WithPositionIds: true, PastPresentShareBuffer: false, ModelFileName));
+        WriteModel(folder, checkpoint.Weights, contextLength, request, cancellationToken);
+        bool ortGenAI = request.GraphForm == OnnxGraphForm.OrtGenAI;
+        var genAi = new GenAiConfigOptions(
+            contextLength,
+            WithPositionIds: !ortGenAI || !OrtGenAiGraphEmitter.UsesFusedRotary(config),
+            PastPresentShareBuffer: ortGenAI, // GroupQueryAttention writes into KV buffers allocated at max_length
+            ModelFileName);
+        GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, genAi);
         SentencePieceModelWriter.Write(Path.Combine(folder, "tokenizer.model"), tokenizer);
         TokenizerConfigWriter.WriteTokenizerConfig(Path.Combine(folder, "tokenizer_config.json"), contextLength);
         TokenizerConfigWriter.WriteSpecialTokensMap(Path.Combine(folder, "special_tokens_map.json"));
     }
 
-    private static void WriteModel(string folder, Llama2cWeights weights, int contextLength, long externalThreshold, CancellationToken cancellationToken)
+    private static void WriteModel(string folder, Llama2cWeights weights, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
     {
         var config = weights.Config;
+        long externalThreshold = request.ExternalDataThresholdBytes;
 
         // The graph stores a transposed classifier even when it is tied, plus the two RoPE tables.
         long weightBytes = sizeof(float) * (config.ParameterCount
@@ -108,7 +139,14 @@ public static class Llama2cConverter
             : new TensorStore();
 
         var graph = new GraphBuilder("main_graph");
-        new StandardGraphEmitter(graph, store, weights, contextLength).Emit(cancellationToken);
+        if (request.GraphForm == OnnxGraphForm.OrtGenAI)
+        {
+            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints).Emit(cancellationToken);
+        }
+        else
+        {
+            new StandardGraphEmitter(graph, store, weights, contextLength).Emit(cancellationToken);
+        }
 
         var model = new ModelProto
         {

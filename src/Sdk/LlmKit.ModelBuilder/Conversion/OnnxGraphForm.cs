@@ -10,8 +10,11 @@ public enum OnnxGraphForm
     Standard = 0,
 
     /// <summary>
-    /// The graph form of the official onnxruntime-genai builder for CPU (GroupQueryAttention, RotaryEmbedding,
-    /// SkipSimplifiedLayerNormalization contrib ops; shared KV buffers). Not implemented yet.
+    /// The graph form of the official onnxruntime-genai builder for CPU: com.microsoft GroupQueryAttention
+    /// (with fused rotary and packed QKV when head_size % 16 == 0, else separate RotaryEmbedding nodes),
+    /// SkipSimplifiedLayerNormalization, optional MatMulNBits int4 weights; genai_config.json sets
+    /// past_present_share_buffer true. Prompts must not be left-padded (GroupQueryAttention derives key
+    /// positions from the per-row token count).
     /// </summary>
     OrtGenAI = 1,
 }
