@@ -141,6 +141,7 @@ public class OnnxGenAIPromptExecutionSettingsTests
         settings.Freeze();
 
         Assert.Throws<InvalidOperationException>(() => settings.Temperature = 1);
+        Assert.Throws<NotSupportedException>(() => settings.StopSequences!.Add("y"));
         clone.Temperature = 0.9f;
         Assert.Equal(0.1f, settings.Temperature);
         Assert.Equal(["x"], clone.StopSequences!);

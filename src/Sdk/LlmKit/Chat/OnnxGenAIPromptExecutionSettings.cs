@@ -225,6 +225,23 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     }
 
     /// <inheritdoc />
+    /// <remarks>Also makes <see cref="StopSequences"/> read-only.</remarks>
+    public override void Freeze()
+    {
+        if (IsFrozen)
+        {
+            return;
+        }
+
+        if (_stopSequences is not null)
+        {
+            _stopSequences = _stopSequences.ToList().AsReadOnly();
+        }
+
+        base.Freeze();
+    }
+
+    /// <inheritdoc />
     public override PromptExecutionSettings Clone() => new OnnxGenAIPromptExecutionSettings
     {
         ModelId = ModelId,
