@@ -142,5 +142,5 @@ internal sealed class PerplexityHeuristics
     private static List<string> SplitWords(string text) =>
         [.. text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
-    private static string JoinWords(List<string> words, int start, int count) => string.Join(' ', words, start, count);
+    private static string JoinWords(List<string> words, int start, int count) => string.Join(" ", words.GetRange(start, count));
 }
