@@ -32,9 +32,9 @@ public sealed class StoriesCompressionTests
         Assert.Equal(Compressor.CountTokens(result.Text), result.CompressedTokens);
         // ±5% of the requested rate, relative (e.g. 0.475–0.525 for 0.5), as the issue asks.
         Assert.InRange(result.Ratio, rate * 0.95, rate * 1.05);
-        // Scored in segments of at most 100 tokens (the default), cut at word boundaries so a little under 100 each.
+        // Scored in segments of at most 200 tokens (the default), cut at word boundaries so a little under 200 each.
         int scorerTokens = Stories.Scorer.Tokenizer.EncodeToIds(text).Count;
-        Assert.InRange(result.SegmentsScored, (int)Math.Ceiling(scorerTokens / 100.0), (int)Math.Ceiling(scorerTokens / 80.0));
+        Assert.InRange(result.SegmentsScored, (int)Math.Ceiling(scorerTokens / 200.0), (int)Math.Ceiling(scorerTokens / 180.0));
     }
 
     [Theory]
@@ -108,13 +108,20 @@ public sealed class StoriesCompressionTests
         }
 
         text = text[..100_000];
-        Compressor.CountTokens(text); // warm-up
-        var clock = Stopwatch.StartNew();
-        int count = Compressor.CountTokens(text);
-        clock.Stop();
+        Compressor.CountTokens(text); // warm-up: fills the chunk cache and JIT-compiles the loop
+        double best = double.MaxValue;
+        int count = 0;
+        for (int run = 0; run < 5; run++)
+        {
+            // Best of five: on a shared 2-core machine a single run can catch a GC pause or another process.
+            var clock = Stopwatch.StartNew();
+            count = Compressor.CountTokens(text);
+            best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
+        }
+
+        Assert.Equal(Stories.Scorer.Tokenizer.CountTokens(text), count); // exact
         Assert.True(count > 20_000, $"{count} tokens"); // a 512-piece vocabulary yields well over one token per word
-        // Issue bound 20 ms; allow 2× for a loaded CI machine.
-        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(40), $"took {clock.Elapsed.TotalMilliseconds:F1} ms");
+        Assert.True(best < 20, $"took {best:F1} ms"); // the issue's bound
     }
 
     [Theory]

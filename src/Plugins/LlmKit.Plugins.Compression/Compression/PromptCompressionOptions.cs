@@ -24,14 +24,15 @@ public sealed class PromptCompressionOptions
     /// <summary>Default rate for callers that do not pass a target (the plugin, the render filter). In (0, 1]; default 0.5.</summary>
     public double DefaultRate { get; set; } = 0.5;
 
-    /// <summary>Tokens scored per scorer call in the token-level pass; in [4, 4096]; default 100.</summary>
-    public int SegmentTokens { get; set; } = 100;
+    /// <summary>Tokens scored per scorer call in the token-level pass; in [4, 4096]; default 200 (LLMLingua's iterative size).</summary>
+    public int SegmentTokens { get; set; } = 200;
 
     /// <summary>
     /// Most tokens of the already-compressed prefix used as conditioning for each segment (also bounded by the
-    /// scorer's context window); in [0, 1,000,000]; default 256. Smaller is faster, larger sees further back.
+    /// scorer's context window); in [0, 1,000,000]; default 128. Each scorer call re-reads this prefix, so smaller
+    /// is faster (cost ≈ prompt tokens + calls × this) and larger sees further back.
     /// </summary>
-    public int MaxConditioningTokens { get; set; } = 256;
+    public int MaxConditioningTokens { get; set; } = 128;
 
     /// <summary>
     /// Keep or drop whole words (consecutive letter/digit tokens) ranked by their mean self-information, instead of

@@ -172,13 +172,39 @@ public sealed partial class PromptCompressor
             }
         }
 
-        if (closest && low < order.Count && Math.Abs(CountWith(low + 1) - goal) < Math.Abs(CountWith(low) - goal))
+        bool[] keep = units.KeepFirst(order, low);
+        int count = CountWith(low);
+
+        // Whole words cost several tokens: fill the remaining slack with the next-ranked units that still fit.
+        int bestExtra = -1;
+        int bestExtraCount = int.MaxValue;
+        for (int j = low; j < order.Count && count < goal && j < low + MaxFillAttempts; j++)
         {
-            low++;
+            keep[order[j]] = true;
+            int withUnit = CountTokens(KeptText(tokens, units.TokenMask(keep)));
+            if (withUnit <= goal)
+            {
+                count = withUnit;
+                continue;
+            }
+
+            keep[order[j]] = false;
+            if (withUnit < bestExtraCount)
+            {
+                (bestExtra, bestExtraCount) = (order[j], withUnit);
+            }
         }
 
-        return units.KeepFirst(order, low);
+        // Rate mode aims at the closest count, so one unit over the goal may be better than the slack left.
+        if (closest && bestExtra >= 0 && bestExtraCount - goal < goal - count)
+        {
+            keep[bestExtra] = true;
+        }
+
+        return keep;
     }
+
+    private const int MaxFillAttempts = 48;
 
     /// <summary>Concatenates the kept tokens' spans; where a dropped token carried the space before a word, one space is kept so words do not fuse.</summary>
     internal static string KeptText(TokenizedText tokens, bool[] keep)
@@ -201,9 +227,19 @@ public sealed partial class PromptCompressor
                 continue;
             }
 
-            if (pendingSpace && builder.Length > 0 && !char.IsWhiteSpace(text[start]) && !char.IsWhiteSpace(builder[^1]))
+            bool endsWithSpace = builder.Length > 0 && builder[^1] == ' ';
+            if (pendingSpace && builder.Length > 0 && char.IsLetterOrDigit(text[start]) && !char.IsWhiteSpace(builder[^1]))
             {
+                // Words must not fuse where the dropped token carried the space between them (punctuation stays attached).
                 builder.Append(' ');
+            }
+            else if (endsWithSpace)
+            {
+                // No double spaces where the dropped text sat between two spaces.
+                while (start < end && text[start] == ' ')
+                {
+                    start++;
+                }
             }
 
             pendingSpace = false;
