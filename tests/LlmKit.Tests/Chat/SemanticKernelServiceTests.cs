@@ -61,6 +61,21 @@ public class SemanticKernelServiceTests
     }
 
     [Fact]
+    public async Task A_chat_prompt_with_roles_is_rendered_through_the_chat_template()
+    {
+        // SK parses <message role=...> tags into a ChatHistory; the service renders it with the Llama 2 template, so the
+        // answer must equal a direct generation from the template's text.
+        var kernel = KernelWith(new OnnxGenAIChatCompletionService(Model, new OnnxChatClientOptions { ChatTemplate = LlmKit.Chat.Templates.ChatTemplateKind.Llama2 }));
+        var result = await kernel.InvokePromptAsync("<message role=\"system\">Be kind.</message><message role=\"user\">Tell a story</message>",
+            new KernelArguments(new OnnxGenAIPromptExecutionSettings { Temperature = 0, MaxTokens = 20 }));
+
+        int[] ids = [Model.Tokenizer.BosTokenId, .. Model.Tokenizer.Encode("[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nTell a story [/INST]", addBos: false)];
+        var direct = await Model.GenerateAsync(ids, new GenerationOptions { Temperature = 0, MaxNewTokens = 20 });
+        Assert.Equal(direct.Text, result.GetValue<string>());
+        Assert.Equal(ids.Length, result.GetValue<ChatMessageContent>()!.Metadata!["InputTokenCount"]);
+    }
+
+    [Fact]
     public async Task Streaming_chat_concatenated_equals_non_streaming_and_reports_length()
     {
         var service = new OnnxGenAIChatCompletionService(Model);
