@@ -1,0 +1,81 @@
+using System.Text.Json;
+using LlmKit.Samples.AspNetApi.OpenAI;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LlmKit.Samples.AspNetApi.Serving;
+
+/// <summary>JSON reading and OpenAI-style error writing shared by the endpoints.</summary>
+public static class ApiJson
+{
+    /// <summary>Serializer settings: property names come from the DTOs' attributes; nulls are omitted unless a DTO says otherwise.</summary>
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>
+    /// Reads the body as <typeparamref name="T"/>, turning malformed JSON and oversized bodies into
+    /// <see cref="ApiException"/>s (400) that say what is wrong.
+    /// </summary>
+    /// <param name="http">The request context.</param>
+    /// <param name="maxBodyBytes">The body limit, for the message.</param>
+    /// <exception cref="ApiException">The body is too large, not JSON, or of the wrong shape.</exception>
+    public static async Task<T?> ReadAsync<T>(HttpContext http, long maxBodyBytes)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        if (http.Request.ContentLength > maxBodyBytes)
+        {
+            throw TooLarge(maxBodyBytes, http.Request.ContentLength.Value);
+        }
+
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Options, http.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            string? param = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
+            throw new ApiException(StatusCodes.Status400BadRequest,
+                param is null
+                    ? $"The request body is not valid JSON: {FirstLine(ex.Message)}"
+                    : $"The request body has a malformed or wrongly typed value at '{param}' (see the OpenAI API reference for its type).",
+                param, "invalid_json");
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(maxBodyBytes, null);
+        }
+    }
+
+    /// <summary>Writes <paramref name="error"/> as an OpenAI error body with its status (and Retry-After for 429).</summary>
+    /// <param name="http">The request context.</param>
+    /// <param name="error">The error.</param>
+    /// <param name="retryAfterSeconds">Seconds for the Retry-After header, for 429.</param>
+    public static Task WriteErrorAsync(HttpContext http, ApiException error, int? retryAfterSeconds = null)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(error);
+        http.Response.StatusCode = error.StatusCode;
+        if (retryAfterSeconds is { } seconds)
+        {
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return http.Response.WriteAsJsonAsync(error.ToBody(), Options, http.RequestAborted);
+    }
+
+    /// <summary>The 429 of a full generation queue.</summary>
+    public static ApiException QueueFull() => new(StatusCodes.Status429TooManyRequests,
+        "The server is busy: every generation slot and queue place is taken. Retry after the number of seconds in the Retry-After header.",
+        null, "rate_limit_exceeded", "rate_limit_error");
+
+    /// <summary>Turns off response buffering so each server-sent event leaves at once.</summary>
+    /// <param name="http">The request context.</param>
+    public static void DisableBuffering(HttpContext http) => http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+    private static ApiException TooLarge(long limit, long? actual) => ApiException.BadRequest(null,
+        $"The request body is larger than this server's limit of {limit:N0} bytes{(actual is { } a ? $" ({a:N0} bytes sent)" : "")}. Send a shorter prompt (Server:MaxRequestBodyBytes sets the limit).",
+        "request_too_large");
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+}
