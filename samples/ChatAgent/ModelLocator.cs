@@ -4,8 +4,8 @@ using LlmKit.ModelBuilder;
 namespace ChatAgent;
 
 /// <summary>
-/// Finds the model folder: --model, else $LLMKIT_MODEL, else the stories260K fixture from <c>../shared/models/stories260K</c>
-/// (beside the folder holding LlmKit.sln) converted once into a cache folder.
+/// Finds the model folder: --model, else $LLMKIT_MODEL, else the stories260K fixture from <c>$LLMKIT_SHARED/models/stories260K</c>
+/// or <c>../shared/models/stories260K</c> (beside the folder holding LlmKit.sln) converted once into a cache folder.
 /// </summary>
 internal static class ModelLocator
 {
@@ -37,11 +37,13 @@ internal static class ModelLocator
 
     private static string? FindStories260K()
     {
+        // $LLMKIT_SHARED names the shared folder outright (as in the test fixtures); otherwise ../shared beside the repository.
         string? shared = Environment.GetEnvironmentVariable("LLMKIT_SHARED");
         var candidates = new List<string>();
         if (!string.IsNullOrWhiteSpace(shared))
         {
             candidates.Add(Path.Combine(shared, "models", "stories260K"));
+            return Complete(candidates[0]) ? candidates[0] : null;
         }
 
         foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
@@ -52,8 +54,10 @@ internal static class ModelLocator
             }
         }
 
-        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "stories260K.bin")) && File.Exists(Path.Combine(c, "tok512.bin")));
+        return candidates.FirstOrDefault(Complete);
     }
+
+    private static bool Complete(string folder) => File.Exists(Path.Combine(folder, "stories260K.bin")) && File.Exists(Path.Combine(folder, "tok512.bin"));
 
     private static string? FindRepositoryRoot(string start)
     {

@@ -60,6 +60,12 @@ public class ChatAgentTests
         Assert.Contains("top_p", badTopP.Stderr, StringComparison.Ordinal);
         Assert.Equal("", badTopP.Stdout);
 
+        var noFixture = await ChatAgentProcess.RunAsync(["--prompt", "x"], new Dictionary<string, string?> { ["LLMKIT_SHARED"] = Path.Combine(Path.GetTempPath(), "llmkit-no-shared") });
+        Assert.Equal(1, noFixture.ExitCode);
+        Assert.Contains("Pass --model DIR or set LLMKIT_MODEL", noFixture.Stderr, StringComparison.Ordinal);
+        Assert.Contains("cpu-int4", noFixture.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", noFixture.Stdout);
+
         string missing = Path.Combine(Path.GetTempPath(), "llmkit-no-such-model");
         var noModel = await ChatAgentProcess.RunAsync(["--model", missing, "--prompt", "x"]);
         Assert.Equal(1, noModel.ExitCode);
