@@ -42,6 +42,22 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void ConvertWritesTheOrtGenAIFormWithInt4Weights()
+    {
+        using var temp = new TempFolder();
+        string[] args = ["convert", "llama2c", "--checkpoint", SharedFixtures.Stories260KCheckpoint, "--tokenizer", SharedFixtures.Stories260KTokenizer];
+
+        var (code, stdout, _) = Run([.. args, "--output", temp.File("int4"), "--graph", "ortgenai", "--precision", "int4", "--int4-zero-points"]);
+        Assert.Equal(0, code);
+        Assert.Contains("(OrtGenAI graph, Int4)", stdout, StringComparison.Ordinal);
+
+        var refused = Run([.. args, "--output", temp.File("refused"), "--precision", "int4"]);
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("OrtGenAI", refused.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(temp.File("refused")));
+    }
+
+    [Fact]
     public void MissingCheckpointFailsWithOneLineNamingIt()
     {
         using var temp = new TempFolder();

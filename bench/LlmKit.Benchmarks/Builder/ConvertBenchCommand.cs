@@ -15,13 +15,13 @@ internal sealed class ConvertBenchCommand : IBenchCommand
 
     public string Name => "convert";
 
-    public string Summary => "model builder: stories260K conversion time (median of --reps) and 110M conversion time + peak memory";
+    public string Summary => "model builder: stories260K conversion time (median of --reps); 110M fp32 and int4 conversion time + peak memory";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        if (args.Length == 4 && args[0] == ChildFlag)
+        if (args.Length == 6 && args[0] == ChildFlag)
         {
-            return MeasureOne(args[1], args[2], args[3]);
+            return MeasureOne(args[1], args[2], args[3], Enum.Parse<OnnxGraphForm>(args[4]), Enum.Parse<WeightPrecision>(args[5]));
         }
 
         int reps = IntOption(args, "--reps", 50);
@@ -72,10 +72,28 @@ internal sealed class ConvertBenchCommand : IBenchCommand
             Console.WriteLine(Invariant($"synthesised 110M checkpoint in {sw.Elapsed.TotalSeconds:0.0} s"));
         }
 
-        // A fresh process per measurement, so PeakWorkingSet64 covers one conversion and nothing else.
-        string output = Path.Combine(root, "synthetic-110M");
+        long checkpointBytes = new FileInfo(checkpoint).Length;
+        foreach (var (form, precision) in new[] { (OnnxGraphForm.Standard, WeightPrecision.Fp32), (OnnxGraphForm.OrtGenAI, WeightPrecision.Int4) })
+        {
+            string output = Path.Combine(root, $"synthetic-110M-{form}-{precision}");
+            var measured = await MeasureInChildAsync(checkpoint, tokenizer, output, form, precision, cancellationToken);
+            if (measured is not { } m)
+            {
+                continue;
+            }
+
+            long written = Directory.GetFiles(output).Sum(p => new FileInfo(p).Length);
+            double loadSeconds = LoadAndRunOneToken(output);
+            Console.WriteLine(Invariant($"synthetic 110M ({config.ParameterCount:N0} params, {checkpointBytes / 1e6:0.0} MB checkpoint) -> {form}/{precision}: convert {m.Seconds:0.00} s, peak working set {m.PeakBytes / 1e6:0.0} MB = {m.PeakBytes / (double)checkpointBytes:0.00}x checkpoint, folder {written / 1e6:0.0} MB; ORT session load + 1 token {loadSeconds:0.00} s"));
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    // A fresh process per measurement, so PeakWorkingSet64 covers one conversion and nothing else.
+    private static async Task<(double Seconds, long PeakBytes)?> MeasureInChildAsync(string checkpoint, string tokenizer, string output, OnnxGraphForm form, WeightPrecision precision, CancellationToken cancellationToken)
+    {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { "convert", ChildFlag, checkpoint, tokenizer, output })
+        foreach (string a in new[] { "convert", ChildFlag, checkpoint, tokenizer, output, form.ToString(), precision.ToString() })
         {
             start.ArgumentList.Add(a);
         }
@@ -85,23 +103,53 @@ internal sealed class ConvertBenchCommand : IBenchCommand
         await child.WaitForExitAsync(cancellationToken);
         if (child.ExitCode != 0)
         {
-            Console.Error.WriteLine($"large conversion failed: {line}");
-            return;
+            Console.Error.WriteLine($"{form}/{precision} conversion failed: {line}");
+            return null;
         }
 
         string[] f = line.Split(' ');
-        double seconds = double.Parse(f[0], CultureInfo.InvariantCulture);
-        long peak = long.Parse(f[1], CultureInfo.InvariantCulture);
-        long checkpointBytes = new FileInfo(checkpoint).Length;
-        long written = Directory.GetFiles(output).Sum(p => new FileInfo(p).Length);
-        Console.WriteLine(Invariant($"synthetic 110M ({config.ParameterCount:N0} params, {checkpointBytes / 1e6:0.0} MB checkpoint): convert {seconds:0.00} s, peak working set {peak / 1e6:0.0} MB = {peak / (double)checkpointBytes:0.00}x checkpoint, folder {written / 1e6:0.0} MB"));
-        Directory.Delete(output, recursive: true);
+        return (double.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[1], CultureInfo.InvariantCulture));
     }
 
-    private static int MeasureOne(string checkpoint, string tokenizer, string output)
+    // Proves the folder is a loadable model: one session, one token through every input the graph declares.
+    private static double LoadAndRunOneToken(string folder)
     {
         var sw = Stopwatch.StartNew();
-        Llama2cConverter.Convert(new(checkpoint, tokenizer, output, Force: true));
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "model.onnx"));
+        var inputs = new Dictionary<string, Microsoft.ML.OnnxRuntime.OrtValue>();
+        try
+        {
+            foreach (var (name, meta) in session.InputMetadata)
+            {
+                long[] shape = [.. meta.Dimensions.Select(d => d < 0 ? 1L : d)];
+                if (name.StartsWith("past_key_values", StringComparison.Ordinal))
+                {
+                    shape[2] = 0;
+                    inputs[name] = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), shape);
+                }
+                else
+                {
+                    inputs[name] = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new long[] { name == "position_ids" ? 0L : 1L }, [1, 1]);
+                }
+            }
+
+            using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+            using var outputs = session.Run(runOptions, inputs.Keys.ToList(), inputs.Values.ToList(), session.OutputNames);
+            return sw.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            foreach (var v in inputs.Values)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    private static int MeasureOne(string checkpoint, string tokenizer, string output, OnnxGraphForm form, WeightPrecision precision)
+    {
+        var sw = Stopwatch.StartNew();
+        Llama2cConverter.Convert(new(checkpoint, tokenizer, output, Force: true, GraphForm: form) { Precision = precision });
         double seconds = sw.Elapsed.TotalSeconds;
         using var self = Process.GetCurrentProcess();
         self.Refresh();
