@@ -62,6 +62,15 @@ public class LoaderTests
     }
 
     [Fact]
+    public async Task Csv_without_an_output_column_uses_the_label_like_jsonl()
+    {
+        var examples = await FewShotExampleLoader.ReadDelimitedAsync(new StringReader("input,label\ngreat food,positive\n"), DelimitedExampleFormat.Csv);
+        Assert.Equal(("great food", "positive", "positive"), (examples[0].Input, examples[0].Output, examples[0].Label));
+        var neither = await Assert.ThrowsAsync<ArgumentException>(() => FewShotExampleLoader.ReadDelimitedAsync(new StringReader("input,notes\na,b\n"), DelimitedExampleFormat.Csv));
+        Assert.Contains("neither an output column nor a label column", neither.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unknown_column_is_reported_with_the_header()
     {
         var format = DelimitedExampleFormat.Csv with { InputColumn = "question" };

@@ -27,7 +27,10 @@ public sealed record DelimitedExampleFormat
     /// <summary>Column holding the input. Default "input".</summary>
     public string InputColumn { get; init; } = "input";
 
-    /// <summary>Column holding the output; null to use the label as the output (classification files). Default "output".</summary>
+    /// <summary>
+    /// Column holding the output; null to use the label as the output (classification files). Default "output"
+    /// (when a header lacks it, the label column is used as the output).
+    /// </summary>
     public string? OutputColumn { get; init; } = "output";
 
     /// <summary>Column holding the label; null when there is none. Default "label" (ignored when the header lacks it).</summary>

@@ -181,16 +181,22 @@ public static class FewShotExampleLoader
 
     private sealed class ColumnMap(int input, int? output, int? label)
     {
+        private const string DefaultOutput = "output";
+        private const string DefaultLabel = "label";
+
         public static ColumnMap Resolve(DelimitedExampleFormat format, IReadOnlyList<string>? header)
         {
             int input = Find(format.InputColumn, nameof(format.InputColumn), header, required: true)!.Value;
-            int? output = format.OutputColumn is null ? null : Find(format.OutputColumn, nameof(format.OutputColumn), header, required: true);
-            // "label" is the default; a header without it simply has no labels.
-            bool labelRequired = format.LabelColumn is not null && !(header is not null && format.LabelColumn == "label");
+            // The default column names are optional in a header: no "label" means no labels, and no "output" means the
+            // label is the output (as in JSONL). Names the caller chose must exist, so a typo is reported, not ignored.
+            bool outputRequired = !(header is not null && format.OutputColumn == DefaultOutput);
+            int? output = format.OutputColumn is null ? null : Find(format.OutputColumn, nameof(format.OutputColumn), header, outputRequired);
+            bool labelRequired = format.LabelColumn is not null && !(header is not null && format.LabelColumn == DefaultLabel);
             int? label = format.LabelColumn is null ? null : Find(format.LabelColumn, nameof(format.LabelColumn), header, labelRequired);
             if (output is null && label is null)
             {
-                throw new ArgumentException("The format has neither an output column nor a label column to use as the output.", nameof(format));
+                string where = header is null ? "the format" : $"the header [{string.Join(", ", header)}]";
+                throw new ArgumentException($"{where} has neither an output column nor a label column to use as the output.", nameof(format));
             }
 
             return new ColumnMap(input, output, label);
