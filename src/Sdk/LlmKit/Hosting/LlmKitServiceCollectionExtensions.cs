@@ -164,7 +164,7 @@ public static partial class LlmKitServiceCollectionExtensions
             ExecutionProviders = options.ExecutionProvider is { } provider ? [provider] : null,
             MaxLength = options.MaxLength,
         });
-        LogLoaded(logger, model.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength);
+        LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength);
         return model;
     }
 
