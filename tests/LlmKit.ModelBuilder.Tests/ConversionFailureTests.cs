@@ -154,3 +154,38 @@ public sealed class ConversionFailureTests
         return path;
     }
 }
+
+/// <summary>Concurrent conversions into one folder: exactly one wins, the folder is complete, nothing is left over.</summary>
+public sealed class ConcurrentConversionTests
+{
+    [Fact]
+    public async Task RacingConversionsIntoOneFolderPublishExactlyOneCompleteFolder()
+    {
+        using var temp = new TempFolder();
+        string output = temp.File("out");
+        using var start = new ManualResetEventSlim();
+
+        var attempts = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            start.Wait();
+            try
+            {
+                Llama2cConverter.Convert(new(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, output));
+                return true;
+            }
+            catch (IOException)
+            {
+                return false; // lost the race: the destination was already published
+            }
+        })).ToArray();
+        start.Set();
+        bool[] won = await Task.WhenAll(attempts);
+
+        Assert.Single(won, w => w);
+        Assert.Equal(
+            ["out", "out/genai_config.json", "out/model.onnx", "out/special_tokens_map.json", "out/tokenizer.model", "out/tokenizer_config.json"],
+            temp.Entries().Select(e => e.Replace('\\', '/')));
+        using var decoder = new OrtDecoder(output);
+        Assert.Equal(512 * 2, decoder.Prefill([1, 400]).Logits.Length);
+    }
+}

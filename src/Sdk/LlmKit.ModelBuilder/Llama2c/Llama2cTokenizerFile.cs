@@ -27,6 +27,11 @@ public sealed class Llama2cTokenizerFile
     /// <param name="pieces">The pieces, by id, spaces as ' '.</param>
     /// <param name="scores">One score per piece.</param>
     public Llama2cTokenizerFile(IReadOnlyList<string> pieces, IReadOnlyList<float> scores)
+        : this(pieces, scores, maxTokenLength: null)
+    {
+    }
+
+    private Llama2cTokenizerFile(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, int? maxTokenLength)
     {
         ArgumentNullException.ThrowIfNull(pieces);
         ArgumentNullException.ThrowIfNull(scores);
@@ -37,7 +42,7 @@ public sealed class Llama2cTokenizerFile
 
         Pieces = pieces.ToArray();
         Scores = scores.ToArray();
-        MaxTokenLength = Pieces.Count == 0 ? 0 : Pieces.Max(p => Encoding.UTF8.GetByteCount(p));
+        MaxTokenLength = maxTokenLength ?? (Pieces.Count == 0 ? 0 : Pieces.Max(p => Encoding.UTF8.GetByteCount(p)));
     }
 
     /// <summary>The pieces by id (UTF-8 decoded; a space is ' ').</summary>
@@ -46,7 +51,7 @@ public sealed class Llama2cTokenizerFile
     /// <summary>The BPE merge scores by id (higher merges first).</summary>
     public IReadOnlyList<float> Scores { get; }
 
-    /// <summary>The longest piece in bytes, as stored in the header.</summary>
+    /// <summary>max_token_length as stored in the file's header (for a tokenizer built in memory: the longest piece in bytes).</summary>
     public int MaxTokenLength { get; }
 
     /// <summary>Number of pieces.</summary>
@@ -116,7 +121,7 @@ public sealed class Llama2cTokenizerFile
                 $"Tokenizer '{path}' has {bytes.Length - offset} bytes after piece {vocabSize - 1}: it holds more pieces than the checkpoint's vocab_size {vocabSize}.");
         }
 
-        return new Llama2cTokenizerFile(pieces, scores);
+        return new Llama2cTokenizerFile(pieces, scores, maxLength);
     }
 
     /// <summary>Writes this tokenizer in the llama2.c format.</summary>
