@@ -85,3 +85,30 @@ public sealed class CheckpointTests
         Assert.Throws<ArgumentOutOfRangeException>(() => reference.Forward(1, 512));
     }
 }
+
+/// <summary>Shape validation names the offending hyper-parameter.</summary>
+public sealed class LlamaConfigTests
+{
+    [Theory]
+    [InlineData(0, 8, 4, "Dim")]
+    [InlineData(64, 8, 3, "KvHeads")] // 3 kv heads do not divide 8 query heads
+    [InlineData(60, 8, 4, "Heads")]   // 8 heads do not divide 60
+    [InlineData(40, 8, 4, "Heads")]   // head size 5 is odd: RoPE rotates pairs
+    public void InvalidShapesNameTheParameter(int dim, int heads, int kvHeads, string parameter)
+    {
+        var config = new LlamaConfig(dim, 32, 1, heads, kvHeads, 300, 16);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(config.Validate);
+
+        Assert.Equal(parameter, error.ParamName);
+    }
+
+    [Fact]
+    public void ParameterCountCountsATiedClassifierOnce()
+    {
+        var tied = new LlamaConfig(64, 172, 5, 8, 4, 512, 512);
+
+        Assert.Equal(260_032, tied.ParameterCount); // stories260K, as its name says
+        Assert.Equal(260_032 + (512 * 64), (tied with { SharedClassifier = false }).ParameterCount);
+    }
+}
