@@ -61,7 +61,7 @@ internal sealed class CompressBenchCommand : IBenchCommand
         var samples = new List<(double Rate, string Original, string Ours, string Random, string Tokens)>();
         foreach (int length in Lengths)
         {
-            int prompts = quick ? (length >= 4000 ? 1 : 3) : length switch { <= 200 => 12, 1000 => 6, 4000 => 3, _ => 2 };
+            int prompts = quick ? (length >= 4000 ? 1 : 3) : length switch { <= 200 => 16, 1000 => 8, 4000 => 4, _ => 3 };
             foreach (double rate in Rates)
             {
                 var ratios = new List<double>();

@@ -164,7 +164,7 @@ internal sealed class PruningUnits
         return mask;
     }
 
-    /// <summary>A token continues the previous one's word when both sides of their boundary are letters or digits.</summary>
+    /// <summary>A token continues the previous one's word when both sides of their boundary are word characters.</summary>
     private static bool ContinuesWord(TokenizedText tokens, int index)
     {
         int boundary = tokens.Starts[index];
@@ -174,6 +174,18 @@ internal sealed class PruningUnits
             return boundary == previousStart; // zero-width tokens stay with their neighbour
         }
 
-        return char.IsLetterOrDigit(tokens.Text[boundary]) && char.IsLetterOrDigit(tokens.Text[boundary - 1]);
+        return IsWordCharacter(tokens.Text, boundary) && IsWordCharacter(tokens.Text, boundary - 1);
+    }
+
+    /// <summary>Letters and digits, and an apostrophe between two letters (Lily's, don't).</summary>
+    private static bool IsWordCharacter(string text, int index)
+    {
+        char c = text[index];
+        if (char.IsLetterOrDigit(c))
+        {
+            return true;
+        }
+
+        return c is '\'' or '\u2019' && index > 0 && index + 1 < text.Length && char.IsLetter(text[index - 1]) && char.IsLetter(text[index + 1]);
     }
 }
