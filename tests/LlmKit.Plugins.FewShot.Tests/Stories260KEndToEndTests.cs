@@ -5,6 +5,7 @@ using LlmKit.Plugins.FewShot.Integration;
 using LlmKit.Plugins.FewShot.Rendering;
 using LlmKit.Plugins.FewShot.Selection;
 using LlmKit.Plugins.FewShot.Storage;
+using LlmKit.Plugins.FewShot.Synthesis;
 using LlmKit.Testing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -99,5 +100,27 @@ public class Stories260KEndToEndTests
         Assert.InRange(used, 1, 30);
         Assert.True(selected.Count < 3, "30 tokens cannot hold all three story examples");
         Assert.NotNull(kernel.Plugins["FewShot"]["answer"]);
+    }
+
+    [Fact]
+    public async Task Magpie_on_stories260K_keeps_the_first_request_and_rejects_its_greedy_repeat()
+    {
+        var model = LoadedModels.Stories260K;
+        var service = new OnnxGenAIChatCompletionService(model);
+        var greedy = new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["temperature"] = 0, ["max_tokens"] = 16 } };
+        var complete = RawTextCompletions.FromTextGeneration(service, greedy);
+        // stories260K has no chat template; a story opening and the end of its first sentence play the two roles.
+        var template = new MagpieTemplate("Once upon a time", ".");
+        using var chat = new OnnxChatClient(model);
+        var synthesizer = new ExampleSynthesizer(chat, new ExampleSynthesizerOptions { MaxAttemptsPerExample = 1, ChatOptions = Greedy() });
+
+        var result = await synthesizer.SynthesizeMagpieAsync(complete, template, count: 2);
+
+        string continuation = await complete(template.UserTurnPrefix, CancellationToken.None);
+        string expectedRequest = continuation[..continuation.IndexOf('.', StringComparison.Ordinal)].Trim();
+        var kept = Assert.Single(result.Examples); // greedy decoding repeats itself, so the second request is a duplicate
+        Assert.Equal(expectedRequest, kept.Input);
+        Assert.False(string.IsNullOrWhiteSpace(kept.Output));
+        Assert.Equal((2, 1), (result.Attempts, result.RejectedAsSimilar));
     }
 }
