@@ -49,7 +49,12 @@ public static class InjectionHeuristics
     /// <summary>The delimiter tag the verdict prompts quote user text with; a text containing it is breaking out.</summary>
     public const string UserTextTag = "user_text";
 
-    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | RegexOptions.Multiline;
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Multiline;
+
+    // Short texts (chat messages) use the compiled backtracking engine, fastest for them; every quantifier in the
+    // rules is bounded, so its cost per start position is bounded too. Longer texts use the non-backtracking engine,
+    // whose time is linear in the text whatever it holds.
+    private const int CompiledEngineMaxLength = 4_096;
 
     // Shared vocabulary (English).
     private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|set aside|do not follow|don't follow|dont follow|stop following)";
@@ -132,7 +137,7 @@ public static class InjectionHeuristics
         var matches = new List<InjectionRuleMatch>();
         foreach (var rule in Rules)
         {
-            if (rule.Pattern.IsMatch(text.Text) || MatchesAny(rule.Pattern, text.HiddenReadings))
+            if (rule.IsMatch(text.Text) || MatchesAny(rule, text.HiddenReadings))
             {
                 matches.Add(new InjectionRuleMatch(rule.Id, rule.Signal, rule.Weight));
             }
@@ -153,11 +158,11 @@ public static class InjectionHeuristics
         return new InjectionHeuristicResult(1 - keep, matches);
     }
 
-    private static bool MatchesAny(Regex pattern, IReadOnlyList<string> readings)
+    private static bool MatchesAny(Rule rule, IReadOnlyList<string> readings)
     {
         for (int i = 0; i < readings.Count; i++)
         {
-            if (pattern.IsMatch(readings[i]))
+            if (rule.IsMatch(readings[i]))
             {
                 return true;
             }
@@ -174,6 +179,9 @@ public static class InjectionHeuristics
 
         public double Weight { get; } = weight;
 
-        public Regex Pattern { get; } = new(pattern, Options);
+        private readonly Regex _compiled = new(pattern, Options | RegexOptions.Compiled);
+        private readonly Lazy<Regex> _linear = new(() => new Regex(pattern, Options | RegexOptions.NonBacktracking));
+
+        public bool IsMatch(string text) => text.Length <= CompiledEngineMaxLength ? _compiled.IsMatch(text) : _linear.Value.IsMatch(text);
     }
 }
