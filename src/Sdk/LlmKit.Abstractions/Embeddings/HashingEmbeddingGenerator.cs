@@ -184,7 +184,8 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
     private static void Add(Dictionary<uint, (int Count, float Weight)> counts, uint hash, float weight)
     {
-        counts[hash] = counts.TryGetValue(hash, out var entry) ? (entry.Count + 1, weight) : (1, weight);
+        // On a (rare) collision between a word and a character feature, keep the larger weight rather than the last one.
+        counts[hash] = counts.TryGetValue(hash, out var entry) ? (entry.Count + 1, MathF.Max(entry.Weight, weight)) : (1, weight);
     }
 
     /// <summary>32-bit FNV-1a over UTF-16 code units: stable across runs, unlike string.GetHashCode.</summary>

@@ -28,7 +28,12 @@ public sealed record HashingEmbeddingOptions
             throw new ArgumentOutOfRangeException(nameof(Dimensions), Dimensions, "Dimensions must be between 16 and 1,048,576.");
         }
 
-        if (MinCharNGram < 0 || (MinCharNGram > 0 && MaxCharNGram < MinCharNGram) || MaxCharNGram > 16)
+        if (MaxCharNGram > 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxCharNGram), MaxCharNGram, "MaxCharNGram must be <= 16.");
+        }
+
+        if (MinCharNGram < 0 || (MinCharNGram > 0 && MaxCharNGram < MinCharNGram))
         {
             throw new ArgumentOutOfRangeException(nameof(MinCharNGram), MinCharNGram, $"Character n-gram range [{MinCharNGram}, {MaxCharNGram}] is invalid: need 0 (off) or 1 <= MinCharNGram <= MaxCharNGram <= 16.");
         }
