@@ -121,7 +121,7 @@ public class HashingEmbeddingGeneratorTests
         { new HashingEmbeddingOptions { Dimensions = (1 << 20) + 1 }, "Dimensions" },
         { new HashingEmbeddingOptions { MinCharNGram = -1 }, "MinCharNGram" },
         { new HashingEmbeddingOptions { MinCharNGram = 4, MaxCharNGram = 3 }, "MinCharNGram" },
-        { new HashingEmbeddingOptions { MaxCharNGram = 17 }, "MinCharNGram" },
+        { new HashingEmbeddingOptions { MaxCharNGram = 17 }, "MaxCharNGram" },
         { new HashingEmbeddingOptions { MaxWordNGram = 0 }, "MaxWordNGram" },
         { new HashingEmbeddingOptions { MaxWordNGram = 5 }, "MaxWordNGram" },
         { new HashingEmbeddingOptions { CharNGramWeight = -0.5f }, "CharNGramWeight" },
