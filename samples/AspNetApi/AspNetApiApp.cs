@@ -89,6 +89,10 @@ public static class AspNetApiApp
 
     private static void MapEndpoints(WebApplication app)
     {
+        // Unexpected failures still answer in OpenAI's shape (500, no internals); the exception goes to the log.
+        app.UseExceptionHandler(errors => errors.Run(http => ApiJson.WriteErrorAsync(http, new ApiException(
+            StatusCodes.Status500InternalServerError, "The server failed to process the request; see its log.", null, "internal_error", "server_error"))));
+
         app.MapPost("/v1/chat/completions", (HttpContext http, ChatCompletionsEndpoint endpoint) => endpoint.HandleAsync(http));
         app.MapGet("/v1/models", (OnnxGenAIModel model, IOptions<LlmKitOptions> options) =>
         {

@@ -61,7 +61,18 @@ public sealed partial class ChatCompletionsEndpoint
             return;
         }
 
-        using var slot = await _queue.TryEnterAsync(cancellationToken);
+        IDisposable? slot;
+        try
+        {
+            slot = await _queue.TryEnterAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            LogDisconnectedBeforeAnswer(_logger);
+            return;
+        }
+
+        using var held = slot;
         if (slot is null)
         {
             int retryAfter = _queue.RetryAfterSeconds();
