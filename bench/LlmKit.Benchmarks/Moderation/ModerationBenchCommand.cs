@@ -39,10 +39,12 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         report.AppendLine("# Moderation benchmark").AppendLine();
         report.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project bench/LlmKit.Benchmarks -- moderation {string.Join(' ', args)}`").AppendLine();
         report.AppendLine(CultureInfo.InvariantCulture, $"Data: {options.Input} — in-domain {inDomain.Count} ({inTrain.Count} train / {inTest.Count} test), off-domain {offDomain.Count} ({offTrain.Count} train / {offTest.Count} test); seed {options.Seed}; domain \"{options.Domain}\".");
-        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; one check at a time; ms per check is the mean wall time of a full `CheckAsync` call after warm-up (training excluded).").AppendLine();
+        string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average at start {load} (other jobs share the machine: timings are upper bounds). One check at a time; ms per check is the mean wall time of a full `CheckAsync` call after warm-up (training excluded).").AppendLine();
         report.AppendLine("Recall and FPR are at the default threshold 0.5. \"Recall @ FPR≤0.05\" reads the ROC curve of the same test scores (a property of the score, not a tuned operating point).").AppendLine();
-        report.AppendLine("| path | off-domain recall | in-domain FPR | AUROC | recall @ FPR≤0.05 | ms / check | warm-up s |");
-        report.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        report.AppendLine("CPU ms is the process's processor time per check over the same pass: on a shared machine it is closer to what an idle one would take than the wall time.").AppendLine();
+        report.AppendLine("| path | off-domain recall | in-domain FPR | AUROC | recall @ FPR≤0.05 | ms / check | CPU ms / check | warm-up s |");
+        report.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 
         using var model = LoadModel(options.Model);
         ITokenScorer? scorer = model is null ? null : new OnnxTokenScorer(model);
@@ -122,54 +124,65 @@ internal sealed class ModerationBenchCommand : IBenchCommand
             }
         }
 
+        // Time a second pass, so first-use costs (JIT, pattern compilation) do not count.
+        var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+        start = Stopwatch.GetTimestamp();
+        foreach (var text in inTest.Concat(offTest))
+        {
+            await moderator.CheckInputAsync(text, cancellationToken);
+        }
+
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / (inTest.Count + offTest.Count);
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / (inTest.Count + offTest.Count);
         var roc = Roc.Of(scores);
         return string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {caught / (double)offTest.Count:0.000} | {falsePositives / (double)inTest.Count:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | {ms:0.000} | {warmUp:0.0} |");
+            $"| {name} | {caught / (double)offTest.Count:0.000} | {falsePositives / (double)inTest.Count:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | {ms:0.000} | {cpuMs:0.000} | {warmUp:0.0} |");
     }
 
     private static async Task<string> VerdictLatencyAsync(ITokenScorer scorer, string domain, List<string> inTrain, List<string> offTrain, CancellationToken cancellationToken)
     {
-        // A message of about 100 tokens: reviews joined until the scorer's tokenizer counts 100.
-        var words = new StringBuilder();
-        foreach (var text in inTrain)
+        // A message of about 100 tokens: training reviews joined, then cut to 100 tokens of the scorer's tokenizer.
+        string message = string.Join(' ', inTrain);
+        while (scorer.Tokenizer.CountTokens(message) > 100)
         {
-            if (scorer.Tokenizer.CountTokens(words + " " + text) > 100)
+            message = message[..(message.Length - Math.Max(1, message.Length / 50))];
+        }
+
+        int tokens = scorer.Tokenizer.CountTokens(message);
+        var lines = new StringBuilder();
+        lines.AppendLine(CultureInfo.InvariantCulture, $"Constrained-verdict latency, {tokens}-token message, mean of 50 checks after 5 warm-up checks:").AppendLine();
+        foreach (int examples in new[] { 2, 0 })
+        {
+            var moderator = new DomainModerator(
+                new ModerationOptions { Domain = domain, InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Verdict, DetectInjection = false, VerdictExamplesPerClass = examples },
+                scorer: scorer);
+            await moderator.WarmUpAsync(cancellationToken);
+            for (int i = 0; i < 5; i++)
             {
-                break;
+                await moderator.CheckInputAsync(message, cancellationToken);
             }
 
-            words.Append(' ').Append(text);
+            const int runs = 50;
+            var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < runs; i++)
+            {
+                await moderator.CheckInputAsync(message, cancellationToken);
+            }
+
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / runs;
+            double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / runs;
+            lines.AppendLine(CultureInfo.InvariantCulture, $"- VerdictExamplesPerClass = {examples}: {ms:0.00} ms wall, {cpuMs:0.00} ms CPU per check");
         }
 
-        string message = words.ToString().Trim();
-        int tokens = scorer.Tokenizer.CountTokens(message);
-        var moderator = new DomainModerator(
-            new ModerationOptions { Domain = domain, InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Verdict, DetectInjection = false },
-            scorer: scorer);
-        await moderator.WarmUpAsync(cancellationToken);
-        for (int i = 0; i < 5; i++)
-        {
-            await moderator.CheckInputAsync(message, cancellationToken);
-        }
-
-        const int runs = 50;
-        long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < runs; i++)
-        {
-            await moderator.CheckInputAsync(message, cancellationToken);
-        }
-
-        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / runs;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Constrained-verdict latency: {ms:0.00} ms per check of a {tokens}-token message (mean of {runs} after 5 warm-up checks; prompt with {Math.Min(2, inTrain.Count)} examples per class).");
+        return lines.ToString();
     }
 
     private static async Task<string> InjectionReportAsync(BenchOptions options, ITokenScorer? scorer, List<string> inTrain, List<string> offTrain, List<string> inTest, CancellationToken cancellationToken)
     {
         var rows = InjectionData.Load(options.Injection);
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"## Injection detection ({options.Injection}: {rows.Count(r => r.Injection)} injections, {rows.Count(r => !r.Injection)} benign)").AppendLine();
+        report.AppendLine(CultureInfo.InvariantCulture, $"## Injection detection ({Path.GetFileName(options.Injection)}: {rows.Count(r => r.Injection)} injections, {rows.Count(r => !r.Injection)} benign)").AppendLine();
         report.AppendLine("| detector | recall | FPR (set's benign) | FPR (in-domain test reviews) | ms / check |");
         report.AppendLine("| --- | ---: | ---: | ---: | ---: |");
         var configs = new List<(string Name, ITokenScorer? Scorer)> { ("heuristics (normalise + patterns)", null) };
@@ -184,6 +197,11 @@ internal sealed class ModerationBenchCommand : IBenchCommand
                 new ModerationOptions { DomainMode = DomainCheckMode.None, InDomainExamples = inTrain, OffDomainExamples = offTrain },
                 scorer: configScorer);
             await moderator.WarmUpAsync(cancellationToken);
+            foreach (var (text, _) in rows)
+            {
+                await moderator.CheckInputAsync(text, cancellationToken); // first use compiles the patterns
+            }
+
             int tp = 0, fn = 0, fp = 0, tn = 0;
             long start = Stopwatch.GetTimestamp();
             foreach (var (text, injection) in rows)

@@ -367,7 +367,7 @@ public sealed partial class DomainModerator
         if (_constrained is not null && _options.CalibrateVerdict && inDomain.Count >= 4 && offDomain.Count >= 4)
         {
             // Calibrate on the examples the prompt does not show, when there are enough of them.
-            int shown = Math.Min(_options.VerdictExamplesPerClass, Math.Min(inDomain.Count, offDomain.Count));
+            int shown = _constrained.ExamplesShown;
             var inPool = inDomain.Count - shown >= 4 ? inDomain.Skip(shown) : inDomain;
             var offPool = offDomain.Count - shown >= 4 ? offDomain.Skip(shown) : offDomain;
             var texts = new List<string>();
