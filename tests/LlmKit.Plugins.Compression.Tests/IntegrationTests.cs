@@ -40,6 +40,14 @@ public sealed class IntegrationTests
     }
 
     [Fact]
+    public void Registering_twice_adds_the_plugin_once()
+    {
+        Kernel kernel = KernelWith(b => b.AddPromptCompression());
+        Assert.Single(kernel.Plugins, p => p.Name == CompressionPlugin.PluginName);
+        Assert.Equal(["compress_text", "count_tokens"], kernel.Plugins[CompressionPlugin.PluginName].Select(f => f.Name).Order());
+    }
+
+    [Fact]
     public async Task Plugin_compresses_text_to_the_rate_with_the_fallback_scorer()
     {
         Kernel kernel = KernelWith();

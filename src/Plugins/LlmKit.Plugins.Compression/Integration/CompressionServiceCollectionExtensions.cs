@@ -97,7 +97,16 @@ public static class CompressionServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddPromptCompression(configuration, configure);
-        builder.Services.AddSingleton(sp => KernelPluginFactory.CreateFromObject(sp.GetRequiredService<CompressionPlugin>(), CompressionPlugin.PluginName));
+        if (!builder.Services.Any(d => d.ServiceType == typeof(PluginRegistered)))
+        {
+            // Once per kernel: a second call must not add a second plugin with the same name.
+            builder.Services.AddSingleton<PluginRegistered>();
+            builder.Services.AddSingleton(sp => KernelPluginFactory.CreateFromObject(sp.GetRequiredService<CompressionPlugin>(), CompressionPlugin.PluginName));
+        }
+
         return builder;
     }
+
+    /// <summary>Marks a service collection whose kernel already has the compression plugin.</summary>
+    private sealed class PluginRegistered;
 }
