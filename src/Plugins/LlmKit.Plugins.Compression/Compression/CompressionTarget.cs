@@ -45,8 +45,8 @@ public sealed class CompressionTarget
     }
 
     /// <summary>
-    /// Drop every prunable token the scorer predicts with probability at least <paramref name="probability"/>
-    /// (i.e. self-information below −ln p), whatever rate that gives.
+    /// Drop every prunable unit the scorer predicts with probability at least <paramref name="probability"/>
+    /// (self-information at most −ln p; for whole words, their mean self-information per token), whatever rate that gives.
     /// </summary>
     /// <param name="probability">The threshold, in (0, 1).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="probability"/> is not in (0, 1).</exception>
