@@ -77,4 +77,20 @@ public sealed class ChatCompletionTests(SharedApp shared)
         Assert.Contains("llmkit_generations_total", metrics, StringComparison.Ordinal);
         Assert.Contains("llmkit_tokens_output_total", metrics, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task LogsAndMetricsNeverCarryTheUserText()
+    {
+        const string Secret = "Zanzibar-7f3a";
+        await shared.App.OpenAIChatClient().GetResponseAsync([new ChatMessage(ChatRole.User, "Once upon a time " + Secret)], Greedy(8));
+        await Assert.ThrowsAsync<System.ClientModel.ClientResultException>(() =>
+            shared.App.OpenAIChatClient().GetResponseAsync([new ChatMessage(ChatRole.User, Secret)], new ChatOptions { Temperature = 9 }));
+
+        Assert.Contains(shared.App.Logs.Lines, l => l.Id.Id == 100); // a completion line was written...
+        Assert.Contains(shared.App.Logs.Lines, l => l.Id.Id == 101); // ...and a refusal line
+        Assert.DoesNotContain(shared.App.Logs.Lines, l => l.Message.Contains(Secret, StringComparison.Ordinal)
+            || l.State.Any(kv => kv.Value?.ToString()?.Contains(Secret, StringComparison.Ordinal) == true));
+        string metrics = await shared.App.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.DoesNotContain(Secret, metrics, StringComparison.Ordinal);
+    }
 }

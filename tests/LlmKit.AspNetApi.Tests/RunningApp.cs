@@ -117,7 +117,10 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var values = state as IReadOnlyList<KeyValuePair<string, object?>> ?? [];
+            // Copy the values now: some framework states read the HttpContext lazily, which is gone by assertion time.
+            var values = state is IReadOnlyList<KeyValuePair<string, object?>> list
+                ? list.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value?.ToString())).ToList()
+                : [];
             owner._lines.Enqueue((eventId, category, values, formatter(state, exception)));
         }
     }

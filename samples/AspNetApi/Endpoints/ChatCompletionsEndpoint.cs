@@ -47,12 +47,11 @@ public sealed partial class ChatCompletionsEndpoint
         ArgumentNullException.ThrowIfNull(http);
         var cancellationToken = http.RequestAborted;
         MappedChatRequest request;
-        int promptTokens;
         try
         {
             var body = await ApiJson.ReadAsync<ChatCompletionRequest>(http, _options.MaxRequestBodyBytes);
             request = ChatRequestMapper.Map(body, _modelId, _options.MaxCompletionTokens);
-            promptTokens = _budget.Check(request.Messages);
+            _budget.Check(request.Messages);
         }
         catch (ApiException ex)
         {
@@ -96,7 +95,7 @@ public sealed partial class ChatCompletionsEndpoint
         {
             // Settings the runtime refuses after merging with the defaults (e.g. a folder default out of range).
             var error = ApiException.BadRequest(null, ex.Message);
-            LogRefused(_logger, error.StatusCode, error.Code, promptTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            LogRefused(_logger, error.StatusCode, error.Code, error.Param);
             await ApiJson.WriteErrorAsync(http, error);
         }
     }
