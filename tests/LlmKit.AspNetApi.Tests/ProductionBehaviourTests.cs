@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 using LlmKit.Samples.AspNetApi;
 using LlmKit.Samples.AspNetApi.Serving;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace LlmKit.AspNetApi.Tests;
@@ -146,6 +147,17 @@ public sealed class ProductionBehaviourTests(ITestOutputHelper output)
         var options = new ServerOptions { MaxConcurrentGenerations = concurrency, MaxQueuedRequests = queued };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
         Assert.Contains(concurrency is < 1 or > 64 ? "MaxConcurrentGenerations" : "MaxQueuedRequests", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AppWithoutAModelPathFailsAtBuildNamingTheSetting()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => AspNetApiApp.Build([], builder =>
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Logging.ClearProviders();
+        }));
+        Assert.Contains("LlmKit:ModelPath is required", ex.Message, StringComparison.Ordinal);
     }
 
     private static async Task<T> WaitForAsync<T>(Func<T?> probe)
