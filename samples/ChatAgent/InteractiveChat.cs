@@ -1,6 +1,7 @@
 using System.Text;
 using LlmKit.Chat;
 using LlmKit.Models;
+using LlmKit.Samples.Shared;
 using Microsoft.Extensions.AI;
 using Spectre.Console;
 

@@ -1,12 +1,13 @@
 using System.Security.Cryptography;
 using LlmKit.ModelBuilder;
 
-namespace ChatAgent;
+namespace LlmKit.Samples.Shared;
 
 /// <summary>
 /// Finds the model folder: --model, else $LLMKIT_MODEL, else the stories260K fixture from <c>$LLMKIT_SHARED/models/stories260K</c>
 /// or <c>../shared/models/stories260K</c> (beside the folder holding LlmKit.sln) converted once into a cache folder.
 /// </summary>
+/// <remarks>Shared by the ChatAgent and PluginAgent samples: each compiles this file as a link (samples/Shared).</remarks>
 internal static class ModelLocator
 {
     public const string EnvironmentVariable = "LLMKIT_MODEL";

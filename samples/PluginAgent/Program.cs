@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Text;
+using LlmKit.Chat.Templates;
+using LlmKit.Models;
+using LlmKit.Plugins.Compression;
+using LlmKit.Samples.Shared;
+using Microsoft.Extensions.Options;
+using PluginAgent;
+using Spectre.Console;
+
+// dotnet run --project samples/PluginAgent -- [--model DIR] [--demo] [--prompt TEXT]
+Console.OutputEncoding = Encoding.UTF8;
+
+var model = new Option<string?>("--model") { Description = "ONNX GenAI model folder (default: $LLMKIT_MODEL, else the stories260K fixture)" };
+var demo = new Option<bool>("--demo") { Description = "run the scripted tour: one section per plugin, then the whole pipeline" };
+var prompt = new Option<string?>("--prompt") { Description = "run one guest input through the whole pipeline and exit" };
+
+var root = new RootCommand("PluginAgent: LlmKit's moderation, few-shot, compression and ordinal plugins around a local model in one Semantic Kernel agent.")
+{
+    model, demo, prompt,
+};
+
+root.SetAction(async (parse, cancellationToken) =>
+{
+    bool runDemo = parse.GetValue(demo);
+    string? input = parse.GetValue(prompt);
+    if (runDemo && input is not null)
+    {
+        Console.Error.WriteLine("pluginagent: use --demo or --prompt, not both.");
+        return 2;
+    }
+
+    if (input is not null && string.IsNullOrWhiteSpace(input))
+    {
+        Console.Error.WriteLine("pluginagent: --prompt needs a non-empty text.");
+        return 2;
+    }
+
+    var report = new Report(Console.Out);
+    try
+    {
+        string folder = ModelLocator.Resolve(parse.GetValue(model), message => Console.Error.WriteLine($"pluginagent: {message}"));
+        var data = AgentData.Load();
+        using var agent = await Agent.CreateAsync(folder, data, cancellationToken);
+        if (runDemo)
+        {
+            await Demo.RunAsync(agent, report, cancellationToken);
+        }
+        else if (input is not null)
+        {
+            report.Startup(agent);
+            report.Line($"input: \"{input.ReplaceLineEndings(" ")}\"");
+            report.Turn(await agent.RunAsync(input, cancellationToken));
+        }
+        else
+        {
+            await InteractiveAsync(agent, report, cancellationToken);
+        }
+
+        return 0;
+    }
+    catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or ModelFolderException or ChatTemplateException
+        or NotSupportedException or ArgumentException or InvalidDataException or PromptCompressionException or InvalidOperationException
+        or OptionsValidationException)
+    {
+        Console.Error.WriteLine($"pluginagent: {ex.Message.ReplaceLineEndings(" ")}");
+        return 1;
+    }
+});
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine($"pluginagent: {error.Message}");
+    }
+
+    return 2;
+}
+
+return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = true });
+
+static async Task InteractiveAsync(Agent agent, Report report, CancellationToken cancellationToken)
+{
+    report.Startup(agent);
+    AnsiConsole.MarkupLine("[grey]Ask the Copper Pot's assistant something. Every line goes through the whole pipeline; /exit quits.[/]");
+    while (!cancellationToken.IsCancellationRequested)
+    {
+        AnsiConsole.Markup("[green]guest>[/] ");
+        string? line = Console.ReadLine();
+        if (line is null || line.Trim() is "/exit" or "/quit")
+        {
+            break;
+        }
+
+        if (line.Trim().Length > 0)
+        {
+            report.Turn(await agent.RunAsync(line, cancellationToken));
+        }
+    }
+}
