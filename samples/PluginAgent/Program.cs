@@ -94,9 +94,19 @@ static async Task InteractiveAsync(Agent agent, Report report, CancellationToken
             break;
         }
 
-        if (line.Trim().Length > 0)
+        if (line.Trim().Length == 0)
+        {
+            continue;
+        }
+
+        try
         {
             report.Turn(await agent.RunAsync(line, cancellationToken));
+        }
+        catch (ArgumentException ex)
+        {
+            // e.g. a message longer than the model's window: report it and keep the session.
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(ex.Message.Split(" (Parameter", 2)[0])}[/]");
         }
     }
 }
