@@ -79,7 +79,19 @@ internal sealed class Agent : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(modelFolder);
         ArgumentNullException.ThrowIfNull(data);
         var generations = new GenerationCounter();
+        try
+        {
+            return await CreateCoreAsync(modelFolder, data, generations, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            generations.Dispose();
+            throw;
+        }
+    }
 
+    private static async Task<Agent> CreateCoreAsync(string modelFolder, AgentData data, GenerationCounter generations, CancellationToken cancellationToken)
+    {
         // One embedding generator for every plugin that embeds text (moderation, few-shot, ordinal). Swap it for a
         // model-based IEmbeddingGenerator here and all three follow; the ordinal head must then be trained on it too.
         var embeddings = new HashingEmbeddingGenerator(DomainModerator.DefaultEmbeddingOptions);
@@ -129,9 +141,7 @@ internal sealed class Agent : IDisposable
         // The filter checks only the guest's text: instruction, context and examples are the app's own.
         kernel.GetRequiredService<ModerationPromptRenderFilter>().ArgumentNames.Add("input");
 
-        clock.Restart();
-        var model = kernel.GetRequiredService<OnnxGenAIModel>();
-        var loadTime = clock.Elapsed;
+        var model = kernel.GetRequiredService<OnnxGenAIModel>(); // already loaded: moderation's scorer needed it when the kernel was built
 
         clock.Restart();
         await kernel.GetRequiredService<DomainModerator>().WarmUpAsync(cancellationToken).ConfigureAwait(false);
@@ -156,7 +166,7 @@ internal sealed class Agent : IDisposable
         var answer = KernelFunctionFactory.CreateFromPrompt(settings);
         kernel.Plugins.AddFromFunctions("agent", [answer]);
 
-        var startup = new StartupReport(model.LoadTime + loadTime, sentiment.Model.LabelNames.Count, data.SentimentRows.Count, trainTime, warmUpTime,
+        var startup = new StartupReport(model.LoadTime, sentiment.Model.LabelNames.Count, data.SentimentRows.Count, trainTime, warmUpTime,
             kernel.GetRequiredService<FewShotExampleStore>().Count, compressed, Instruction);
         return new Agent(kernel, answer, generations, startup);
     }
