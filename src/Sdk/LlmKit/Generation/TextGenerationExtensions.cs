@@ -45,7 +45,10 @@ public static class TextGenerationExtensions
                     run.TimeToFirstToken,
                     run.Elapsed);
             }
-        }, cancellationToken);
+
+            // No token for Task.Run itself: the delegate must run to dispose the run (and return its pooled KV state);
+            // the loop checks the token before every token instead.
+        }, CancellationToken.None);
     }
 
     /// <summary>Streams a completion of <paramref name="prompt"/> token by token.</summary>
