@@ -13,7 +13,7 @@ namespace LlmKit.Plugins.Compression.History;
 /// (only their surrounding text is compressed) and stay paired.
 /// </summary>
 /// <remarks>Implements <see cref="IChatHistoryReducer"/> and <see cref="IChatReducer"/>; never mutates its input. Thread-safe.</remarks>
-public sealed partial class CompressingHistoryReducer : IChatHistoryReducer, IChatReducer
+public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
 {
     private readonly PromptCompressor _compressor;
     private readonly CompressingHistoryReducerOptions _options;
@@ -34,31 +34,8 @@ public sealed partial class CompressingHistoryReducer : IChatHistoryReducer, ICh
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Reduces a Semantic Kernel history.</summary>
-    /// <param name="chatHistory">The history; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced history, or null when it already fits.</returns>
-    /// <exception cref="PromptCompressionException">The scorer failed.</exception>
-    public async Task<IEnumerable<ChatMessageContent>?> ReduceAsync(IReadOnlyList<ChatMessageContent> chatHistory, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(chatHistory);
-        return await ReduceAsync(chatHistory, SemanticKernelMessageAdapter.Instance, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Reduces a Microsoft.Extensions.AI message list.</summary>
-    /// <param name="messages">The messages; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced messages (the same messages when they already fit).</returns>
-    /// <exception cref="PromptCompressionException">The scorer failed.</exception>
-    public async Task<IEnumerable<ChatMessage>> ReduceAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        return await ReduceAsync(list, ExtensionsAIMessageAdapter.Instance, cancellationToken).ConfigureAwait(false) ?? list;
-    }
-
-    private async Task<List<TMessage>?> ReduceAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
-        where TMessage : class
+    /// <inheritdoc />
+    private protected override async Task<List<TMessage>?> ReduceCoreAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var composer = new HistoryComposer<TMessage>(adapter, _compressor.TargetTokenizer, _options);

@@ -20,7 +20,7 @@ namespace LlmKit.Plugins.Compression.History;
 /// chat service raises <see cref="InvalidOperationException"/> and the caller's history is untouched. Thread-safe
 /// when the chat client is.
 /// </remarks>
-public sealed partial class SummarizingHistoryReducer : IChatHistoryReducer, IChatReducer
+public sealed partial class SummarizingHistoryReducer : ChatHistoryReducerBase
 {
     /// <summary>Text that starts every summary message.</summary>
     public const string SummaryPrefix = "Summary of the earlier conversation: ";
@@ -48,31 +48,8 @@ public sealed partial class SummarizingHistoryReducer : IChatHistoryReducer, ICh
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Reduces a Semantic Kernel history.</summary>
-    /// <param name="chatHistory">The history; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced history, or null when it already fits.</returns>
-    /// <exception cref="InvalidOperationException">The chat service failed or returned an empty summary.</exception>
-    public async Task<IEnumerable<ChatMessageContent>?> ReduceAsync(IReadOnlyList<ChatMessageContent> chatHistory, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(chatHistory);
-        return await ReduceAsync(chatHistory, SemanticKernelMessageAdapter.Instance, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Reduces a Microsoft.Extensions.AI message list.</summary>
-    /// <param name="messages">The messages; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced messages (the same messages when they already fit).</returns>
-    /// <exception cref="InvalidOperationException">The chat service failed or returned an empty summary.</exception>
-    public async Task<IEnumerable<ChatMessage>> ReduceAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        return await ReduceAsync(list, ExtensionsAIMessageAdapter.Instance, cancellationToken).ConfigureAwait(false) ?? list;
-    }
-
-    private async Task<List<TMessage>?> ReduceAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
-        where TMessage : class
+    /// <inheritdoc />
+    private protected override async Task<List<TMessage>?> ReduceCoreAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var composer = new HistoryComposer<TMessage>(adapter, _tokenizer, _options);

@@ -17,7 +17,7 @@ namespace LlmKit.Plugins.Compression.History;
 /// Never mutates the history it is given. The newest turn is always kept, even when it alone exceeds the budget
 /// (a warning is logged). Thread-safe.
 /// </remarks>
-public sealed partial class TokenBudgetTruncationReducer : IChatHistoryReducer, IChatReducer
+public sealed partial class TokenBudgetTruncationReducer : ChatHistoryReducerBase
 {
     private readonly Tokenizer _tokenizer;
     private readonly HistoryReducerOptions _options;
@@ -38,28 +38,9 @@ public sealed partial class TokenBudgetTruncationReducer : IChatHistoryReducer, 
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Reduces a Semantic Kernel history.</summary>
-    /// <param name="chatHistory">The history; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced history, or null when it already fits.</returns>
-    public Task<IEnumerable<ChatMessageContent>?> ReduceAsync(IReadOnlyList<ChatMessageContent> chatHistory, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(chatHistory);
-        cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult<IEnumerable<ChatMessageContent>?>(Reduce(chatHistory, SemanticKernelMessageAdapter.Instance));
-    }
-
-    /// <summary>Reduces a Microsoft.Extensions.AI message list.</summary>
-    /// <param name="messages">The messages; not modified.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The reduced messages (the same messages when they already fit).</returns>
-    public Task<IEnumerable<ChatMessage>> ReduceAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        cancellationToken.ThrowIfCancellationRequested();
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        return Task.FromResult<IEnumerable<ChatMessage>>(Reduce(list, ExtensionsAIMessageAdapter.Instance) ?? list);
-    }
+    /// <inheritdoc />
+    private protected override Task<List<TMessage>?> ReduceCoreAsync<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter, CancellationToken cancellationToken)
+        => Task.FromResult(Reduce(messages, adapter));
 
     private List<TMessage>? Reduce<TMessage>(IReadOnlyList<TMessage> messages, IMessageAdapter<TMessage> adapter)
         where TMessage : class
