@@ -3,28 +3,25 @@ using LlmKit.Testing;
 
 namespace LlmKit.Samples.Tests;
 
-/// <summary>Starts the built PluginAgent.dll with <c>dotnet</c> and captures its output.</summary>
-internal static class PluginAgentProcess
+/// <summary>Starts a built sample (ChatAgent.dll, PluginAgent.dll) with <c>dotnet</c> and captures its output.</summary>
+internal static class SampleProcess
 {
-    /// <summary>The PluginAgent.dll built in the same configuration as this test assembly.</summary>
-    public static string DllPath
+    /// <summary>The sample's dll built in the same configuration as this test assembly.</summary>
+    public static string DllPath(string sample)
     {
-        get
+        // This assembly lives in tests/LlmKit.Samples.Tests/bin/{Configuration}/{tfm}/.
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = tfm.Parent!.Name;
+        string path = Path.Combine(SharedFixtures.RepositoryRoot, "samples", sample, "bin", configuration, tfm.Name, sample + ".dll");
+        if (!File.Exists(path))
         {
-            // This assembly lives in tests/LlmKit.Samples.Tests/bin/{Configuration}/{tfm}/.
-            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string configuration = tfm.Parent!.Name;
-            string path = Path.Combine(SharedFixtures.RepositoryRoot, "samples", "PluginAgent", "bin", configuration, tfm.Name, "PluginAgent.dll");
-            if (!File.Exists(path))
-            {
-                throw new FileNotFoundException($"PluginAgent.dll was not built at '{path}': build samples/PluginAgent (the test project references it).", path);
-            }
-
-            return path;
+            throw new FileNotFoundException($"{sample}.dll was not built at '{path}': build samples/{sample} (the test project references it).", path);
         }
+
+        return path;
     }
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)> RunAsync(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)> RunAsync(string sample, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -35,7 +32,7 @@ internal static class PluginAgentProcess
             StandardOutputEncoding = System.Text.Encoding.UTF8,
             WorkingDirectory = SharedFixtures.RepositoryRoot,
         };
-        start.ArgumentList.Add(DllPath);
+        start.ArgumentList.Add(DllPath(sample));
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -60,7 +57,7 @@ internal static class PluginAgentProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"PluginAgent did not exit within 90 s. stderr so far: {await stderr}");
+            throw new TimeoutException($"{sample} did not exit within 90 s. stderr so far: {await stderr}");
         }
 
         return (process.ExitCode, await stdout, await stderr, clock.Elapsed);
