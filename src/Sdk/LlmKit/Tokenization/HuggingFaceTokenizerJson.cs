@@ -9,6 +9,8 @@ namespace LlmKit.Tokenization;
 /// Loads a Hugging Face <c>tokenizer.json</c> of the byte-level BPE family (GPT-2, Llama 3, Qwen 2.x) into
 /// Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>. What the library lacks is written here: reading the
 /// JSON (vocab, merges, added tokens, the pre-tokenizer's split regex) and the byte table for streaming decode.
+/// BPE with <c>byte_fallback</c> (Llama 2, Mistral, Phi-3) is SentencePiece in JSON form and is handed to
+/// <see cref="SentencePieceJsonConverter"/>.
 /// </summary>
 internal static class HuggingFaceTokenizerJson
 {
@@ -31,7 +33,8 @@ internal static class HuggingFaceTokenizerJson
             bool byteFallback = model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True;
             if (byteFallback)
             {
-                throw Unsupported(path, "SentencePiece-style BPE with byte_fallback (ship tokenizer.model beside it; LlmKit loads that first)");
+                // Llama 2 / Mistral / Phi-3 style: SentencePiece BPE written as JSON.
+                return SentencePieceJsonConverter.Load(root, path, genai, config);
             }
 
             var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -119,5 +122,5 @@ internal static class HuggingFaceTokenizerJson
         parent.TryGetProperty(name, out var value) ? value : throw new KeyNotFoundException($"{at}.{name} is missing");
 
     private static ModelFolderException Unsupported(string path, string what) =>
-        new($"tokenizer.json uses {what}, which LlmKit does not load yet; supported: byte-level BPE (GPT-2, Llama 3, Qwen 2.x) in tokenizer.json, and SentencePiece in tokenizer.model.") { FilePath = path };
+        new($"tokenizer.json uses {what}, which LlmKit does not load yet; supported: byte-level BPE (GPT-2, Llama 3, Qwen 2.x) and BPE with byte_fallback (Llama 2, Mistral, Phi-3) in tokenizer.json, and SentencePiece in tokenizer.model.") { FilePath = path };
 }

@@ -41,7 +41,8 @@ public sealed class ModelTokenizer
     /// <summary>Whether prompts start with <see cref="BosTokenId"/>.</summary>
     public bool AddBos { get; }
 
-    /// <summary>Which tokenizer file was loaded: <c>sentencepiece</c> (tokenizer.model) or <c>bpe-byte-level</c> (tokenizer.json).</summary>
+    /// <summary>Which tokenizer was loaded: <c>sentencepiece</c> (tokenizer.model), <c>sentencepiece-json</c> (a SentencePiece-style
+    /// BPE tokenizer.json with byte fallback) or <c>bpe-byte-level</c> (a byte-level BPE tokenizer.json).</summary>
     public string Kind { get; }
 
     /// <summary>Number of token ids the byte table covers (the model's vocabulary size).</summary>
@@ -108,7 +109,8 @@ public sealed class ModelTokenizer
         string hfJson = Path.Combine(folder, "tokenizer.json");
         if (File.Exists(spModel))
         {
-            return LoadSentencePiece(spModel, config, tokenizerConfig);
+            using var stream = OpenSentencePiece(spModel);
+            return LoadSentencePiece(stream, spModel, config, tokenizerConfig, tokenizerConfig.AddedTokens, "sentencepiece");
         }
 
         if (File.Exists(hfJson))
@@ -128,21 +130,39 @@ public sealed class ModelTokenizer
         return new ModelTokenizer(inner, bytes, config, bos, genai.Model.EosTokenIds, addBos, stripLeadingSpace, kind);
     }
 
-    private static ModelTokenizer LoadSentencePiece(string path, GenAIConfig genai, TokenizerConfig config)
+    private static FileStream OpenSentencePiece(string path)
+    {
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFolderException($"tokenizer.model could not be opened: {ex.Message}", ex) { FilePath = path };
+        }
+    }
+
+    /// <summary>Loads a SentencePiece ModelProto from <paramref name="model"/> (a tokenizer.model file, or one converted from tokenizer.json).</summary>
+    /// <param name="model">The serialized ModelProto.</param>
+    /// <param name="path">The file it came from, for error messages.</param>
+    /// <param name="genai">The folder's genai_config.json.</param>
+    /// <param name="config">The folder's tokenizer_config.json.</param>
+    /// <param name="addedTokens">Tokens matched as whole units before SentencePiece runs, and whether each is special (skipped in decoding).</param>
+    /// <param name="kind">The value of <see cref="Kind"/>.</param>
+    internal static ModelTokenizer LoadSentencePiece(Stream model, string path, GenAIConfig genai, TokenizerConfig config, IReadOnlyDictionary<string, (int Id, bool Special)> addedTokens, string kind)
     {
         SentencePieceTokenizer inner;
         try
         {
             // Added tokens (e.g. <|user|> in Phi-3) are matched as whole special tokens before SentencePiece runs.
-            var special = config.AddedTokens.Count == 0
+            var special = addedTokens.Count == 0
                 ? null
-                : config.AddedTokens.ToDictionary(kv => kv.Key, kv => kv.Value.Id, StringComparer.Ordinal);
-            using var stream = File.OpenRead(path);
-            inner = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
+                : addedTokens.ToDictionary(kv => kv.Key, kv => kv.Value.Id, StringComparer.Ordinal);
+            inner = LlamaTokenizer.Create(model, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
         }
         catch (Exception ex) when (ex is InvalidDataException or ArgumentException or InvalidOperationException or Google.Protobuf.InvalidProtocolBufferException or IOException)
         {
-            throw new ModelFolderException($"tokenizer.model could not be read as a SentencePiece model: {ex.Message}", ex) { FilePath = path };
+            throw new ModelFolderException($"{Path.GetFileName(path)} could not be read as a SentencePiece model: {ex.Message}", ex) { FilePath = path };
         }
 
         int size = Math.Max(genai.Model.VocabSize, inner.Vocabulary.Count);
@@ -163,7 +183,7 @@ public sealed class ModelTokenizer
             specialIds.Add(unk);
         }
 
-        foreach (var (_, (id, isSpecial)) in config.AddedTokens)
+        foreach (var (_, (id, isSpecial)) in addedTokens)
         {
             if (isSpecial)
             {
@@ -171,9 +191,9 @@ public sealed class ModelTokenizer
             }
         }
 
-        var vocabulary = inner.Vocabulary.Concat(config.AddedTokens.Select(kv => new KeyValuePair<string, int>(kv.Key, kv.Value.Id)));
+        var vocabulary = inner.Vocabulary.Concat(addedTokens.Select(kv => new KeyValuePair<string, int>(kv.Key, kv.Value.Id)));
         var bytes = TokenByteTable.ForSentencePiece(vocabulary, size, specialIds);
-        return Create(inner, bytes, config, genai, addBosDefault: true, stripLeadingSpace: inner.AddDummyPrefix, "sentencepiece");
+        return Create(inner, bytes, config, genai, addBosDefault: true, stripLeadingSpace: inner.AddDummyPrefix, kind);
     }
 
     private static void AddIfValid(HashSet<int> set, int id)
