@@ -90,15 +90,11 @@ internal sealed partial class LocalChatEngine
         }
     }
 
-    /// <summary>Decode speed as the runtime defines it: tokens after the first per second after the first.</summary>
-    public static double DecodeTokensPerSecond(int generated, TimeSpan firstToken, TimeSpan elapsed) =>
-        generated > 1 && elapsed > firstToken ? (generated - 1) / (elapsed - firstToken).TotalSeconds : 0;
-
     private void LogResponse(int promptTokens, int generated, TimeSpan firstToken, TimeSpan elapsed, GenerationFinishReason reason)
     {
         if (_logger.IsEnabled(LogLevel.Information))
         {
-            LogGenerated(_logger, ModelId, generated, elapsed.TotalMilliseconds, DecodeTokensPerSecond(generated, firstToken, elapsed),
+            LogGenerated(_logger, ModelId, generated, elapsed.TotalMilliseconds, GenerationResult.DecodeRate(generated, firstToken, elapsed),
                 promptTokens, firstToken.TotalMilliseconds, reason);
         }
     }

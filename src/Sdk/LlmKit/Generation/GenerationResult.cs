@@ -19,8 +19,11 @@ public sealed record GenerationResult(
     public int GeneratedTokenCount => TokenIds.Count;
 
     /// <summary>Decode speed: tokens after the first per second of decode time (0 when fewer than two tokens).</summary>
-    public double DecodeTokensPerSecond =>
-        GeneratedTokenCount > 1 && Elapsed > TimeToFirstToken ? (GeneratedTokenCount - 1) / (Elapsed - TimeToFirstToken).TotalSeconds : 0;
+    public double DecodeTokensPerSecond => DecodeRate(GeneratedTokenCount, TimeToFirstToken, Elapsed);
+
+    /// <summary>Tokens after the first per second after the first (0 when fewer than two tokens).</summary>
+    internal static double DecodeRate(int generated, TimeSpan firstToken, TimeSpan elapsed) =>
+        generated > 1 && elapsed > firstToken ? (generated - 1) / (elapsed - firstToken).TotalSeconds : 0;
 }
 
 /// <summary>One streamed piece of a generation.</summary>
