@@ -102,7 +102,7 @@ public sealed class ModelTokenizerTests : IDisposable
     }
 
     [Fact]
-    public void A_sentencepiece_style_tokenizer_json_without_tokenizer_model_is_rejected_with_advice()
+    public void A_sentencepiece_style_tokenizer_json_with_an_empty_vocabulary_is_rejected_with_advice()
     {
         var json = new JsonObject { ["model"] = new JsonObject { ["type"] = "BPE", ["byte_fallback"] = true, ["vocab"] = new JsonObject(), ["merges"] = new JsonArray() } };
         File.WriteAllText(Path.Combine(_folder, "tokenizer.json"), json.ToJsonString());
