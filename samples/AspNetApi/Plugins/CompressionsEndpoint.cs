@@ -18,28 +18,20 @@ public sealed class CompressionsEndpoint(PromptCompressor compressor, Generation
     public async Task HandleAsync(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        CompressionRequest body;
-        CompressionTarget target;
-        try
+        var (ok, request) = await ApiJson.TryReadAsync(http, options.Value.MaxRequestBodyBytes,
+            (CompressionRequest body) => (body.Prompt, Target: Validate(body, options.Value.MaxPluginInputCharacters)));
+        if (!ok)
         {
-            body = await ApiJson.ReadAsync<CompressionRequest>(http, options.Value.MaxRequestBodyBytes)
-                ?? throw ApiException.BadRequest(null, "The request body must be a JSON object.", "invalid_json");
-            target = Validate(body, options.Value.MaxPluginInputCharacters);
-        }
-        catch (ApiException ex)
-        {
-            await ApiJson.WriteErrorAsync(http, ex);
             return;
         }
 
-        using var slot = await queue.TryEnterAsync(http.RequestAborted);
+        using var slot = await queue.EnterOrRejectAsync(http);
         if (slot is null)
         {
-            await ApiJson.WriteErrorAsync(http, ApiJson.QueueFull(), queue.RetryAfterSeconds());
             return;
         }
 
-        var result = await compressor.CompressAsync(body.Prompt!, target, http.RequestAborted);
+        var result = await compressor.CompressAsync(request.Prompt!, request.Target, http.RequestAborted);
         await http.Response.WriteAsJsonAsync(
             new CompressionResponse(result.Text, result.OriginalTokens, result.CompressedTokens, result.Ratio, result.TargetMet),
             ApiJson.Options, http.RequestAborted);

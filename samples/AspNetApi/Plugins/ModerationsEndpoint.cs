@@ -20,23 +20,16 @@ public sealed class ModerationsEndpoint(DomainModerator moderator, GenerationQue
     public async Task HandleAsync(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        IReadOnlyList<string> texts;
-        try
+        var (ok, texts) = await ApiJson.TryReadAsync(http, options.Value.MaxRequestBodyBytes,
+            (ModerationRequest body) => PluginInput.Read(body.Input, options.Value.MaxPluginInputCharacters));
+        if (!ok)
         {
-            var body = await ApiJson.ReadAsync<ModerationRequest>(http, options.Value.MaxRequestBodyBytes)
-                ?? throw ApiException.BadRequest(null, "The request body must be a JSON object.", "invalid_json");
-            texts = PluginInput.Read(body.Input, options.Value.MaxPluginInputCharacters);
-        }
-        catch (ApiException ex)
-        {
-            await ApiJson.WriteErrorAsync(http, ex);
             return;
         }
 
-        using var slot = await queue.TryEnterAsync(http.RequestAborted);
+        using var slot = await queue.EnterOrRejectAsync(http);
         if (slot is null)
         {
-            await ApiJson.WriteErrorAsync(http, ApiJson.QueueFull(), queue.RetryAfterSeconds());
             return;
         }
 

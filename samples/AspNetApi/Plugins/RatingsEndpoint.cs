@@ -19,16 +19,10 @@ public sealed class RatingsEndpoint(OrdinalClassifier classifier, IOptions<Serve
     public async Task HandleAsync(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        IReadOnlyList<string> texts;
-        try
+        var (ok, texts) = await ApiJson.TryReadAsync(http, options.Value.MaxRequestBodyBytes,
+            (RatingRequest body) => PluginInput.Read(body.Input, options.Value.MaxPluginInputCharacters));
+        if (!ok)
         {
-            var body = await ApiJson.ReadAsync<RatingRequest>(http, options.Value.MaxRequestBodyBytes)
-                ?? throw ApiException.BadRequest(null, "The request body must be a JSON object.", "invalid_json");
-            texts = PluginInput.Read(body.Input, options.Value.MaxPluginInputCharacters);
-        }
-        catch (ApiException ex)
-        {
-            await ApiJson.WriteErrorAsync(http, ex);
             return;
         }
 

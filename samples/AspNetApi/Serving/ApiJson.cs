@@ -47,6 +47,30 @@ public static class ApiJson
         }
     }
 
+    /// <summary>
+    /// Reads the body as <typeparamref name="TRequest"/> and validates it; a missing, malformed or invalid body is
+    /// answered with its OpenAI-style 400 here, and <c>Ok</c> is false.
+    /// </summary>
+    /// <param name="http">The request context.</param>
+    /// <param name="maxBodyBytes">The body limit.</param>
+    /// <param name="validate">Turns the body into what the endpoint needs; throws <see cref="ApiException"/> when invalid.</param>
+    public static async Task<(bool Ok, TValue Value)> TryReadAsync<TRequest, TValue>(HttpContext http, long maxBodyBytes, Func<TRequest, TValue> validate)
+        where TRequest : class
+    {
+        ArgumentNullException.ThrowIfNull(validate);
+        try
+        {
+            var body = await ReadAsync<TRequest>(http, maxBodyBytes)
+                ?? throw ApiException.BadRequest(null, "The request body must be a JSON object.", "invalid_json");
+            return (true, validate(body));
+        }
+        catch (ApiException ex)
+        {
+            await WriteErrorAsync(http, ex);
+            return (false, default!);
+        }
+    }
+
     /// <summary>Writes <paramref name="error"/> as an OpenAI error body with its status (and Retry-After for 429).</summary>
     /// <param name="http">The request context.</param>
     /// <param name="error">The error.</param>

@@ -58,6 +58,21 @@ public sealed class GenerationQueue : IDisposable
         return new Slot(this, lease);
     }
 
+    /// <summary>Like <see cref="TryEnterAsync"/>, but answers a full queue with the 429 and its Retry-After itself.</summary>
+    /// <param name="http">The request context; its RequestAborted cancels the wait.</param>
+    /// <returns>The slot, or null when the 429 has been written.</returns>
+    public async Task<IDisposable?> EnterOrRejectAsync(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var slot = await TryEnterAsync(http.RequestAborted).ConfigureAwait(false);
+        if (slot is null)
+        {
+            await ApiJson.WriteErrorAsync(http, ApiJson.QueueFull(), RetryAfterSeconds()).ConfigureAwait(false);
+        }
+
+        return slot;
+    }
+
     /// <summary>
     /// Seconds a refused client should wait before retrying: the queue ahead of it drained at the recent mean
     /// generation time, at least 1 and at most 60.
