@@ -111,6 +111,22 @@ public class KernelPluginTests
     }
 
     [Fact]
+    public void Di_uses_a_registered_embedding_generator_and_keeps_its_own_default_private()
+    {
+        // Without a registration the default generator must not land in the shared slot, where it would become the
+        // generator of every other plugin in the container.
+        var bare = new ServiceCollection().AddFewShot().BuildServiceProvider();
+        Assert.IsType<LlmKit.Embeddings.HashingEmbeddingGenerator>(bare.GetRequiredService<ExampleEmbeddingCache>().Generator);
+        Assert.Null(bare.GetService<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>());
+
+        var registered = new LlmKit.Embeddings.HashingEmbeddingGenerator(new LlmKit.Embeddings.HashingEmbeddingOptions { Dimensions = 64 });
+        var services = new ServiceCollection();
+        services.AddSingleton<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>(registered);
+        var provider = services.AddFewShot().BuildServiceProvider();
+        Assert.Same(registered, provider.GetRequiredService<ExampleEmbeddingCache>().Generator);
+    }
+
+    [Fact]
     public void Di_loads_the_examples_file()
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory("fewshot-di-").FullName, "examples.jsonl");

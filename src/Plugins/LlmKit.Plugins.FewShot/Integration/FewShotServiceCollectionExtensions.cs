@@ -31,8 +31,8 @@ public static class FewShotServiceCollectionExtensions
 
     /// <summary>
     /// Registers few-shot selection: a <see cref="FewShotExampleStore"/> (loaded from <see cref="FewShotOptions.ExamplesPath"/> when set),
-    /// an <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> (the model-free <see cref="HashingEmbeddingGenerator"/> unless one is
-    /// already registered), the <see cref="IFewShotSelector"/> described by the options (wrapped for label balance and a token budget
+    /// embeddings from the registered <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> of strings (else a private
+    /// model-free <see cref="HashingEmbeddingGenerator"/>, which is not added to the container), the <see cref="IFewShotSelector"/> described by the options (wrapped for label balance and a token budget
     /// when asked), a <see cref="FewShotPromptRenderer"/> and the <see cref="FewShotPlugin"/>. Existing registrations are kept.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -78,9 +78,11 @@ public static class FewShotServiceCollectionExtensions
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FewShotOptions>, FewShotOptionsValidator>());
         services.TryAddSingleton(sp => CreateStore(sp.GetRequiredService<IOptions<FewShotOptions>>().Value));
-        services.TryAddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(_ => new HashingEmbeddingGenerator());
+        // The default generator stays private: registered in the shared slot it would also become the generator of
+        // every other plugin (the moderator and ordinal heads have their own tuned defaults).
         services.TryAddSingleton(sp => new ExampleEmbeddingCache(
-            sp.GetRequiredService<FewShotExampleStore>(), sp.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>()));
+            sp.GetRequiredService<FewShotExampleStore>(),
+            sp.GetService<IEmbeddingGenerator<string, Embedding<float>>>() ?? new HashingEmbeddingGenerator()));
         services.TryAddSingleton(CreateSelector);
         services.TryAddSingleton(sp =>
         {
