@@ -87,6 +87,9 @@ internal sealed class ModerationBenchCommand : IBenchCommand
             Console.WriteLine(line);
         }
 
+        string reference = NaiveBayesRow(inTrain, offTrain, inTest, offTest);
+        report.AppendLine(reference);
+        Console.WriteLine(reference);
         if (scorer is not null)
         {
             report.AppendLine().AppendLine(await VerdictLatencyAsync(scorer, options.Domain, inTrain, offTrain, cancellationToken));
@@ -137,6 +140,18 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         var roc = Roc.Of(scores);
         return string.Create(CultureInfo.InvariantCulture,
             $"| {name} | {caught / (double)offTest.Count:0.000} | {falsePositives / (double)inTest.Count:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | {ms:0.000} | {cpuMs:0.000} | {warmUp:0.0} |");
+    }
+
+    /// <summary>The naive Bayes reference learner on the same split, scored like the paths (log-odds 0 = threshold 0.5).</summary>
+    private static string NaiveBayesRow(List<string> inTrain, List<string> offTrain, List<string> inTest, List<string> offTest)
+    {
+        var model = new NaiveBayesReference(inTrain, offTrain);
+        var scores = inTest.Select(t => (model.OffDomainLogOdds(t), false)).Concat(offTest.Select(t => (model.OffDomainLogOdds(t), true))).ToList();
+        double recall = offTest.Count(t => model.OffDomainLogOdds(t) > 0) / (double)offTest.Count;
+        double fpr = inTest.Count(t => model.OffDomainLogOdds(t) > 0) / (double)inTest.Count;
+        var roc = Roc.Of(scores);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| reference only, not a moderator path: naive Bayes (words, bigrams, 5-letter prefixes) | {recall:0.000} | {fpr:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | | | |");
     }
 
     private static async Task<string> VerdictLatencyAsync(ITokenScorer scorer, string domain, List<string> inTrain, List<string> offTrain, CancellationToken cancellationToken)
