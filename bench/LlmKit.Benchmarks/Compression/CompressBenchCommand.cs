@@ -47,8 +47,15 @@ internal sealed class CompressBenchCommand : IBenchCommand
         Console.WriteLine();
         MeasureCounting(ours, model, cancellationToken);
 
-        Console.WriteLine("Building an in-domain corpus: stories sampled from stories260K (temperature 1, seeds 1..n)...");
-        var corpus = await StoryCorpusAsync(model, quick ? 12_000 : 40_000, cancellationToken);
+        float corpusTemperature = 1f;
+        int temperatureAt = Array.IndexOf(args, "--corpus-temperature");
+        if (temperatureAt >= 0 && temperatureAt + 1 < args.Length)
+        {
+            corpusTemperature = float.Parse(args[temperatureAt + 1], CultureInfo.InvariantCulture);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Building an in-domain corpus: stories sampled from the model (temperature {corpusTemperature}, seeds 1..n)..."));
+        var corpus = await StoryCorpusAsync(model, quick ? 12_000 : 40_000, corpusTemperature, cancellationToken);
         Console.WriteLine();
         Console.WriteLine("ROUGE-L F1 of the greedy continuation vs the original prompt's; 'words'/'tokens' = whole-word or single-token pruning; random = same pipeline with random scores.");
         Console.WriteLine();
@@ -186,13 +193,13 @@ internal sealed class CompressBenchCommand : IBenchCommand
         return result.Text;
     }
 
-    private static async Task<StoryCorpus> StoryCorpusAsync(OnnxGenAIModel model, int tokens, CancellationToken cancellationToken)
+    private static async Task<StoryCorpus> StoryCorpusAsync(OnnxGenAIModel model, int tokens, float temperature, CancellationToken cancellationToken)
     {
         var stories = new List<string>();
         int total = 0;
         for (int seed = 1; total < tokens; seed++)
         {
-            GenerationResult story = await model.GenerateAsync("Once upon a time", new GenerationOptions { MaxNewTokens = 400, Temperature = 1f, Seed = seed }, cancellationToken);
+            GenerationResult story = await model.GenerateAsync("Once upon a time", new GenerationOptions { MaxNewTokens = 400, Temperature = temperature, Seed = seed }, cancellationToken);
             string text = ("Once upon a time" + story.Text).Replace('\n', ' ').Trim();
             stories.Add(text);
             total += model.Tokenizer.CountTokens(text);
