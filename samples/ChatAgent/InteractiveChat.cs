@@ -86,7 +86,7 @@ internal static class InteractiveChat
             answering = null;
             history.Add(new ChatMessage(ChatRole.Assistant, answer.ToString()));
             AnsiConsole.WriteLine();
-            AnsiConsole.MarkupLine($"[grey]{stats.OutputTokens} tokens · {stats.TokensPerSecond:F1} tok/s · {stats.Elapsed.TotalMilliseconds:F0} ms · {stats.FinishReason}[/]");
+            AnsiConsole.MarkupLine($"[grey]{stats.OutputTokens} tokens · {stats.TokensPerSecond:F1} tok/s · {stats.Elapsed.TotalMilliseconds:F0} ms · first token {stats.FirstToken.TotalMilliseconds:F0} ms ({stats.CachedInputTokens} of {stats.InputTokens} prompt tokens cached) · {stats.FinishReason}[/]");
         }
 
         return 0;

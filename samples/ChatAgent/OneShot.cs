@@ -44,6 +44,11 @@ internal sealed class ResponseStats
 
     public long InputTokens { get; private set; }
 
+    /// <summary>Prompt tokens whose KV cache the model reused from the previous turn.</summary>
+    public long CachedInputTokens { get; private set; }
+
+    public TimeSpan FirstToken => _firstToken ?? TimeSpan.Zero;
+
     public long OutputTokens { get; private set; }
 
     public string FinishReason { get; private set; } = "?";
@@ -66,6 +71,7 @@ internal sealed class ResponseStats
         foreach (var usage in update.Contents.OfType<UsageContent>())
         {
             InputTokens = usage.Details.InputTokenCount ?? 0;
+            CachedInputTokens = usage.Details.CachedInputTokenCount ?? 0;
             OutputTokens = usage.Details.OutputTokenCount ?? 0;
         }
 

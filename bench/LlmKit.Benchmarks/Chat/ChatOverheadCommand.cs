@@ -1,3 +1,4 @@
+using static LlmKit.Benchmarks.BenchArguments;
 using System.Diagnostics;
 using System.Globalization;
 using LlmKit.Benchmarks.Runtime;
@@ -116,15 +117,4 @@ internal sealed class ChatOverheadCommand : IBenchCommand
         }
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static string Option(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 }

@@ -1,3 +1,4 @@
+using static LlmKit.Benchmarks.BenchArguments;
 using System.Diagnostics;
 using System.Globalization;
 using LlmKit.Generation;
@@ -115,17 +116,7 @@ internal sealed class GenerateCommand : IBenchCommand
         }
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
 
-    private static string Option(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 
     private sealed record Row(double PrefillTokensPerSecond, double TimeToFirstTokenMs, double DecodeTokensPerSecond, double StepOverBare, double BytesPerToken);
 }

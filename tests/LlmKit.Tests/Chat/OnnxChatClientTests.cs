@@ -64,6 +64,32 @@ public class OnnxChatClientTests
     }
 
     [Fact]
+    public async Task The_second_turn_reports_the_history_tokens_it_took_from_the_cache_and_answers_as_a_cold_model()
+    {
+        // Own model instances: the shared one's pool is used by tests running in parallel.
+        using var warmModel = OnnxGenAIModel.Load(TestModels.Stories260KFolder, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        using var coldModel = OnnxGenAIModel.Load(TestModels.Stories260KFolder, new OnnxGenAIModelOptions { IntraOpThreads = 1, ReusePromptPrefixes = false });
+        var warm = new OnnxChatClient(warmModel);
+        var cold = new OnnxChatClient(coldModel);
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 20 };
+        var history = new List<ChatMessage> { new(ChatRole.User, "Once upon a time, there was a little girl named Lily.") };
+
+        var first = await warm.GetResponseAsync(history, options);
+        Assert.Equal(0, first.Usage!.CachedInputTokenCount);
+        history.AddRange(first.Messages);
+        history.Add(new ChatMessage(ChatRole.User, "One day, she went to the park."));
+
+        var second = await warm.GetResponseAsync(history, options);
+        var coldSecond = await cold.GetResponseAsync(history, options);
+
+        // At least the first turn's prompt (less the last token, which may merge with the reply when re-encoded) is cached.
+        long firstPrompt = first.Usage.InputTokenCount!.Value;
+        Assert.InRange(second.Usage!.CachedInputTokenCount!.Value, firstPrompt - 1, second.Usage.InputTokenCount!.Value - 1);
+        Assert.Equal(0, coldSecond.Usage!.CachedInputTokenCount);
+        Assert.Equal(coldSecond.Text, second.Text);
+    }
+
+    [Fact]
     public async Task A_stop_sequence_ends_with_finish_reason_stop_and_is_not_returned()
     {
         var client = new OnnxChatClient(Model);

@@ -66,7 +66,7 @@ internal sealed partial class LocalChatEngine
     public async Task<GenerationResult> GenerateAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
     {
         var result = await Model.GenerateAsync(prompt, options, cancellationToken).ConfigureAwait(false);
-        LogResponse(result.PromptTokenCount, result.GeneratedTokenCount, result.TimeToFirstToken, result.Elapsed, result.FinishReason);
+        LogResponse(result.PromptTokenCount, result.CachedPromptTokenCount, result.GeneratedTokenCount, result.TimeToFirstToken, result.Elapsed, result.FinishReason);
         return result;
     }
 
@@ -83,23 +83,23 @@ internal sealed partial class LocalChatEngine
 
             if (update.FinishReason is { } reason)
             {
-                LogResponse(update.PromptTokenCount, update.GeneratedTokenCount, firstToken, clock.Elapsed, reason);
+                LogResponse(update.PromptTokenCount, update.CachedPromptTokenCount, update.GeneratedTokenCount, firstToken, clock.Elapsed, reason);
             }
 
             yield return update;
         }
     }
 
-    private void LogResponse(int promptTokens, int generated, TimeSpan firstToken, TimeSpan elapsed, GenerationFinishReason reason)
+    private void LogResponse(int promptTokens, int cachedTokens, int generated, TimeSpan firstToken, TimeSpan elapsed, GenerationFinishReason reason)
     {
         if (_logger.IsEnabled(LogLevel.Information))
         {
             LogGenerated(_logger, ModelId, generated, elapsed.TotalMilliseconds, GenerationResult.DecodeRate(generated, firstToken, elapsed),
-                promptTokens, firstToken.TotalMilliseconds, reason);
+                promptTokens, cachedTokens, firstToken.TotalMilliseconds, reason);
         }
     }
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "{ModelId}: generated {OutputTokens} tokens in {ElapsedMs:F0} ms ({TokensPerSecond:F1} tok/s) for a {InputTokens}-token prompt; first token after {FirstTokenMs:F0} ms; finish {FinishReason}")]
-    private static partial void LogGenerated(ILogger logger, string modelId, int outputTokens, double elapsedMs, double tokensPerSecond, int inputTokens, double firstTokenMs, GenerationFinishReason finishReason);
+        Message = "{ModelId}: generated {OutputTokens} tokens in {ElapsedMs:F0} ms ({TokensPerSecond:F1} tok/s) for a {InputTokens}-token prompt ({CachedInputTokens} reused from cache); first token after {FirstTokenMs:F0} ms; finish {FinishReason}")]
+    private static partial void LogGenerated(ILogger logger, string modelId, int outputTokens, double elapsedMs, double tokensPerSecond, int inputTokens, int cachedInputTokens, double firstTokenMs, GenerationFinishReason finishReason);
 }

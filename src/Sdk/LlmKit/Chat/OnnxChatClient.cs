@@ -60,7 +60,7 @@ public sealed class OnnxChatClient : IChatClient
             ResponseId = NewId(),
             CreatedAt = DateTimeOffset.UtcNow,
             FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason),
-            Usage = Usage(result.PromptTokenCount, result.GeneratedTokenCount),
+            Usage = Usage(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount),
             RawRepresentation = result,
         };
     }
@@ -128,7 +128,7 @@ public sealed class OnnxChatClient : IChatClient
                     contents.Add(new TextContent(update.Text));
                 }
 
-                contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount)));
+                contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount)));
                 yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
                 {
                     ResponseId = responseId,
@@ -153,9 +153,10 @@ public sealed class OnnxChatClient : IChatClient
         }
     }
 
-    private static UsageDetails Usage(int input, int output) => new()
+    private static UsageDetails Usage(int input, int output, int cached) => new()
     {
         InputTokenCount = input,
+        CachedInputTokenCount = cached,
         OutputTokenCount = output,
         TotalTokenCount = input + output,
     };

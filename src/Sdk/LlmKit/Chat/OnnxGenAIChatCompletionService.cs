@@ -18,7 +18,7 @@ namespace LlmKit.Chat;
 /// Settings are read through <see cref="OnnxGenAIPromptExecutionSettings"/> (snake_case JSON names).
 /// </summary>
 /// <remarks>Thread-safe: concurrent requests run as independent generations. The model is not owned by the service.
-/// Result metadata carries <c>FinishReason</c> ("Stop" or "Length"), <c>InputTokenCount</c> and <c>OutputTokenCount</c>.</remarks>
+/// Result metadata carries <c>FinishReason</c> ("Stop" or "Length"), <c>InputTokenCount</c>, <c>CachedInputTokenCount</c> (prompt tokens whose KV cache was reused) and <c>OutputTokenCount</c>.</remarks>
 public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITextGenerationService
 {
     private readonly LocalChatEngine _engine;
@@ -51,7 +51,7 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     {
         var (prompt, settings) = PrepareChat(chatHistory, executionSettings);
         var result = await _engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
-        return [new ChatMessageContent(AuthorRole.Assistant, result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.FinishReason))];
+        return [new ChatMessageContent(AuthorRole.Assistant, result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount, result.FinishReason))];
     }
 
     /// <inheritdoc />
@@ -66,7 +66,7 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     {
         var (tokens, settings) = PrepareText(prompt, executionSettings);
         var result = await _engine.GenerateAsync(tokens, settings, cancellationToken).ConfigureAwait(false);
-        return [new TextContent(result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.FinishReason))];
+        return [new TextContent(result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount, result.FinishReason))];
     }
 
     /// <inheritdoc />
@@ -127,14 +127,15 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     }
 
     private static Dictionary<string, object?>? LastMetadata(GenerationUpdate update) =>
-        update.FinishReason is { } reason ? Metadata(update.PromptTokenCount, update.GeneratedTokenCount, reason) : null;
+        update.FinishReason is { } reason ? Metadata(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount, reason) : null;
 
-    private static Dictionary<string, object?> Metadata(int input, int output, GenerationFinishReason reason) => new()
+    private static Dictionary<string, object?> Metadata(int input, int output, int cached, GenerationFinishReason reason) => new()
     {
         ["FinishReason"] = ChatOptionsMapper.ToFinishReason(reason).Value == ChatFinishReason.Length.Value ? "Length" : "Stop",
         ["InputTokenCount"] = input,
         ["OutputTokenCount"] = output,
-        ["Usage"] = new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output },
+        ["CachedInputTokenCount"] = cached,
+        ["Usage"] = new UsageDetails { InputTokenCount = input, CachedInputTokenCount = cached, OutputTokenCount = output, TotalTokenCount = input + output },
     };
 
     private static ChatTemplateRole ToTemplateRole(AuthorRole role)

@@ -34,6 +34,7 @@ internal sealed class DecoderState : IDisposable
     private readonly float[][] _kvBuffers;     // [(side * layers + layer) * 2 + kind], kind 0 = key, 1 = value
     private readonly OrtValue?[] _kvViews;     // [bufferIndex * (Capacity + 1) + length], created on first use
     private readonly long[] _ids;
+    private readonly int[] _history;           // the token ids whose KV the state holds, [0, _length)
     private readonly long[] _positions;
     private readonly float[] _stepLogitsBuffer;
     private readonly OrtValue _stepIds;
@@ -73,6 +74,7 @@ internal sealed class DecoderState : IDisposable
 
         _kvViews = new OrtValue?[buffers * (Capacity + 1)];
         _ids = GC.AllocateArray<long>(Capacity, pinned: true);
+        _history = new int[Capacity];
         _positions = GC.AllocateArray<long>(Capacity, pinned: true);
         _stepLogitsBuffer = GC.AllocateArray<float>(_vocab, pinned: true);
 
@@ -109,6 +111,9 @@ internal sealed class DecoderState : IDisposable
     /// <summary>Tokens processed so far.</summary>
     public int Length => _length;
 
+    /// <summary>The token ids processed so far (their KV is in the cache); valid until the next call.</summary>
+    public ReadOnlySpan<int> Tokens => _history.AsSpan(0, _length);
+
     /// <summary>
     /// Feeds <paramref name="tokens"/> after the current sequence and returns their logits,
     /// [tokens.Length, vocab] row-major. The span is valid until the next call.
@@ -139,6 +144,7 @@ internal sealed class DecoderState : IDisposable
         if (count == 1)
         {
             Run(_stepIds, _stepPositions, _stepLogits, total, cancellationToken);
+            _history[_length] = tokens[0];
             Advance(total);
             return _stepLogitsBuffer;
         }
@@ -164,6 +170,7 @@ internal sealed class DecoderState : IDisposable
             }
         }
 
+        tokens.CopyTo(_history.AsSpan(_length));
         Advance(total);
         return _prefillLogits.AsSpan(0, count * _vocab);
     }
@@ -198,6 +205,40 @@ internal sealed class DecoderState : IDisposable
         _length = length;
         _lengthBeforeLastRun = length;
     }
+
+    /// <summary>
+    /// Keeps only the first <paramref name="length"/> tokens, so a new sequence that starts with them skips their
+    /// prefill. With a shared buffer this only shortens the length; ping-pong buffers are laid out per length
+    /// ([heads, length, head_size]), so each head's rows are moved down in place (a copy of the kept KV).
+    /// </summary>
+    public void Truncate(int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+        if (!_shared && length > 0 && length < _length)
+        {
+            int rows = length * _headSize;
+            for (int l = 0; l < _layers; l++)
+            {
+                for (int kind = 0; kind < 2; kind++)
+                {
+                    // Head h moves from h * _length rows to h * length rows: never onto a later head's source.
+                    var buffer = _kvBuffers[(((_side * _layers) + l) * 2) + kind].AsSpan();
+                    for (int h = 1; h < _kvHeads; h++)
+                    {
+                        buffer.Slice(h * _length * _headSize, rows).CopyTo(buffer.Slice(h * rows, rows));
+                    }
+                }
+            }
+        }
+
+        _length = length;
+        _lengthBeforeLastRun = length;
+    }
+
+    /// <summary>Clears a pending cancellation so a returned state can serve the next sequence.</summary>
+    public void ClearCancellation() => _runOptions.Terminate = false;
 
     /// <summary>Empties the sequence so the state (and its buffers and views) can serve a new one.</summary>
     public void Reset()

@@ -18,6 +18,12 @@ public sealed record GenerationResult(
     /// <summary>Number of generated tokens.</summary>
     public int GeneratedTokenCount => TokenIds.Count;
 
+    /// <summary>
+    /// Prompt tokens whose KV cache was reused from an earlier sequence instead of prefilled (part of
+    /// <see cref="PromptTokenCount"/>; see <see cref="Models.OnnxGenAIModelOptions.ReusePromptPrefixes"/>).
+    /// </summary>
+    public int CachedPromptTokenCount { get; init; }
+
     /// <summary>Decode speed: tokens after the first per second of decode time (0 when fewer than two tokens).</summary>
     public double DecodeTokensPerSecond => DecodeRate(GeneratedTokenCount, TimeToFirstToken, Elapsed);
 
@@ -37,4 +43,8 @@ public sealed record GenerationUpdate(
     int TokenId,
     int PromptTokenCount,
     int GeneratedTokenCount,
-    GenerationFinishReason? FinishReason);
+    GenerationFinishReason? FinishReason)
+{
+    /// <summary>Prompt tokens whose KV cache was reused from an earlier sequence instead of prefilled.</summary>
+    public int CachedPromptTokenCount { get; init; }
+}

@@ -16,6 +16,7 @@ public sealed class Generator : IDisposable
     private readonly int[] _tokens;
     private readonly int[] _eos;
     private int _count;
+    private bool _started;
     private bool _disposed;
 
     internal Generator(OnnxGenAIModel model, ReadOnlySpan<int> prompt, GenerationOptions options, LogitsPipeline pipeline)
@@ -23,7 +24,8 @@ public sealed class Generator : IDisposable
         Model = model;
         Options = options;
         _pipeline = pipeline;
-        _state = model.RentState();
+        _state = model.RentState(prompt);
+        CachedPromptTokens = _state.Length;
         _tokens = new int[model.MaxLength];
         prompt.CopyTo(_tokens);
         _count = prompt.Length;
@@ -40,6 +42,12 @@ public sealed class Generator : IDisposable
 
     /// <summary>Number of prompt tokens.</summary>
     public int PromptLength { get; }
+
+    /// <summary>
+    /// Prompt tokens whose KV came from an earlier sequence with the same start and were not prefilled again
+    /// (see <see cref="OnnxGenAIModelOptions.ReusePromptPrefixes"/>); 0 when nothing was reused.
+    /// </summary>
+    public int CachedPromptTokens { get; }
 
     /// <summary>Most new tokens this generator will produce (settings and max length combined).</summary>
     public int MaxNewTokens { get; }
@@ -72,10 +80,13 @@ public sealed class Generator : IDisposable
 
         cancellationToken.ThrowIfCancellationRequested();
         Span<float> logits;
-        if (_state.Length == 0)
+        if (!_started)
         {
-            logits = _state.Append(_tokens.AsSpan(0, _count), cancellationToken);
-            logits = logits[((_count - 1) * Model.VocabularySize)..];
+            // Prefill whatever of the prompt the rented state does not already hold (at least its last token).
+            int cached = _state.Length;
+            logits = _state.Append(_tokens.AsSpan(cached, _count - cached), cancellationToken);
+            logits = logits[((_count - cached - 1) * Model.VocabularySize)..];
+            _started = true;
         }
         else
         {

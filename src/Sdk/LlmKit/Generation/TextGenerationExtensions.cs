@@ -43,7 +43,8 @@ public static class TextGenerationExtensions
                     generator.PromptLength,
                     generator.FinishReason!.Value,
                     run.TimeToFirstToken,
-                    run.Elapsed);
+                    run.Elapsed)
+                { CachedPromptTokenCount = generator.CachedPromptTokens };
             }
 
             // No token for Task.Run itself: the delegate must run to dispose the run (and return its pooled KV state);
@@ -78,11 +79,13 @@ public static class TextGenerationExtensions
 
             // Prefill is the long step: keep it off the caller's thread.
             string first = await Task.Run(() => run.Step(cancellationToken, out _).ToString(), cancellationToken).ConfigureAwait(false);
-            yield return new GenerationUpdate(first, generator.Tokens[^1], generator.PromptLength, generator.GeneratedCount, generator.FinishReason);
+            yield return new GenerationUpdate(first, generator.Tokens[^1], generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
+            { CachedPromptTokenCount = generator.CachedPromptTokens };
             while (!run.IsDone)
             {
                 string text = run.Step(cancellationToken, out int token).ToString();
-                yield return new GenerationUpdate(text, token, generator.PromptLength, generator.GeneratedCount, generator.FinishReason);
+                yield return new GenerationUpdate(text, token, generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
+                { CachedPromptTokenCount = generator.CachedPromptTokens };
             }
         }
     }

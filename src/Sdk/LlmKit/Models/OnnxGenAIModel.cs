@@ -17,12 +17,12 @@ namespace LlmKit.Models;
 public sealed class OnnxGenAIModel : IDisposable
 {
     private const int MaxPooledStates = 8;
-    private readonly System.Collections.Concurrent.ConcurrentBag<DecoderState> _statePool = [];
+    private readonly List<DecoderState> _statePool = []; // oldest first; guarded by itself
     private readonly long[] _ones;
     private readonly OrtValue?[] _masks;
     private bool _disposed;
 
-    private OnnxGenAIModel(string folder, string modelPath, GenAIConfig config, ModelTokenizer tokenizer, InferenceSession session, DecoderSignature signature, int maxLength, TimeSpan loadTime)
+    private OnnxGenAIModel(string folder, string modelPath, GenAIConfig config, ModelTokenizer tokenizer, InferenceSession session, DecoderSignature signature, int maxLength, TimeSpan loadTime, bool reusePromptPrefixes)
     {
         Folder = folder;
         ModelPath = modelPath;
@@ -32,6 +32,7 @@ public sealed class OnnxGenAIModel : IDisposable
         Signature = signature;
         MaxLength = maxLength;
         LoadTime = loadTime;
+        ReusesPromptPrefixes = reusePromptPrefixes;
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         _ones = GC.AllocateArray<long>(maxLength, pinned: true);
         Array.Fill(_ones, 1L);
@@ -64,6 +65,12 @@ public sealed class OnnxGenAIModel : IDisposable
 
     /// <summary>Time spent loading (configuration, tokenizer, session).</summary>
     public TimeSpan LoadTime { get; }
+
+    /// <summary>
+    /// Whether a new sequence reuses the KV cache of an earlier one that started with the same tokens (see
+    /// <see cref="OnnxGenAIModelOptions.ReusePromptPrefixes"/>).
+    /// </summary>
+    public bool ReusesPromptPrefixes { get; }
 
     internal InferenceSession Session { get; }
 
@@ -110,7 +117,7 @@ public sealed class OnnxGenAIModel : IDisposable
         try
         {
             var signature = DecoderSignature.Resolve(config, session, modelPath);
-            return new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed);
+            return new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options.ReusePromptPrefixes);
         }
         catch
         {
@@ -169,24 +176,69 @@ public sealed class OnnxGenAIModel : IDisposable
         return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize));
     }
 
-    /// <summary>Rents a KV state (buffers sized to <see cref="MaxLength"/>); return it with <see cref="ReturnState"/>.</summary>
-    internal DecoderState RentState()
+    /// <summary>
+    /// Rents a KV state (buffers sized to <see cref="MaxLength"/>) for a sequence that starts with
+    /// <paramref name="sequence"/>; return it with <see cref="ReturnState"/>. With prefix reuse on, the pooled state
+    /// sharing the longest prefix with <paramref name="sequence"/> comes back holding that prefix (at most all but
+    /// the last token, whose logits the caller needs): the caller appends from <see cref="DecoderState.Length"/> on.
+    /// </summary>
+    internal DecoderState RentState(ReadOnlySpan<int> sequence)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _statePool.TryTake(out var state) ? state : new DecoderState(this);
-    }
-
-    /// <summary>Returns a state to the pool so the next sequence reuses its buffers instead of allocating them.</summary>
-    internal void ReturnState(DecoderState state)
-    {
-        if (_disposed || _statePool.Count >= MaxPooledStates)
+        DecoderState? state = null;
+        int shared = 0;
+        lock (_statePool)
         {
-            state.Dispose();
-            return;
+            if (_statePool.Count > 0)
+            {
+                // The longest shared prefix wins; with none, the state returned longest ago (the least likely to be asked for).
+                int best = 0;
+                for (int i = 0; ReusesPromptPrefixes && i < _statePool.Count; i++)
+                {
+                    int common = sequence.CommonPrefixLength(_statePool[i].Tokens);
+                    if (common > shared)
+                    {
+                        (best, shared) = (i, common);
+                    }
+                }
+
+                state = _statePool[best];
+                _statePool.RemoveAt(best);
+            }
         }
 
-        state.Reset();
-        _statePool.Add(state);
+        if (state is null)
+        {
+            return new DecoderState(this);
+        }
+
+        state.Truncate(Math.Min(shared, Math.Max(0, sequence.Length - 1)));
+        return state;
+    }
+
+    /// <summary>Returns a state to the pool (keeping its tokens for prefix reuse) so a later sequence reuses its buffers.</summary>
+    internal void ReturnState(DecoderState state)
+    {
+        state.ClearCancellation();
+        DecoderState? evicted = null;
+        lock (_statePool)
+        {
+            if (_disposed)
+            {
+                evicted = state;
+            }
+            else
+            {
+                _statePool.Add(state);
+                if (_statePool.Count > MaxPooledStates)
+                {
+                    evicted = _statePool[0];
+                    _statePool.RemoveAt(0);
+                }
+            }
+        }
+
+        evicted?.Dispose();
     }
 
     /// <summary>An all-ones attention mask [1, length]; cached per length and shared read-only by every sequence.</summary>
@@ -217,8 +269,15 @@ public sealed class OnnxGenAIModel : IDisposable
             return;
         }
 
-        _disposed = true;
-        while (_statePool.TryTake(out var state))
+        DecoderState[] pooled;
+        lock (_statePool)
+        {
+            _disposed = true;
+            pooled = [.. _statePool];
+            _statePool.Clear();
+        }
+
+        foreach (var state in pooled)
         {
             state.Dispose();
         }

@@ -20,6 +20,18 @@ public sealed record OnnxGenAIModelOptions
     /// <summary>Length (prompt plus generated tokens) for which KV buffers are sized; null uses the folder's <c>search.max_length</c>.</summary>
     public int? MaxLength { get; init; }
 
+    /// <summary>
+    /// Reuse the KV cache of an earlier sequence that started with the same tokens, so only the new part of a prompt
+    /// is prefilled: the next turn of a chat (the history up to the last reply is cached), a fixed system prompt or
+    /// classification prompt, a scorer's repeated context. Default true. Up to 8 finished sequences are kept per model.
+    /// </summary>
+    /// <remarks>
+    /// Results are the same up to floating-point rounding: a reused prefix was computed in a differently shaped run
+    /// (one prefill instead of another), so logits can differ in the last bits and a greedy choice between two
+    /// near-equal tokens can flip. Turn it off when runs must be bit-for-bit repeatable across different histories.
+    /// </remarks>
+    public bool ReusePromptPrefixes { get; init; } = true;
+
     internal void Validate()
     {
         if (IntraOpThreads is < 1)

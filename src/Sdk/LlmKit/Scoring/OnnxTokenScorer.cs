@@ -82,15 +82,17 @@ public sealed class OnnxTokenScorer : ITokenScorer
         int vocab = _model.VocabularySize;
         Validate(prefix, continuations);
 
-        var state = _model.RentState();
+        var state = _model.RentState(prefix);
         try
         {
-            // The distribution that predicts each continuation's first token: the prefix's last row.
+            // The distribution that predicts each continuation's first token: the prefix's last row. The rented
+            // state may already hold all but the prefix's last token (a context scored before).
             float[]? firstRow = null;
             if (prefix.Length > 0)
             {
-                var logits = state.Append(prefix, cancellationToken);
-                firstRow = logits[((prefix.Length - 1) * vocab)..].ToArray();
+                int cached = state.Length;
+                var logits = state.Append(prefix.AsSpan(cached), cancellationToken);
+                firstRow = logits[((prefix.Length - cached - 1) * vocab)..].ToArray();
             }
 
             int prefixLength = state.Length;
