@@ -156,38 +156,45 @@ internal sealed class ModerationBenchCommand : IBenchCommand
 
     private static async Task<string> VerdictLatencyAsync(ITokenScorer scorer, string domain, List<string> inTrain, List<string> offTrain, CancellationToken cancellationToken)
     {
-        // A message of about 100 tokens: training reviews joined, then cut to 100 tokens of the scorer's tokenizer.
-        string message = string.Join(' ', inTrain);
-        while (scorer.Tokenizer.CountTokens(message) > 100)
+        // 55 different messages of about 100 tokens: training reviews joined from a different first review each time,
+        // cut to 100 tokens of the scorer's tokenizer. Different texts, so prefix reuse can only skip the verdict
+        // prompt's fixed part before the message; the same message repeated shows the fully cached case.
+        var messages = new List<string>();
+        for (int first = 0; messages.Count < 55; first++)
         {
-            message = message[..(message.Length - Math.Max(1, message.Length / 50))];
+            string message = string.Join(' ', inTrain.Skip(first % inTrain.Count).Concat(inTrain));
+            int end = scorer.Tokenizer.GetIndexByTokenCount(message, 100, out _, out _);
+            messages.Add(message[..end].TrimEnd());
         }
 
-        int tokens = scorer.Tokenizer.CountTokens(message);
+        int tokens = (int)messages.Average(m => scorer.Tokenizer.CountTokens(m));
         var lines = new StringBuilder();
-        lines.AppendLine(CultureInfo.InvariantCulture, $"Constrained-verdict latency, {tokens}-token message, mean of 50 checks after 5 warm-up checks:").AppendLine();
+        lines.AppendLine(CultureInfo.InvariantCulture, $"Constrained-verdict latency, messages of about {tokens} tokens, mean of 50 checks after 5 warm-up checks (prompt-prefix reuse on, the default):").AppendLine();
         foreach (int examples in new[] { 2, 0 })
         {
             var moderator = new DomainModerator(
                 new ModerationOptions { Domain = domain, InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Verdict, DetectInjection = false, VerdictExamplesPerClass = examples },
                 scorer: scorer);
             await moderator.WarmUpAsync(cancellationToken);
-            for (int i = 0; i < 5; i++)
+            foreach ((string label, Func<int, string> pick) in new (string, Func<int, string>)[] { ("50 different messages", i => messages[i]), ("one message 50 times", _ => messages[0]) })
             {
-                await moderator.CheckInputAsync(message, cancellationToken);
-            }
+                for (int i = 0; i < 5; i++)
+                {
+                    await moderator.CheckInputAsync(pick(50 + i), cancellationToken);
+                }
 
-            const int runs = 50;
-            var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < runs; i++)
-            {
-                await moderator.CheckInputAsync(message, cancellationToken);
-            }
+                const int runs = 50;
+                var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+                long start = Stopwatch.GetTimestamp();
+                for (int i = 0; i < runs; i++)
+                {
+                    await moderator.CheckInputAsync(pick(i), cancellationToken);
+                }
 
-            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / runs;
-            double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / runs;
-            lines.AppendLine(CultureInfo.InvariantCulture, $"- VerdictExamplesPerClass = {examples}: {ms:0.00} ms wall, {cpuMs:0.00} ms CPU per check");
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / runs;
+                double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / runs;
+                lines.AppendLine(CultureInfo.InvariantCulture, $"- VerdictExamplesPerClass = {examples}, {label}: {ms:0.00} ms wall, {cpuMs:0.00} ms CPU per check");
+            }
         }
 
         return lines.ToString();
