@@ -83,9 +83,10 @@ public sealed class ModerationOptions
     public int MaxScoredCharacters { get; set; } = 2_000;
 
     /// <summary>
-    /// Examples per class shown in the constrained/generated verdict prompt. Default 0: every example is prefilled on
-    /// every check (with stories260K, 2 per class doubled the CPU time of a check without improving it); raise it for
-    /// a model that benefits from few-shot prompts. Allowed 0 to 16.
+    /// Examples per class shown in the constrained/generated verdict prompt. Default 0 (with stories260K, 2 per class
+    /// did not improve the verdict); raise it for a model that benefits from few-shot prompts. The examples sit in the
+    /// prompt's fixed part before the text, which LlmKit's ONNX models keep in their KV cache between checks, so they
+    /// cost little after the first check. Allowed 0 to 16.
     /// </summary>
     public int VerdictExamplesPerClass { get; set; }
 
