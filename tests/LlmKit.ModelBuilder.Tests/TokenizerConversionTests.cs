@@ -98,6 +98,21 @@ public sealed class TokenizerConversionTests
             && reference.Decode(ids) == text;
     }
 
+    [Fact]
+    public void The_space_mark_in_input_is_read_as_a_space_as_sentencepiece_does()
+    {
+        // U+2581 is SentencePiece's own space mark; like sentencepiece, the converted tokenizer reads it as a space, so
+        // such text comes back with spaces. (llama2.c's run.c encoder, our reference elsewhere, byte-encodes it instead:
+        // the one known difference between the two.)
+        var (converted, _) = Stories.Value;
+        var marked = converted.EncodeToIds("Lily\u2581ran \u2581 home", addBeginningOfSentence: true, addEndOfSentence: false);
+        var spaced = converted.EncodeToIds("Lily ran   home", addBeginningOfSentence: true, addEndOfSentence: false);
+        Assert.Equal(spaced, marked);
+        Assert.Equal("Lily ran   home", converted.Decode(marked, considerSpecialTokens: false));
+    }
+
+    private const int SpaceMark = 0x2581;
+
     /// <summary>Non-empty strings mixing ASCII, whitespace, punctuation, accents, CJK, emoji and arbitrary BMP letters.</summary>
     public static class MixedText
     {
@@ -107,7 +122,8 @@ public sealed class TokenizerConversionTests
         public static Arbitrary<string> Strings()
         {
             Gen<string> fragment = Gen.Elements(Fragments);
-            Gen<string> bmp = Gen.Choose(0x20, 0xD7FF).Select(c => ((char)c).ToString());
+            // U+2581 is SentencePiece's own space mark: it decodes as a space, so it cannot round-trip (tested on its own).
+            Gen<string> bmp = Gen.Choose(0x20, 0xD7FF).Where(c => c != SpaceMark).Select(c => ((char)c).ToString());
             Gen<string> astral = Gen.Choose(0x10000, 0x10FFFF).Select(char.ConvertFromUtf32);
             Gen<string> piece = Gen.Frequency((6, fragment), (2, bmp), (1, astral));
             return Gen.NonEmptyListOf(piece).Select(parts => string.Concat(parts)).ToArbitrary();
