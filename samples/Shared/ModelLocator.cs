@@ -82,27 +82,13 @@ internal static class ModelLocator
         sha.AppendData(typeof(Llama2cConverter).Assembly.ManifestModule.ModuleVersionId.ToByteArray());
         string hash = Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
 
-        string cacheRoot = Path.Combine(CacheHome(), "llmkit", "models");
-        string folder = Path.Combine(cacheRoot, $"stories260K-{hash}");
-        if (Directory.Exists(folder))
+        // Entries of older builds are deleted once unused for 14 days.
+        var cache = new ConvertedModelCache(Path.Combine(CacheHome(), "llmkit", "models"));
+        return cache.GetOrCreate($"stories260K-{hash}", staging =>
         {
-            return folder;
-        }
-
-        progress($"Converting stories260K into {folder} (first run only)");
-        Directory.CreateDirectory(cacheRoot);
-        string staging = Path.Combine(cacheRoot, $".staging-{Guid.NewGuid():N}");
-        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging));
-        try
-        {
-            Directory.Move(staging, folder);
-        }
-        catch (IOException) when (Directory.Exists(folder))
-        {
-            Directory.Delete(staging, recursive: true); // another process converted it first
-        }
-
-        return folder;
+            progress($"Converting stories260K into {Path.Combine(cache.Root, $"stories260K-{hash}")} (first run only)");
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging));
+        });
     }
 
     private static string CacheHome()

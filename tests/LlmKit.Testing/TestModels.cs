@@ -21,8 +21,12 @@ public static class TestModels
     private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, Lazy<Llama2cCheckpoint>> Checkpoints = new(StringComparer.Ordinal);
 
-    /// <summary>The cache root: <c>{temp}/llmkit-tests</c>.</summary>
+    /// <summary>The cache root: <c>{temp}/llmkit-tests</c> (converted models in <c>models</c>, synthetic checkpoints in <c>checkpoints</c>).</summary>
     public static string CacheRoot { get; } = Path.Combine(Path.GetTempPath(), "llmkit-tests");
+
+    // Keyed by the builder's hash, so every builder change adds entries; the caches delete the ones unused for 14 days.
+    private static readonly ConvertedModelCache ModelCache = new(Path.Combine(CacheRoot, "models"));
+    private static readonly ConvertedModelCache CheckpointCache = new(Path.Combine(CacheRoot, "checkpoints"));
 
     /// <summary>stories260K converted into the Standard graph form (an ONNX GenAI folder).</summary>
     public static string Stories260KFolder => Stories260K.Value;
@@ -69,19 +73,13 @@ public static class TestModels
     public static (string Checkpoint, string Tokenizer) SyntheticCheckpoint(LlamaConfig config, int seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        string folder = Path.Combine(CacheRoot, "checkpoints", Hash($"{BuilderHash.Value}|{config}|{seed}"));
-        string checkpoint = Path.Combine(folder, "model.bin");
-        string tokenizer = Path.Combine(folder, "tokenizer.bin");
-        if (!File.Exists(checkpoint) || !File.Exists(tokenizer))
+        string folder = CheckpointCache.GetOrCreate(Hash($"{BuilderHash.Value}|{config}|{seed}"), staging =>
         {
-            string staging = $"{folder}.tmp-{Guid.NewGuid():N}";
             Directory.CreateDirectory(staging);
             CheckpointSynthesizer.Write(Path.Combine(staging, "model.bin"), config, seed);
             CheckpointSynthesizer.WriteTokenizer(Path.Combine(staging, "tokenizer.bin"), config.VocabSize);
-            PublishOrDiscard(staging, folder);
-        }
-
-        return (checkpoint, tokenizer);
+        });
+        return (Path.Combine(folder, "model.bin"), Path.Combine(folder, "tokenizer.bin"));
     }
 
     /// <summary>A loaded checkpoint, cached per path (read-only, safe to share).</summary>
@@ -96,34 +94,12 @@ public static class TestModels
     private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision, bool int4ZeroPoints)
     {
         string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}|{precision}|{int4ZeroPoints}");
-        string folder = Path.Combine(CacheRoot, $"{label}-{form}-{precision}{(int4ZeroPoints ? "-zp" : "")}-{hash}");
-        if (Directory.Exists(folder))
-        {
-            return folder; // published by a rename, so it is complete
-        }
-
-        Directory.CreateDirectory(CacheRoot);
-        string staging = Path.Combine(CacheRoot, $"{label}-{Guid.NewGuid():N}.staging");
-        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form)
-        {
-            Precision = precision,
-            Int4ZeroPoints = int4ZeroPoints,
-        });
-        PublishOrDiscard(staging, folder);
-        return folder;
-    }
-
-    // Renames a finished folder into place; if another process won the race, keeps theirs.
-    private static void PublishOrDiscard(string staging, string destination)
-    {
-        try
-        {
-            Directory.Move(staging, destination);
-        }
-        catch (IOException) when (Directory.Exists(destination))
-        {
-            Directory.Delete(staging, recursive: true);
-        }
+        return ModelCache.GetOrCreate($"{label}-{form}-{precision}{(int4ZeroPoints ? "-zp" : "")}-{hash}", staging =>
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form)
+            {
+                Precision = precision,
+                Int4ZeroPoints = int4ZeroPoints,
+            }));
     }
 
     private static string HashFiles(params string[] paths)

@@ -13,6 +13,11 @@ internal static class BenchModels
     public static string CacheRoot { get; } = Path.Combine(
         Environment.GetEnvironmentVariable("LLMKIT_BENCH_CACHE") ?? Path.Combine(Path.GetTempPath(), "llmkit-bench"));
 
+    private static readonly ConvertedModelCache ModelCache = new(Path.Combine(CacheRoot, "models"));
+    private static readonly ConvertedModelCache CheckpointCache = new(Path.Combine(CacheRoot, "checkpoints"));
+    private static readonly Lazy<string> BuilderHash = new(() =>
+        Convert16(SHA256.HashData(File.ReadAllBytes(typeof(Llama2cConverter).Assembly.Location))));
+
     public static string SharedRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
@@ -37,30 +42,25 @@ internal static class BenchModels
 
     public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form)
     {
-        string folder = Path.Combine(CacheRoot, "checkpoints", Key($"{config}|{seed}"));
+        string folder = CheckpointCache.GetOrCreate(Key($"{BuilderHash.Value}|{config}|{seed}"), staging =>
+        {
+            Directory.CreateDirectory(staging);
+            CheckpointSynthesizer.Write(Path.Combine(staging, "model.bin"), config, seed);
+            CheckpointSynthesizer.WriteTokenizer(Path.Combine(staging, "tokenizer.bin"), config.VocabSize);
+        });
         string checkpoint = Path.Combine(folder, "model.bin");
         string tokenizer = Path.Combine(folder, "tokenizer.bin");
-        if (!File.Exists(tokenizer))
-        {
-            Directory.CreateDirectory(folder);
-            CheckpointSynthesizer.Write(checkpoint, config, seed);
-            CheckpointSynthesizer.WriteTokenizer(tokenizer, config.VocabSize);
-        }
-
         return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form);
     }
 
     private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form)
     {
-        string builder = typeof(Llama2cConverter).Assembly.Location;
-        string output = Path.Combine(CacheRoot, "models", $"{name}-{Key(File.GetLastWriteTimeUtc(builder).Ticks + checkpoint)}");
-        if (!File.Exists(Path.Combine(output, "genai_config.json")))
+        // Keyed by the builder's content (deterministic builds: a rebuild without changes keeps the key), not its file time.
+        return ModelCache.GetOrCreate($"{name}-{Key(BuilderHash.Value + checkpoint)}", staging =>
         {
             Console.Error.WriteLine($"converting {name} ...");
-            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, output, Force: true, GraphForm: form));
-        }
-
-        return output;
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form));
+        });
     }
 
     private static string Key(string text) => Convert16(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
