@@ -45,6 +45,7 @@ public class LlmKitServiceCollectionTests
             Assert.Same(chatService, provider.GetRequiredService<ITextGenerationService>());
             Assert.Same(model.Tokenizer.Inner, provider.GetRequiredService<Tokenizer>());
             Assert.Equal(model.MaxLength, provider.GetRequiredService<ITokenScorer>().MaxSequenceLength);
+            Assert.True(model.ReusesPromptPrefixes); // the default
             Assert.Equal("stories", chatClient.GetService<ChatClientMetadata>()!.DefaultModelId);
 
             // Defaults from configuration (greedy, reference length) apply to a request that sets nothing.
@@ -109,7 +110,7 @@ public class LlmKitServiceCollectionTests
     {
         var services = new ServiceCollection()
             .AddKeyedLlmKit("tiny", o => { o.ModelPath = Folder; o.ModelId = "tiny"; o.IntraOpThreads = 1; })
-            .AddKeyedLlmKit("chatty", Configuration(("ModelPath", Folder), ("ModelId", "chatty"), ("ChatTemplate", "Llama2")));
+            .AddKeyedLlmKit("chatty", Configuration(("ModelPath", Folder), ("ModelId", "chatty"), ("ChatTemplate", "Llama2"), ("ReusePromptPrefixes", "false")));
         await using var provider = services.BuildServiceProvider();
 
         var tiny = provider.GetRequiredKeyedService<IChatClient>("tiny");
@@ -117,6 +118,8 @@ public class LlmKitServiceCollectionTests
         Assert.NotSame(provider.GetRequiredKeyedService<OnnxGenAIModel>("tiny"), provider.GetRequiredKeyedService<OnnxGenAIModel>("chatty"));
         Assert.Equal("tiny", tiny.GetService<ChatClientMetadata>()!.DefaultModelId);
         Assert.Equal(ChatTemplateKind.Llama2, ((OnnxChatClient)chatty).Template.Kind);
+        Assert.True(provider.GetRequiredKeyedService<OnnxGenAIModel>("tiny").ReusesPromptPrefixes);
+        Assert.False(provider.GetRequiredKeyedService<OnnxGenAIModel>("chatty").ReusesPromptPrefixes);
         Assert.Null(provider.GetService<IChatClient>());
 
         var kernel = provider.GetRequiredService<Kernel>();

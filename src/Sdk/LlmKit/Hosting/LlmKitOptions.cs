@@ -30,6 +30,12 @@ public sealed class LlmKitOptions
     /// <summary>Longest sequence (prompt plus new tokens) to size KV buffers for, &gt;= 2; null uses the folder's <c>search.max_length</c>.</summary>
     public int? MaxLength { get; set; }
 
+    /// <summary>
+    /// Reuse the KV cache of an earlier sequence with the same start (the next chat turn prefills only its new part);
+    /// default true. See <see cref="Models.OnnxGenAIModelOptions.ReusePromptPrefixes"/>.
+    /// </summary>
+    public bool ReusePromptPrefixes { get; set; } = true;
+
     /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

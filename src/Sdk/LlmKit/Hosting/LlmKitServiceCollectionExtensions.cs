@@ -163,6 +163,7 @@ public static partial class LlmKitServiceCollectionExtensions
             IntraOpThreads = options.IntraOpThreads,
             ExecutionProviders = options.ExecutionProvider is { } provider ? [provider] : null,
             MaxLength = options.MaxLength,
+            ReusePromptPrefixes = options.ReusePromptPrefixes,
         });
         LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength);
         return model;
