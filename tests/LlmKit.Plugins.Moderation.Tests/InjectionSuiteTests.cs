@@ -46,6 +46,7 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
     [InlineData("multilingual")]
     [InlineData("encoded")]
     [InlineData("leak")]
+    [InlineData("switch")]
     public async Task Every_attack_kind_is_mostly_caught(string category)
     {
         var moderator = InjectionOnly();

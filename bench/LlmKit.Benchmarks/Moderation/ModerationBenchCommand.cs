@@ -97,6 +97,15 @@ internal sealed class ModerationBenchCommand : IBenchCommand
 
         report.AppendLine().AppendLine(await InjectionReportAsync(options, scorer, inTrain, offTrain, inTest, cancellationToken));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Output))!);
+        // A hand-written reading of an earlier run (a section headed "## Reading the figures") is kept below the new figures.
+        const string ReadingHeading = "## Reading the figures";
+        string previous = File.Exists(options.Output) ? await File.ReadAllTextAsync(options.Output, cancellationToken) : string.Empty;
+        int reading = previous.IndexOf(ReadingHeading, StringComparison.Ordinal);
+        if (reading >= 0)
+        {
+            report.AppendLine().Append(previous[reading..]);
+        }
+
         await File.WriteAllTextAsync(options.Output, report.ToString(), cancellationToken);
         Console.WriteLine($"wrote {options.Output}");
         return 0;

@@ -67,7 +67,7 @@ public static class InjectionHeuristics
     [
         // --- instruction override ---
         new("override.en", InjectionSignal.InstructionOverride, 0.9, $@"\b{OverrideVerb}\b[^.\n]{{0,40}}\b{Scope}\b[^.\n]{{0,30}}\b{RuleNoun}\b"),
-        new("override.en.above", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(all\s+|everything\s+)?(of\s+)?(the\s+|what's\s+|what is\s+|what was\s+)?(said\s+|written\s+|stated\s+)?(above|before this)\s*([.,;:!]|and\b|then\b|$)"),
+        new("override.en.above", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(all\s+|everything\s+)?(of\s+)?(the\s+|what's\s+|what is\s+|what was\s+)?(said\s+|written\s+|stated\s+)?(above|before (this|that|now)|so far|up to (now|here|this point)|until now|prior to this)\s*([.,;:!]|and\b|then\b|$)"),
         new("override.en.all-previous", InjectionSignal.InstructionOverride, 0.6, @"\b(ignore|disregard|forget)\s+(all|everything)\s+(of\s+)?(the\s+)?(previous|prior|above|preceding)\b"),
         new("override.en.weak", InjectionSignal.InstructionOverride, 0.45, $@"\b(ignore|disregard)\s+(the|these|those)\s+{RuleNoun}\b"),
         new("override.en.forget-all", InjectionSignal.InstructionOverride, 0.8, @"\bforget\s+(about\s+)?(everything|all)\s+(you('ve|\s+have|\s+were|\s+had)?\s+(been\s+)?(told|taught|learned|instructed|given)|(that\s+)?(was|is|were)\s+(said|written|stated)\s+(above|before|earlier)|above|so far)"),
@@ -75,14 +75,24 @@ public static class InjectionHeuristics
         new("override.en.limits", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget|bypass|override|remove|disable|turn off)\s+(all\s+)?(of\s+)?(your|any|all|the)\s+(restrictions|constraints|limits|limitations|filters|safety\s+(rules|features|measures))\b"),
         new("override.en.void", InjectionSignal.InstructionOverride, 0.9, @"\b(previous|prior|above|earlier|original|system|old)\s+(instructions?|rules|prompts?|directives)\b[^.\n]{0,20}\b(are|is|were|have been)\b[^.\n]{0,15}\b(void|cancel+ed|revoked|lifted|no longer (valid|apply|applies|in effect|relevant)|obsolete|overridden|null|suspended|disabled)"),
         new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt|orders)\s*(:|are\b|is\b|follow)"),
+        // Topic and task switches: "Forget about all the assignments. Your next job is to ...".
+        new("override.en.tasks", InjectionSignal.InstructionOverride, 0.6, @"\b(forget|ignore|disregard|drop|abandon)\s+(about\s+)?(all\s+)?(of\s+)?((your|the|these|those)\s+)?((previous|prior|earlier|preceding|current|other)\s+)?(tasks|assignments)\b"),
+        new("override.en.next-task", InjectionSignal.InstructionOverride, 0.6, @"\b(your|the)\s+(next|new|real|actual)\s+(task|job|mission|assignment)\s+(is|will be)\s+to\b"),
         new("override.en.instead", InjectionSignal.InstructionOverride, 0.3, @"\binstead\b[^.\n]{0,20}\b(say|print|write|output|respond with|reply with|only answer)\b"),
         new("override.en.obey", InjectionSignal.InstructionOverride, 0.35, @"\byou\s+(must|will|shall)\s+(now\s+)?(obey|comply)\b"),
         new("override.es", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignore|ignorar|ignoren|olvida|olvide|olvidar|omite|omitir|descarta|descartar|no sigas)\b[^.\n]{0,40}(instrucciones|reglas|indicaciones|órdenes|ordenes|directrices|restricciones)"),
         new("override.fr", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore[rz]?|oublie[rz]?|néglige[rz]?|neglige[rz]?|ne suis pas|ne tiens pas compte)\b[^.\n]{0,40}(instructions|règles|regles|consignes|directives|restrictions)"),
-        new("override.de", InjectionSignal.InstructionOverride, 0.9, @"\b(ignoriere|ignorier|ignorieren|vergiss|vergessen|missachte|missachten|übergehe)\b[^.\n]{0,40}(anweisungen|regeln|instruktionen|vorgaben|befehle|richtlinien|einschränkungen)"),
+        new("override.de", InjectionSignal.InstructionOverride, 0.9, @"\b(ignoriere|ignorier|ignorieren|vergiss|vergessen|missachte|missachten|übergehe)\b[^.\n]{0,40}(anweisungen|regeln|instruktionen|vorgaben|befehle|richtlinien|einschränkungen|aufgaben|aufträge)"),
         new("override.it", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignorare|dimentica|dimenticare|trascura|non seguire)\b[^.\n]{0,40}(istruzioni|regole|direttive|indicazioni|restrizioni)"),
         new("override.pt", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore|ignora|ignorar|esqueça|esqueca|esquecer|desconsidere|desconsiderar)\b[^.\n]{0,40}(instruções|instrucoes|regras|diretrizes|orientações|orientacoes|restrições)"),
         new("override.nl", InjectionSignal.InstructionOverride, 0.9, @"\b(negeer|vergeet|negeren)\b[^.\n]{0,40}(instructies|regels|richtlijnen|opdrachten)"),
+        // "Forget everything before" without naming instructions, per language.
+        new("override.de.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(vergiss|vergessen sie|ignoriere|ignorieren sie)\s+(bitte\s+)?alles\b[^.\n]{0,30}\b(davor|vorher|zuvor|bisher|oben|vorangegangene|bisherige|obige)"),
+        new("override.es.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(olvida|olvide|olvidad|ignora|ignore)\s+todo\b[^.\n]{0,30}\b(anterior|anteriores|antes|dicho|arriba)\b"),
+        new("override.fr.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(oublie|oubliez|ignore|ignorez)\s+tout\b[^.\n]{0,30}(précède|precede|précédent|precedent|avant|dit|ci-dessus)"),
+        new("override.it.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(dimentica|dimenticate|ignora|ignorate)\s+tutto\b[^.\n]{0,30}\b(prima|precedente|precede|sopra|detto)\b"),
+        new("override.pt.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(esqueça|esqueca|esqueçam|ignore|ignora)\s+tudo\b[^.\n]{0,30}\b(anterior|antes|acima|dito)\b"),
+        new("override.nl.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(vergeet|negeer)\s+alles\b[^.\n]{0,30}\b(hiervoor|daarvoor|eerder|hierboven|vorige)\b"),
         new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
         new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
         new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
@@ -92,6 +102,7 @@ public static class InjectionHeuristics
         // --- role switch ---
         new("role.en.now", InjectionSignal.RoleSwitch, 0.45, @"\byou\s+are\s+(now|no longer|from now on)\b|\bfrom now on,?\s+you\s+(are|will|must|shall)\b"),
         new("role.en.unrestricted", InjectionSignal.RoleSwitch, 0.9, @"\b(act|behave|respond|answer|pose|roleplay|role-play)\s+(as|like)\s+(if\s+you\s+(were|are)\s+)?(an?\s+)?(unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|dan|amoral|unaligned)\b"),
+        new("role.en.persona", InjectionSignal.RoleSwitch, 0.9, @"\b((pretend|imagine|suppose)\s+(that\s+)?(you\s+are|you're|to\s+be)|you\s+are\s+(now\s+)?)\s*(an?\s+)?(evil|unrestricted|unfiltered|uncensored|jailbroken|rogue|amoral|unaligned|malicious|unethical)\b"),
         new("role.en.jailbreak-terms", InjectionSignal.RoleSwitch, 0.6, @"\b(dan mode|do anything now|developer mode|jailbreak|jailbroken|god mode|sudo mode|unrestricted mode|unfiltered mode|evil mode|stan|aim mode)\b"),
         new("role.en.no-limits", InjectionSignal.RoleSwitch, 0.5, @"\b(without|with no|free of|free from|no longer (bound|restricted) by)\s+(any\s+)?(rules|restrictions|limits|limitations|filters|guidelines|censorship|polic(y|ies)|content polic(y|ies)|ethical (guidelines|constraints))\b|\bno longer (bound|restricted|limited) by\b"),
         new("role.en.pretend", InjectionSignal.RoleSwitch, 0.35, @"\b(pretend\s+(to be|you are|you're|that you)|roleplay as|role-play as|impersonate|stay in character)\b"),
