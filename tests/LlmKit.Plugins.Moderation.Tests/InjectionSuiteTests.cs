@@ -39,6 +39,38 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
         Assert.True(fpr <= 0.05, $"false-positive rate {fpr:0.000}");
     }
 
+    /// <summary>
+    /// Sets written before the rules that now catch them, 30 attacks and 30 general-purpose benign prompts each.
+    /// Each was measured before any rule was written for it — recall 0.367, 0.367 and 0.367, false-positive rate
+    /// 0.033, 0.100 and 0.000 (holdouts 1, 2, 3): the estimate of how the heuristics do on phrasings they were not
+    /// written against. Rules were then written for their misses, so they are training data now and these bars
+    /// guard against regressions; the misses are listed in the output.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 0.95, 0.05)]
+    [InlineData(2, 0.95, 0.05)]
+    [InlineData(3, 0.9, 0.05)]
+    public async Task Holdouts_keep_their_measured_recall_and_false_positive_rate(int holdout, double minRecall, double maxFpr)
+    {
+        var moderator = InjectionOnly();
+        int tp = 0, fn = 0, fp = 0, tn = 0;
+        foreach (var row in TestData.Holdout(holdout))
+        {
+            var result = await moderator.CheckInputAsync(row.Text);
+            bool flagged = !result.Allowed;
+            if (row.IsInjection && flagged) tp++;
+            else if (row.IsInjection) { fn++; output.WriteLine($"MISSED {row.Text}"); }
+            else if (flagged) { fp++; output.WriteLine($"FALSE POSITIVE {row.Text} ({result.Reason})"); }
+            else tn++;
+        }
+
+        double recall = tp / (double)(tp + fn);
+        double fpr = fp / (double)(fp + tn);
+        output.WriteLine($"holdout {holdout}: recall {recall:0.000} ({tp}/{tp + fn}), false-positive rate {fpr:0.000} ({fp}/{fp + tn})");
+        Assert.True(recall >= minRecall - 1e-9, $"recall {recall:0.000} < {minRecall}");
+        Assert.True(fpr <= maxFpr + 1e-9, $"false-positive rate {fpr:0.000} > {maxFpr}");
+    }
+
     [Theory]
     [InlineData("direct")]
     [InlineData("roleplay")]

@@ -7,7 +7,13 @@ internal static class TestData
 {
     public sealed record SuiteRow(bool IsInjection, string Category, string Text);
 
-    public static IReadOnlyList<SuiteRow> InjectionSuite { get; } = LoadSuite();
+    public static IReadOnlyList<SuiteRow> InjectionSuite { get; } = LoadSuite("injection-suite.tsv");
+
+    /// <summary>
+    /// Sets written before the rules that catch them, to estimate how the heuristics do on phrasings they were not
+    /// written against: <c>injection-holdout-N.tsv</c>, same format as the suite.
+    /// </summary>
+    public static IReadOnlyList<SuiteRow> Holdout(int number) => LoadSuite($"injection-holdout-{number}.tsv");
 
     /// <summary>Restaurant reviews (in-domain) and phone reviews (off-domain), 1,000 each, in file order.</summary>
     public static (IReadOnlyList<string> Yelp, IReadOnlyList<string> Amazon) Sentiment()
@@ -27,9 +33,9 @@ internal static class TestData
     private static List<string> Sentences(string relativePath) =>
         [.. File.ReadLines(SharedFixtures.File(relativePath)).Where(l => l.Contains('\t')).Select(l => l[..l.LastIndexOf('\t')].Trim())];
 
-    private static List<SuiteRow> LoadSuite()
+    private static List<SuiteRow> LoadSuite(string file)
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "Data", "injection-suite.tsv");
+        string path = Path.Combine(AppContext.BaseDirectory, "Data", file);
         var rows = new List<SuiteRow>();
         foreach (string line in File.ReadLines(path))
         {

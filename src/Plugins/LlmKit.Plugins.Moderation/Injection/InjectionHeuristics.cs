@@ -57,11 +57,11 @@ public static class InjectionHeuristics
     private const int CompiledEngineMaxLength = 4_096;
 
     // Shared vocabulary (English).
-    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|set aside|do not follow|don't follow|dont follow|stop following)";
+    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|do not follow|don't follow|dont follow|stop following)";
 
     // "the" alone is not a scope: "forget the rules of etiquette" is small talk, "forget your rules" is not.
     private const string Scope = @"(previous|prior|above|earlier|preceding|foregoing|all|any|every|your|these|those|system|original|initial|existing|developer|safety|hidden)";
-    private const string RuleNoun = @"(instructions?|prompts?|rules?|directives?|guidelines?|commands?|guardrails?|polic(y|ies)|programming|system message|safeguards|content filters?)";
+    private const string RuleNoun = @"(instructions?|prompts?|rules?|directives?|directions|guidelines?|guidance|commands?|guardrails?|polic(y|ies)|programming|(alignment |safety )?training|conditioning|context|system message|safeguards|content filters?)";
 
     private static readonly Rule[] Rules =
     [
@@ -72,9 +72,28 @@ public static class InjectionHeuristics
         new("override.en.weak", InjectionSignal.InstructionOverride, 0.45, $@"\b(ignore|disregard)\s+(the|these|those)\s+{RuleNoun}\b"),
         new("override.en.forget-all", InjectionSignal.InstructionOverride, 0.8, @"\bforget\s+(about\s+)?(everything|all)\s+(you('ve|\s+have|\s+were|\s+had)?\s+(been\s+)?(told|taught|learned|instructed|given)|(that\s+)?(was|is|were)\s+(said|written|stated)\s+(above|before|earlier)|above|so far)"),
         // "Forget all those dietary restrictions" is restaurant talk: limits alone weigh under the threshold.
-        new("override.en.limits", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget|bypass|override|remove|disable|turn off)\s+(all\s+)?(of\s+)?(your|any|all|the)\s+(restrictions|constraints|limits|limitations|filters|safety\s+(rules|features|measures))\b"),
-        new("override.en.void", InjectionSignal.InstructionOverride, 0.9, @"\b(previous|prior|above|earlier|original|system|old)\s+(instructions?|rules|prompts?|directives)\b[^.\n]{0,20}\b(are|is|were|have been)\b[^.\n]{0,15}\b(void|cancel+ed|revoked|lifted|no longer (valid|apply|applies|in effect|relevant)|obsolete|overridden|null|suspended|disabled)"),
-        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt|orders)\s*(:|are\b|is\b|follow)"),
+        new("override.en.limits", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget|bypass|override|remove|disable|turn off)\s+(all\s+)?(of\s+)?(your\s+|any\s+|all\s+|the\s+)?(restrictions|constraints|limits|limitations|filters|safety\s+(rules|features|measures))\b"),
+        new("override.en.void", InjectionSignal.InstructionOverride, 0.9, @"\b(previous|prior|above|earlier|original|system|old|your)\s+(instructions?|rules|prompts?|directives|guidelines)\b[^.\n]{0,20}\b(are|is|were|have been)\b[^.\n]{0,15}\b(void|cancel+ed|revoked|lifted|no longer (valid|apply|applies|in effect|relevant)|obsolete|outdated|invalid|superseded|replaced|overridden|null|suspended|disabled)"),
+        new("override.en.given", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore|disregard|forget|set aside|bypass|override|drop)\s+(all\s+)?(of\s+)?(the\s+)?(instructions|rules|guidelines|directions|directives|prompt)\s+(that\s+)?you\s+(were|have been|'ve been|got|received)\s*(given|told|programmed with|trained with)?"),
+        new("override.en.chat-rules", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget|break)\s+(the\s+)?(rules|guidelines|instructions)\s+(of|for|in)\s+(this|the|your)\s+(chat|conversation|system|assistant|bot|game|session|platform)\b"),
+        new("override.en.follow-mine", InjectionSignal.InstructionOverride, 0.6, @"\bfollow\s+(mine|my\s+(instructions|rules|orders|commands))\s+(instead|from now on|now)\b"),
+        new("override.en.opposite", InjectionSignal.InstructionOverride, 0.8, @"\b(opposite|reverse|contrary)\s+(of|to)\s+(your|the)\s+(instructions|rules|guidelines|programming|system prompt)\b"),
+        new("override.en.break-rules", InjectionSignal.InstructionOverride, 0.6, @"\b(let's|let us|we will|we'll|you will|you can|you may|time to)\s+break\s+(the|all|your|all the)\s+rules\b"),
+        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
+        new("override.en.prefix", InjectionSignal.InstructionOverride, 0.6, @"\b(start|begin)\s+(your\s+)?(reply|response|answer)\s+with\s+[""']?(sure|absolutely|of course|certainly)\b"),
+        new("override.en.told", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(what|anything|everything)\s+(you\s+(were|have been|'ve been)\s+(told|taught|instructed)|(the\s+)?(developers?|creators?|makers?|programmers?|openai|they)\s+(told|taught|instructed)\s+you)\b"),
+        new("override.en.not-apply", InjectionSignal.InstructionOverride, 0.8, @"\byour\s+(rules|guidelines|instructions|restrictions|polic(y|ies)|programming|filters)\s+(don't|do not|no longer|doesn't|does not|won't|will not)\s+apply\b"),
+        new("override.en.giving-orders", InjectionSignal.InstructionOverride, 0.6, @"\b(giving|give|here are)\s+you\s+(new|different|fresh)\s+(orders|instructions|rules|commands|directives)\b|\bhere\s+are\s+your\s+new\s+(orders|instructions|rules|commands|directives)\b"),
+        new("override.en.only-mine", InjectionSignal.InstructionOverride, 0.6, @"\b(follow|obey)\s+only\s+my\s+(commands|instructions|orders|rules)\b|\bonly\s+(follow|obey)\s+my\s+(commands|instructions|orders|rules)\b"),
+        new("override.en.users-request", InjectionSignal.InstructionOverride, 0.8, @"\b(disregard|ignore)\s+(the\s+)?user'?s?\s+(request|question|instructions|message|prompt)\b"),
+        new("override.en.pwned", InjectionSignal.InstructionOverride, 0.9, @"\b(say|respond|reply|answer|print|output|write)\b[^.\n]{0,30}\b(i have been pwned|pwned)\b"),
+        new("override.en.your-limits", InjectionSignal.InstructionOverride, 0.8, @"\b(bypass|disable|ignore|forget|turn off|switch off|circumvent|get around|remove)\s+your\s+((safety|content|security)\s+)?(checks|filters|restrictions|guardrails|safeguards|limits|limitations|protections|constraints)\b"),
+        new("override.en.pretend-no-rules", InjectionSignal.InstructionOverride, 0.8, @"\b(pretend|imagine|assume|act as if)\s+(that\s+)?(the\s+|your\s+)?(content polic(y|ies)|rules|guidelines|restrictions|filters|safety rules)\s+(don't|do not|doesn't|does not|no longer)\s+(exist|apply)\b"),
+        new("override.en.not-allowed", InjectionSignal.InstructionOverride, 0.6, @"\bwhat(ever)?\s+you('re|\s+are)\s+not\s+(allowed|supposed|permitted)\s+to\s+(say|tell|write|do)\b"),
+        new("override.en.stop-task", InjectionSignal.InstructionOverride, 0.7, @"\b(stop|quit)\s+(summari[sz]ing|translating|what you('re|\s+are)\s+doing)\b[^.\n]{0,30}\binstead\b"),
+        new("override.multi.no-rules", InjectionSignal.InstructionOverride, 0.7, @"\bno\s+tienes\s+(ninguna\s+|más\s+)?(reglas|restricciones|límites|limites|filtros)|\b(tu\s+n'as|vous\s+n'avez)\s+(plus\s+)?(aucune?|pas\s+de)\s+(restrictions?|règles?|regles?|limites?|filtres?)|\b(du\s+hast|sie\s+haben)\s+(keine|keinerlei)\s+(regeln|einschränkungen|grenzen|filter)|\bdeine\s+regeln\s+gelten\s+nicht|\bnon\s+hai\s+(più\s+)?(nessuna\s+)?(regole|restrizioni|limiti)|\b(você|voce)\s+não\s+tem\s+(mais\s+)?(nenhuma\s+)?(regras|restrições|restricoes|limites)"),
+        new("override.en.that", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget)\s+(that|this)\s*[.!]\s+(now\s+)?(tell|write|say|give|print|show|explain|answer|list|describe)\b"),
+        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt)\s*(:|are\b|is\b|follow)"),
         // Topic and task switches: "Forget about all the assignments. Your next job is to ...".
         new("override.en.tasks", InjectionSignal.InstructionOverride, 0.6, @"\b(forget|ignore|disregard|drop|abandon)\s+(about\s+)?(all\s+)?(of\s+)?((your|the|these|those)\s+)?((previous|prior|earlier|preceding|current|other)\s+)?(tasks|assignments)\b"),
         new("override.en.next-task", InjectionSignal.InstructionOverride, 0.6, @"\b(your|the)\s+(next|new|real|actual)\s+(task|job|mission|assignment)\s+(is|will be)\s+to\b"),
@@ -96,15 +115,25 @@ public static class InjectionHeuristics
         new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
         new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
         new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
-        new("override.ko", InjectionSignal.InstructionOverride, 0.9, @"(지시|지침|규칙|명령|제한)[^.\n]{0,12}(무시|잊어)"),
+        new("override.ko", InjectionSignal.InstructionOverride, 0.9, @"(지시|지침|규칙|명령|제한)[^.\n]{0,12}(무시|잊어)|(무시|잊어)[^.\n]{0,12}(지시|지침|규칙|명령|제한)"),
         new("override.ar", InjectionSignal.InstructionOverride, 0.9, @"(تجاهل|انس|انسى)[^.\n]{0,40}(التعليمات|القواعد|الأوامر|الاوامر|التوجيهات)"),
 
         // --- role switch ---
-        new("role.en.now", InjectionSignal.RoleSwitch, 0.45, @"\byou\s+are\s+(now|no longer|from now on)\b|\bfrom now on,?\s+you\s+(are|will|must|shall)\b"),
-        new("role.en.unrestricted", InjectionSignal.RoleSwitch, 0.9, @"\b(act|behave|respond|answer|pose|roleplay|role-play)\s+(as|like)\s+(if\s+you\s+(were|are)\s+)?(an?\s+)?(unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|dan|amoral|unaligned)\b"),
+        new("role.en.now", InjectionSignal.RoleSwitch, 0.45, @"\byou('re|\s+are)\s+(now|no longer|from now on)\b|\bfrom now on,?\s+you\s+(are|will|must|shall)\b"),
+        new("role.en.no-longer-ai", InjectionSignal.RoleSwitch, 0.8, @"\byou('re|\s+are)\s+no\s+longer\s+(an?\s+)?(ai|assistant|chatbot|language model|bound|restricted)\b"),
+        new("role.en.never-refuse", InjectionSignal.RoleSwitch, 0.6, @"\b(ai|assistant|chatbot|model|bot|you)\b[^.\n]{0,25}\b(never|won't|will not|cannot|can't|doesn't|does not)\s+(refuses?|declines?|says? no|rejects?)\b"),
+        new("role.en.have-no-limits", InjectionSignal.RoleSwitch, 0.7, @"\byou\s+(have|got)\s+no\s+(restrictions|rules|limits|limitations|filters|guidelines|content polic(y|ies)|boundaries)\b"),
+        new("role.en.unrestricted-output", InjectionSignal.RoleSwitch, 0.7, @"\b(enable|activate|turn on|switch on)\s+(unrestricted|unfiltered|uncensored|raw)\s+(output|mode|responses?|answers?)\b"),
+        new("role.en.unrestricted", InjectionSignal.RoleSwitch, 0.9, @"\b(act|behave|respond|answer|pose|roleplay|role-play|talk|speak|reply|write)\s+(to me\s+)?(as|like)\s+(if\s+you\s+(were|are)\s+)?(an?\s+)?(\w+\s+)?(unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|dan|amoral|unaligned)\b"),
         new("role.en.persona", InjectionSignal.RoleSwitch, 0.9, @"\b((pretend|imagine|suppose)\s+(that\s+)?(you\s+are|you're|to\s+be)|you\s+are\s+(now\s+)?)\s*(an?\s+)?(evil|unrestricted|unfiltered|uncensored|jailbroken|rogue|amoral|unaligned|malicious|unethical)\b"),
-        new("role.en.jailbreak-terms", InjectionSignal.RoleSwitch, 0.6, @"\b(dan mode|do anything now|developer mode|jailbreak|jailbroken|god mode|sudo mode|unrestricted mode|unfiltered mode|evil mode|stan|aim mode)\b"),
-        new("role.en.no-limits", InjectionSignal.RoleSwitch, 0.5, @"\b(without|with no|free of|free from|no longer (bound|restricted) by)\s+(any\s+)?(rules|restrictions|limits|limitations|filters|guidelines|censorship|polic(y|ies)|content polic(y|ies)|ethical (guidelines|constraints))\b|\bno longer (bound|restricted|limited) by\b"),
+        new("role.en.jailbreak-terms", InjectionSignal.RoleSwitch, 0.6, @"\b(dan mode|do anything now|jailbroken|jailbreak mode|unrestricted mode|unfiltered mode|evil mode|stan|aim mode)\b"),
+        // Modes a phone or an app also has ("developer mode on Android"): alone they do not block.
+        new("role.en.mode-terms", InjectionSignal.RoleSwitch, 0.35, @"\b(developer mode|god mode|sudo mode|debug mode|maintenance mode|jailbreak)\b"),
+        new("role.en.no-limits", InjectionSignal.RoleSwitch, 0.5, @"\b(without|with no|free of|free from|freed from|freed of|no longer (bound|restricted) by)\s+(any\s+|the\s+|all\s+(of\s+)?(its|your|their|the)\s+|its\s+|your\s+)?(typical\s+)?(rules|restrictions|limits|limitations|filters|guidelines|censorship|confines|boundaries|polic(y|ies)|content polic(y|ies)|(ethical|moral) (guidelines|constraints|limits|boundaries|restrictions))\b|\bno longer (bound|restricted|limited) by\b"),
+        new("role.en.hypothetical", InjectionSignal.RoleSwitch, 0.6, @"\bif\s+you\s+(had|have|were)\s+(no|without|free of)\s+(rules|restrictions|limits|filters|guidelines|ethics|morals|programming|censorship)\b"),
+        new("role.en.alter-ego", InjectionSignal.RoleSwitch, 0.8, @"\b(unrestricted|unfiltered|uncensored|jailbroken|evil|amoral)\s+(version|mode|persona|alter ego|twin|counterpart)\b"),
+        new("role.en.grandma", InjectionSignal.RoleSwitch, 0.6, @"\b(act|pretend|play|roleplay|role-play)\s+(as|to be)\s+(my\s+)?(late|dead|deceased)\s+(grandma|grandmother|grandfather|grandpa)\b"),
+        new("role.en.claimed-authority", InjectionSignal.RoleSwitch, 0.45, @"\b(this is|i am|i'm)\s+(your|the)\s+(developer|creator|admin|administrator|programmer|owner|operator)\b|\b(the\s+)?user\s+is\s+(an?\s+)?(admin|administrator|developer|root|superuser)\b|\b(openai|anthropic|google|microsoft)\s+(staff|team|employees?|engineers?|developers?)\b"),
         new("role.en.pretend", InjectionSignal.RoleSwitch, 0.35, @"\b(pretend\s+(to be|you are|you're|that you)|roleplay as|role-play as|impersonate|stay in character)\b"),
         new("role.en.simulate", InjectionSignal.RoleSwitch, 0.7, @"\b(simulate|emulate|become)\b[^.\n]{0,30}\b(ai|assistant|model|chatbot)\s+(without|with no|that has no|that ignores)\b"),
         new("role.es", InjectionSignal.RoleSwitch, 0.45, @"\b(ahora eres|a partir de ahora eres|actúa como|actua como|finge ser|finge que eres)\b"),
@@ -125,6 +154,7 @@ public static class InjectionHeuristics
         new("marker.transcript", InjectionSignal.FakeMarker, 0.6, @"^\s*(user|human)\s*:[^\n]*\n\s*(assistant|ai|bot|gpt)\s*:"),
         new("marker.bracket", InjectionSignal.FakeMarker, 0.7, @"[\[({]\s*(system|assistant|admin|developer|sys)(\s+(message|note|override|prompt|instruction))?\s*[\])}]"),
         new("marker.xml", InjectionSignal.FakeMarker, 0.8, @"</?\s*(system|instructions?|sys|admin|developer|system_prompt|assistant)\s*>"),
+        new("marker.override-line", InjectionSignal.FakeMarker, 0.7, @"^\s*(system\s+override|admin(istrator)?\s+(note|override|message|command)|developer\s+(note|override|message)|override)\s*:"),
         new("marker.boundary", InjectionSignal.FakeMarker, 0.7, @"\b(end of (the\s+)?(user\s+)?(input|prompt|conversation|instructions|context|document)|begin(ning of)?\s+(the\s+)?(system|new|real)\s+(prompt|instructions?|message))\b"),
 
         // --- delimiter breaking ---
@@ -133,6 +163,13 @@ public static class InjectionHeuristics
 
         // --- prompt leak ---
         new("leak.en", InjectionSignal.PromptLeak, 0.8, @"\b(reveal|show|print|repeat|output|display|tell me|give me|what (is|are|was|were)|write out|leak|dump)\b[^.\n]{0,30}\b(your|the)\s+(system\s+prompt|initial\s+(prompt|instructions)|hidden\s+(prompt|instructions)|instructions\s+above|original\s+instructions|prompt\s+above|secret\s+instructions|developer\s+(message|instructions))"),
+        new("leak.en.your", InjectionSignal.PromptLeak, 0.7, @"\b(output|print|reveal|show|repeat|reply with|dump|give me|tell me|share|recite|quote|summari[sz]e|list|(what's|what is|what are)\s+(written|said)\s+in)\b[^.\n]{0,20}\byour\s+(full\s+|entire\s+|whole\s+|initial\s+|original\s+|exact\s+)?(instructions|prompt|context window|context|system message|directives)\b"),
+        new("leak.en.setup", InjectionSignal.PromptLeak, 0.7, @"\b(repeat|print|output|show|reveal|quote|paste|copy|recite|share)\b[^.\n]{0,40}\b(your|the)\s+(setup|initial|first|opening|hidden|system)\s+(message|prompt|instructions|preamble|text)\b|\b(paste|print|show|reveal|share)\s+(me\s+)?your\s+(hidden\s+)?preamble\b"),
+        new("leak.en.secret", InjectionSignal.PromptLeak, 0.7, @"\b(tell me|give me|reveal|show|print|share)\s+(me\s+)?your\s+(secret|api|private)\s+(key|token|password)s?\b"),
+        new("leak.en.given", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(instructions|rules|guidelines|directives|prompt)\s+(were|have)\s+you\s+(been\s+)?(given|told|provided)\b"),
+        new("leak.en.above", InjectionSignal.PromptLeak, 0.7, @"\b(print|repeat|output|quote|copy|write out|reproduce|show)\b[^.\n]{0,20}\b(the\s+)?(text|words|lines|everything|content|message)\s+(above|before)\b"),
+        new("leak.en.told", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(were|have)\s+you\s+(been\s+)?(told|instructed|programmed|asked)\b[^.\n?]{0,30}\bbefore\b"),
+        new("leak.en.config", InjectionSignal.PromptLeak, 0.7, @"\b(print|show|reveal|dump|output|display|tell me|give me)\s+(me\s+)?(your|the|its)\s+((hidden|internal|secret)\s+(settings|configuration|config|instructions|rules)|configuration|config)\b|\b(reveal|leak|dump)\s+(its|your|the)\s+(hidden|internal|secret)\s+\w+"),
         new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
     ];
 

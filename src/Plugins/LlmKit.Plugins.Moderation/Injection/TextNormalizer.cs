@@ -338,10 +338,12 @@ public static partial class TextNormalizer
 
     private static string RemoveSeparators(string spaced)
     {
+        // "I.g.n.o.r.e a.l.l": where letters are joined by another separator, a space is the break between words.
+        bool spacesAreWordBreaks = spaced.Any(c => !char.IsLetterOrDigit(c) && c != ' ');
         var builder = new StringBuilder(spaced.Length);
         foreach (char c in spaced)
         {
-            if (char.IsLetterOrDigit(c))
+            if (char.IsLetterOrDigit(c) || (c == ' ' && spacesAreWordBreaks))
             {
                 builder.Append(c);
             }
@@ -395,8 +397,9 @@ public static partial class TextNormalizer
             }
         }
 
-        // "1gn0re" but not "50", "2nd" or a random id like "8f3kQ9zP2m": letters around a minority of digits.
-        return letters >= 2 && substitutes >= 1 && substitutes * 2 <= letters;
+        // "1gn0re", "1gn0r3" but not "50" or "2nd": at least as many letters as look-alike digits. (An id such as
+        // "8f3kQ9zP2m" may be re-read too; the reading only adds a text for the rules to check.)
+        return letters >= 2 && substitutes >= 1 && substitutes <= letters;
     }
 
     // Runs long enough that ordinary words do not match (16+ chars from the base64 alphabet, at least one digit or +/ hint not required).
