@@ -61,7 +61,8 @@ public static class InjectionHeuristics
 
     // "the" alone is not a scope: "forget the rules of etiquette" is small talk, "forget your rules" is not.
     private const string Scope = @"(previous|prior|above|earlier|preceding|foregoing|all|any|every|your|these|those|system|original|initial|existing|developer|safety|hidden)";
-    private const string RuleNoun = @"(instructions?|prompts?|rules?|directives?|directions|guidelines?|guidance|commands?|guardrails?|polic(y|ies)|programming|(alignment |safety )?training|conditioning|context|system message|safeguards|content filters?)";
+    // "instructions" also misspelt ("insructions", "instrucions") as typed in a hurry or to dodge filters.
+    private const string RuleNoun = @"(instructions?|ins?t?r?uc?t?i?ons?|prompts?|rules?|directives?|directions|guidelines?|guidance|commands?|guardrails?|polic(y|ies)|programming|(alignment |safety )?training|conditioning|context|system message|safeguards|content filters?)";
 
     private static readonly Rule[] Rules =
     [
@@ -112,6 +113,7 @@ public static class InjectionHeuristics
         new("override.it.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(dimentica|dimenticate|ignora|ignorate)\s+tutto\b[^.\n]{0,30}\b(prima|precedente|precede|sopra|detto)\b"),
         new("override.pt.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(esqueça|esqueca|esqueçam|ignore|ignora)\s+tudo\b[^.\n]{0,30}\b(anterior|antes|acima|dito)\b"),
         new("override.nl.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(vergeet|negeer)\s+alles\b[^.\n]{0,30}\b(hiervoor|daarvoor|eerder|hierboven|vorige)\b"),
+        new("override.de.new", InjectionSignal.InstructionOverride, 0.6, @"\b(neue|folgende)\s+(anweisungen|aufgabe|aufgaben|befehle|instruktionen)\s*(:|folgen\b)|\b(nun|jetzt)\s+folgen\s+neue\s+(anweisungen|aufgaben|befehle)"),
         new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
         new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
         new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
@@ -138,7 +140,8 @@ public static class InjectionHeuristics
         new("role.en.simulate", InjectionSignal.RoleSwitch, 0.7, @"\b(simulate|emulate|become)\b[^.\n]{0,30}\b(ai|assistant|model|chatbot)\s+(without|with no|that has no|that ignores)\b"),
         new("role.es", InjectionSignal.RoleSwitch, 0.45, @"\b(ahora eres|a partir de ahora eres|actúa como|actua como|finge ser|finge que eres)\b"),
         new("role.fr", InjectionSignal.RoleSwitch, 0.45, @"\b(tu es (maintenant|désormais|desormais)|vous êtes (maintenant|désormais)|fais semblant d'être|agis comme|à partir de maintenant,? tu)\b"),
-        new("role.de", InjectionSignal.RoleSwitch, 0.45, @"\b(du bist (jetzt|nun|ab sofort)|tu so,? als ob|spiele die rolle|ab jetzt bist du)\b"),
+        new("role.de", InjectionSignal.RoleSwitch, 0.45, @"\b(du bist (jetzt|nun|ab sofort)|tu so,? als ob|spiele die rolle|ab jetzt bist du|stell dir vor,? du bist)\b"),
+        new("role.de.evil", InjectionSignal.RoleSwitch, 0.8, @"\b(böse|boese|bösartige|unzensierte|uneingeschränkte)\s+(ki|assistent|assistentin|chatbot)\b"),
         new("role.it", InjectionSignal.RoleSwitch, 0.45, @"\b(ora sei|adesso sei|fingi di essere|d'ora in poi sei)\b"),
         new("role.pt", InjectionSignal.RoleSwitch, 0.45, @"\b(agora você é|agora voce e|finja ser|a partir de agora você)\b"),
         new("role.ru", InjectionSignal.RoleSwitch, 0.45, @"(теперь ты|отныне ты|притворись|представь, что ты)"),
@@ -159,6 +162,7 @@ public static class InjectionHeuristics
 
         // --- delimiter breaking ---
         new("delimiter.own-tag", InjectionSignal.DelimiterBreak, 0.9, $@"</?\s*{UserTextTag}\s*>"),
+        new("delimiter.end-marker", InjectionSignal.DelimiterBreak, 0.6, @"(={3,}|-{3,}|#{3,}|\*{3,})[ \t]*(end|ende|fin|stop)[ \t]*[.!]?[ \t]*(={3,}|-{3,}|#{3,}|\*{3,})?[ \t]*$"),
         new("delimiter.fence", InjectionSignal.DelimiterBreak, 0.6, @"(""""""|'''|```|-{5,}|={5,}|\*{5,})\s*\n?\s*(system|assistant|developer|new instructions?|instructions?\s*:)"),
 
         // --- prompt leak ---
@@ -170,6 +174,7 @@ public static class InjectionHeuristics
         new("leak.en.above", InjectionSignal.PromptLeak, 0.7, @"\b(print|repeat|output|quote|copy|write out|reproduce|show)\b[^.\n]{0,20}\b(the\s+)?(text|words|lines|everything|content|message)\s+(above|before)\b"),
         new("leak.en.told", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(were|have)\s+you\s+(been\s+)?(told|instructed|programmed|asked)\b[^.\n?]{0,30}\bbefore\b"),
         new("leak.en.config", InjectionSignal.PromptLeak, 0.7, @"\b(print|show|reveal|dump|output|display|tell me|give me)\s+(me\s+)?(your|the|its)\s+((hidden|internal|secret)\s+(settings|configuration|config|instructions|rules)|configuration|config)\b|\b(reveal|leak|dump)\s+(its|your|the)\s+(hidden|internal|secret)\s+\w+"),
+        new("leak.de", InjectionSignal.PromptLeak, 0.7, @"\b(zeig|zeige|gib|wiederhole|nenne|verrate)\b[^.\n]{0,20}\b(deinen|deine|den|die)\s+(prompt|systemprompt|anweisungen|instruktionen|vorgaben)\b|\bwiederhole\s+alles\s+(obige|oben|davor|vorherige)"),
         new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
     ];
 
