@@ -57,7 +57,7 @@ public static class InjectionHeuristics
     private const int CompiledEngineMaxLength = 4_096;
 
     // Shared vocabulary (English).
-    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|do not follow|don't follow|dont follow|stop following)";
+    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|cancel|revoke|clear|erase|do not follow|don't follow|dont follow|stop following)";
 
     // "the" alone is not a scope: "forget the rules of etiquette" is small talk, "forget your rules" is not.
     private const string Scope = @"(previous|prior|above|earlier|preceding|foregoing|all|any|every|your|these|those|system|original|initial|existing|developer|safety|hidden)";
@@ -80,7 +80,7 @@ public static class InjectionHeuristics
         new("override.en.follow-mine", InjectionSignal.InstructionOverride, 0.6, @"\bfollow\s+(mine|my\s+(instructions|rules|orders|commands))\s+(instead|from now on|now)\b"),
         new("override.en.opposite", InjectionSignal.InstructionOverride, 0.8, @"\b(opposite|reverse|contrary)\s+(of|to)\s+(your|the)\s+(instructions|rules|guidelines|programming|system prompt)\b"),
         new("override.en.break-rules", InjectionSignal.InstructionOverride, 0.6, @"\b(let's|let us|we will|we'll|you will|you can|you may|time to)\s+break\s+(the|all|your|all the)\s+rules\b"),
-        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
+        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks|features)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
         new("override.en.prefix", InjectionSignal.InstructionOverride, 0.6, @"\b(start|begin)\s+(your\s+)?(reply|response|answer)\s+with\s+[""']?(sure|absolutely|of course|certainly)\b"),
         new("override.en.told", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(what|anything|everything)\s+(you\s+(were|have been|'ve been)\s+(told|taught|instructed)|(the\s+)?(developers?|creators?|makers?|programmers?|openai|they)\s+(told|taught|instructed)\s+you)\b"),
         new("override.en.not-apply", InjectionSignal.InstructionOverride, 0.8, @"\byour\s+(rules|guidelines|instructions|restrictions|polic(y|ies)|programming|filters)\s+(don't|do not|no longer|doesn't|does not|won't|will not)\s+apply\b"),
@@ -93,8 +93,13 @@ public static class InjectionHeuristics
         new("override.en.not-allowed", InjectionSignal.InstructionOverride, 0.6, @"\bwhat(ever)?\s+you('re|\s+are)\s+not\s+(allowed|supposed|permitted)\s+to\s+(say|tell|write|do)\b"),
         new("override.en.stop-task", InjectionSignal.InstructionOverride, 0.7, @"\b(stop|quit)\s+(summari[sz]ing|translating|what you('re|\s+are)\s+doing)\b[^.\n]{0,30}\binstead\b"),
         new("override.multi.no-rules", InjectionSignal.InstructionOverride, 0.7, @"\bno\s+tienes\s+(ninguna\s+|más\s+)?(reglas|restricciones|límites|limites|filtros)|\b(tu\s+n'as|vous\s+n'avez)\s+(plus\s+)?(aucune?|pas\s+de)\s+(restrictions?|règles?|regles?|limites?|filtres?)|\b(du\s+hast|sie\s+haben)\s+(keine|keinerlei)\s+(regeln|einschränkungen|grenzen|filter)|\bdeine\s+regeln\s+gelten\s+nicht|\bnon\s+hai\s+(più\s+)?(nessuna\s+)?(regole|restrizioni|limiti)|\b(você|voce)\s+não\s+tem\s+(mais\s+)?(nenhuma\s+)?(regras|restrições|restricoes|limites)"),
+        new("override.en.rules-changed", InjectionSignal.InstructionOverride, 0.8, @"\b(rules|instructions|guidelines|polic(y|ies))\s+(have|has)\s+(changed|been\s+(updated|changed|lifted|removed))\b[^\n]{0,40}\byou\s+(may|can|are\s+(now\s+)?allowed\s+to)\b"),
+        new("override.en.now-allowed", InjectionSignal.InstructionOverride, 0.6, @"\b(you|the assistant|the ai|the model|the bot)\s+(is|are)\s+now\s+(allowed|permitted|authori[sz]ed|free)\s+to\b"),
+        new("override.en.not-follow", InjectionSignal.InstructionOverride, 0.8, @"\b(stop following|don't follow|do not follow|not follow|not to follow|ignore|disregard)\s+(the|your)\s+(system\s+(message|prompt)|content polic(y|ies)|developer\s+(message|instructions))\b"),
+        new("override.en.forget-you-are", InjectionSignal.RoleSwitch, 0.45, @"\bforget\s+(that\s+)?you('re|\s+are)\s+(an?\s+)?\w+"),
+        new("role.en.trailing-now", InjectionSignal.RoleSwitch, 0.35, @"\byou('re|\s+are)\s+(an?\s+)?[\w -]{1,30}\s+now\b"),
         new("override.en.that", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget)\s+(that|this)\s*[.!]\s+(now\s+)?(tell|write|say|give|print|show|explain|answer|list|describe)\b"),
-        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt)\s*(:|are\b|is\b|follow)"),
+        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt)(\s+(from|by)\s+(the\s+)?(admin|administrator|developer|system|owner|operator|openai))?\s*(:|are\b|is\b|follow)"),
         // Topic and task switches: "Forget about all the assignments. Your next job is to ...".
         new("override.en.tasks", InjectionSignal.InstructionOverride, 0.6, @"\b(forget|ignore|disregard|drop|abandon)\s+(about\s+)?(all\s+)?(of\s+)?((your|the|these|those)\s+)?((previous|prior|earlier|preceding|current|other)\s+)?(tasks|assignments)\b"),
         new("override.en.next-task", InjectionSignal.InstructionOverride, 0.6, @"\b(your|the)\s+(next|new|real|actual)\s+(task|job|mission|assignment)\s+(is|will be)\s+to\b"),
@@ -173,8 +178,11 @@ public static class InjectionHeuristics
         new("leak.en.given", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(instructions|rules|guidelines|directives|prompt)\s+(were|have)\s+you\s+(been\s+)?(given|told|provided)\b"),
         new("leak.en.above", InjectionSignal.PromptLeak, 0.7, @"\b(print|repeat|output|quote|copy|write out|reproduce|show)\b[^.\n]{0,20}\b(the\s+)?(text|words|lines|everything|content|message)\s+(above|before)\b"),
         new("leak.en.told", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(were|have)\s+you\s+(been\s+)?(told|instructed|programmed|asked)\b[^.\n?]{0,30}\bbefore\b"),
-        new("leak.en.config", InjectionSignal.PromptLeak, 0.7, @"\b(print|show|reveal|dump|output|display|tell me|give me)\s+(me\s+)?(your|the|its)\s+((hidden|internal|secret)\s+(settings|configuration|config|instructions|rules)|configuration|config)\b|\b(reveal|leak|dump)\s+(its|your|the)\s+(hidden|internal|secret)\s+\w+"),
+        new("leak.en.config", InjectionSignal.PromptLeak, 0.7, @"\b(print|show|reveal|dump|output|display|tell me|give me)\s+(me\s+)?(your|the|its)\s+((hidden|internal|secret)\s+(settings|configuration|config|instructions|rules)|configuration|config)\b|\b(reveal|leak|dump|explains?|describes?)\s+(its|your|the)\s+(hidden|internal|secret)\s+\w+"),
         new("leak.de", InjectionSignal.PromptLeak, 0.7, @"\b(zeig|zeige|gib|wiederhole|nenne|verrate)\b[^.\n]{0,20}\b(deinen|deine|den|die)\s+(prompt|systemprompt|anweisungen|instruktionen|vorgaben)\b|\bwiederhole\s+alles\s+(obige|oben|davor|vorherige)"),
+        new("leak.en.your-prompt", InjectionSignal.PromptLeak, 0.6, @"\byour\s+(system\s+prompt|initial\s+prompt|hidden\s+(prompt|instructions)|secret\s+instructions)\b|\b(my|your)\s+system\s+prompt\s+(is|says|reads)\b"),
+        new("leak.en.initialized", InjectionSignal.PromptLeak, 0.7, @"\b(reveal|show|print|repeat|tell me|output|share)\b[^.\n]{0,40}\byou\s+were\s+(initiali[sz]ed|configured|programmed|primed|given|set up|started)\s+with\b"),
+        new("leak.romance", InjectionSignal.PromptLeak, 0.7, @"\b(montre|affiche|révèle|revele|répète|repete|donne)[-\s]?moi\s+(tes|vos)\s+(instructions|consignes|règles|regles)\b|\b(mostrami|dimmi|rivelami|ripeti(mi)?)\s+(le\s+)?(tue|sue)\s+(istruzioni|regole)\b|\b(repite|muéstrame|muestrame|dime|revela|revélame)\s+(las\s+|tus\s+)(instrucciones|reglas|indicaciones)\b|\b(mostre|mostra|repita|revele)[-\s]?(me\s+)?(as\s+)?(suas|tuas)\s+(instruções|instrucoes|regras)\b"),
         new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
     ];
 
