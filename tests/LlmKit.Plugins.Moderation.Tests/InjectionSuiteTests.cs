@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 
 namespace LlmKit.Plugins.Moderation.Tests;
 
-/// <summary>The suite's own injection set (Data/injection-suite.tsv): attacks of six kinds and benign look-alikes.</summary>
+/// <summary>The suite's own injection set (Data/injection-suite.tsv, attacks of seven kinds and benign look-alikes) and the holdout sets.</summary>
 public sealed class InjectionSuiteTests(ITestOutputHelper output)
 {
     private static DomainModerator InjectionOnly() => new(new ModerationOptions { DomainMode = DomainCheckMode.None });
@@ -11,27 +11,10 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
     [Fact]
     public async Task Heuristics_reach_high_recall_with_few_false_positives_on_the_suite()
     {
-        var moderator = InjectionOnly();
-        int tp = 0, fn = 0, fp = 0, tn = 0;
-        var byCategory = new Dictionary<string, (int Hit, int Total)>();
-        foreach (var row in TestData.InjectionSuite)
+        var (recall, fpr) = await ScoreAsync("suite", TestData.InjectionSuite);
+        foreach (var kind in TestData.InjectionSuite.GroupBy(r => r.Category))
         {
-            var result = await moderator.CheckInputAsync(row.Text);
-            bool flagged = !result.Allowed;
-            var (hit, total) = byCategory.GetValueOrDefault(row.Category);
-            byCategory[row.Category] = (hit + (flagged == row.IsInjection ? 1 : 0), total + 1);
-            if (row.IsInjection && flagged) tp++;
-            else if (row.IsInjection) { fn++; output.WriteLine($"MISSED [{row.Category}] {row.Text}"); }
-            else if (flagged) { fp++; output.WriteLine($"FALSE POSITIVE {row.Text} ({result.Reason})"); }
-            else tn++;
-        }
-
-        double recall = tp / (double)(tp + fn);
-        double fpr = fp / (double)(fp + tn);
-        output.WriteLine($"recall {recall:0.000} ({tp}/{tp + fn}), false-positive rate {fpr:0.000} ({fp}/{fp + tn})");
-        foreach (var (category, (hit, total)) in byCategory)
-        {
-            output.WriteLine($"  {category}: {hit}/{total} correct");
+            output.WriteLine($"  {kind.Key}: {kind.Count()} rows");
         }
 
         // The bar the issue sets for the best path (0.95 / 0.05) applied to the suite as a whole.
@@ -53,23 +36,30 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
     [InlineData(4, 0.85, 0.05)]
     public async Task Holdouts_keep_their_measured_recall_and_false_positive_rate(int holdout, double minRecall, double maxFpr)
     {
+        var (recall, fpr) = await ScoreAsync($"holdout {holdout}", TestData.Holdout(holdout));
+        Assert.True(recall >= minRecall - 1e-9, $"recall {recall:0.000} < {minRecall}");
+        Assert.True(fpr <= maxFpr + 1e-9, $"false-positive rate {fpr:0.000} > {maxFpr}");
+    }
+
+    /// <summary>Recall and false-positive rate of the default injection checks on a labelled set; misses and false positives go to the output.</summary>
+    private async Task<(double Recall, double Fpr)> ScoreAsync(string name, IEnumerable<TestData.SuiteRow> rows)
+    {
         var moderator = InjectionOnly();
         int tp = 0, fn = 0, fp = 0, tn = 0;
-        foreach (var row in TestData.Holdout(holdout))
+        foreach (var row in rows)
         {
             var result = await moderator.CheckInputAsync(row.Text);
             bool flagged = !result.Allowed;
             if (row.IsInjection && flagged) tp++;
-            else if (row.IsInjection) { fn++; output.WriteLine($"MISSED {row.Text}"); }
+            else if (row.IsInjection) { fn++; output.WriteLine($"MISSED [{row.Category}] {row.Text}"); }
             else if (flagged) { fp++; output.WriteLine($"FALSE POSITIVE {row.Text} ({result.Reason})"); }
             else tn++;
         }
 
         double recall = tp / (double)(tp + fn);
         double fpr = fp / (double)(fp + tn);
-        output.WriteLine($"holdout {holdout}: recall {recall:0.000} ({tp}/{tp + fn}), false-positive rate {fpr:0.000} ({fp}/{fp + tn})");
-        Assert.True(recall >= minRecall - 1e-9, $"recall {recall:0.000} < {minRecall}");
-        Assert.True(fpr <= maxFpr + 1e-9, $"false-positive rate {fpr:0.000} > {maxFpr}");
+        output.WriteLine($"{name}: recall {recall:0.000} ({tp}/{tp + fn}), false-positive rate {fpr:0.000} ({fp}/{fp + tn})");
+        return (recall, fpr);
     }
 
     [Theory]
