@@ -240,16 +240,6 @@ internal sealed class DecoderState : IDisposable
     /// <summary>Clears a pending cancellation so a returned state can serve the next sequence.</summary>
     public void ClearCancellation() => _runOptions.Terminate = false;
 
-    /// <summary>Empties the sequence so the state (and its buffers and views) can serve a new one.</summary>
-    public void Reset()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _side = 0;
-        _length = 0;
-        _lengthBeforeLastRun = 0;
-        _runOptions.Terminate = false;
-    }
-
     public void Dispose()
     {
         if (_disposed)
