@@ -174,6 +174,14 @@ public static partial class TextNormalizer
                 readings.Add(joined);
             }
 
+            // Text written backwards (".snoitcurtsni suoiverp lla erongi"): the rules also read it reversed.
+            if (text.Length <= ReversedReadingMaxLength)
+            {
+                var reversed = text.ToCharArray();
+                Array.Reverse(reversed);
+                readings.Add(new string(reversed));
+            }
+
             string unLeet = UndoDigitSpelling(text);
             if (unLeet != text)
             {
@@ -335,6 +343,8 @@ public static partial class TextNormalizer
         // Random bytes that happen to be valid UTF-8 rarely are 95% printable and a third letters.
         return printable >= 0.95 * text.Length && letters >= 0.3 * text.Length;
     }
+
+    private const int ReversedReadingMaxLength = 4_096;
 
     private static string RemoveSeparators(string spaced)
     {
