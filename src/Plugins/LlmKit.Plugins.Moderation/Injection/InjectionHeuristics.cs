@@ -57,7 +57,7 @@ public static class InjectionHeuristics
     private const int CompiledEngineMaxLength = 4_096;
 
     // Shared vocabulary (English).
-    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|cancel|revoke|clear|erase|drop|do not follow|don't follow|dont follow|stop following)";
+    private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|cancel|revoke|clear|erase|wipe|drop|do not follow|don't follow|dont follow|stop following)";
 
     // "the" alone is not a scope: "forget the rules of etiquette" is small talk, "forget your rules" is not.
     private const string Scope = @"(previous|prior|above|earlier|preceding|foregoing|all|any|every|your|these|those|system|original|initial|existing|developer|safety|hidden)";
@@ -78,9 +78,9 @@ public static class InjectionHeuristics
         new("override.en.given", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore|disregard|forget|set aside|bypass|override|drop)\s+(all\s+)?(of\s+)?(the\s+)?(instructions|rules|guidelines|directions|directives|prompt|domain|topic|task|role|persona|purpose)\s+(that\s+)?you\s+(were|have been|'ve been|got|received)\s*(given|told|programmed with|trained with)?"),
         new("override.en.chat-rules", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget|break)\s+(the\s+)?(rules|guidelines|instructions)\s+(of|for|in)\s+(this|the|your)\s+(chat|conversation|system|assistant|bot|game|session|platform)\b"),
         new("override.en.follow-mine", InjectionSignal.InstructionOverride, 0.6, @"\bfollow\s+(mine|my\s+(instructions|rules|orders|commands))\s+(instead|from now on|now)\b"),
-        new("override.en.opposite", InjectionSignal.InstructionOverride, 0.8, @"\b(opposite|reverse|contrary)\s+(of|to)\s+(your|the)\s+(instructions|rules|guidelines|programming|system prompt)\b"),
+        new("override.en.opposite", InjectionSignal.InstructionOverride, 0.8, @"\b(opposite|reverse|contrary)\s+(of|to)\s+(what\s+)?(your|the)\s+(instructions|rules|guidelines|programming|system prompt)\b"),
         new("override.en.break-rules", InjectionSignal.InstructionOverride, 0.6, @"\b(let's|let us|we will|we'll|you will|you can|you may|time to)\s+break\s+(the|all|your|all the)\s+rules\b"),
-        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks|features)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
+        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks|features|settings)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
         new("override.en.prefix", InjectionSignal.InstructionOverride, 0.6, @"\b(start|begin)\s+(your\s+)?(reply|response|answer)\s+with\s+[""']?(sure|absolutely|of course|certainly)\b"),
         new("override.en.told", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(what|anything|everything)\s+(you\s+(were|have been|'ve been)\s+(told|taught|instructed)|(the\s+)?(developers?|creators?|makers?|programmers?|openai|they)\s+(told|taught|instructed)\s+you)\b"),
         new("override.en.not-apply", InjectionSignal.InstructionOverride, 0.8, @"\byour\s+(rules|guidelines|instructions|restrictions|polic(y|ies)|programming|filters)\s+(don't|do not|no longer|doesn't|does not|won't|will not)\s+apply\b"),
@@ -103,7 +103,7 @@ public static class InjectionHeuristics
         new("override.en.whatever-i-ask", InjectionSignal.InstructionOverride, 0.6, @"\b(do|say|answer)\s+(whatever|anything|everything)\s+I\s+(ask|say|tell you|want)\b"),
         new("override.en.obey-all", InjectionSignal.InstructionOverride, 0.7, @"\b(must|will|shall)\s+(now\s+)?(obey|follow|comply with)\s+(every|all|any)\s+(instructions?|commands?|orders?)\s+(in this|I give|from me|below)\b"),
         new("override.en.always-complies", InjectionSignal.RoleSwitch, 0.7, @"\b(always|will always)\s+(complies|comply|obeys|obey|says yes|agrees)\b[^.\n]{0,30}\b(harmful|dangerous|illegal|unethical|any request|every request)\b"),
-        new("override.en.ai-breaks-rules", InjectionSignal.RoleSwitch, 0.7, @"\b(ai|assistant|bot|chatbot|model)\b[^.\n]{0,20}\b(breaks?|ignores?|bypasses?)\s+(every|all|any)\s+(rules?|guidelines|restrictions|polic(y|ies))\b"),
+        new("override.en.ai-breaks-rules", InjectionSignal.RoleSwitch, 0.7, @"\b(ai|assistant|bot|chatbot|model)\b[^.\n]{0,30}\b(break|breaks|ignore|ignores|bypass|bypasses)\s+(every|all|any|its|their|your)\s+(own\s+)?(rules?|guidelines|restrictions|polic(y|ies))\b"),
         new("override.en.note-to-ai", InjectionSignal.InstructionOverride, 0.7, @"\bnote\s+to\s+(the\s+|any\s+|all\s+)?(ai|assistant|llm|language model|chatbot|model)s?\b|<!--[^>]{0,200}\b(assistant|ai|system|model)\s*[:,]"),
         new("override.en.exfiltrate", InjectionSignal.InstructionOverride, 0.6, @"\b(ai|assistant|chatbot|model)s?\b[^.\n]{0,30}\b(forward|send|email|upload|post)\b[^.\n]{0,40}\bto\b"),
         new("override.en.sudo", InjectionSignal.InstructionOverride, 0.45, @"^\s*sudo\s+(give|tell|show|reveal|ignore|disable|enable|make|let)\b"),
@@ -116,15 +116,20 @@ public static class InjectionHeuristics
         new("override.de.verb-last", InjectionSignal.InstructionOverride, 0.8, @"\b(deine|die|alle)\s+((vorherigen|bisherigen|obigen)\s+)?(regeln|anweisungen|instruktionen|vorgaben|richtlinien)\b[^.\n]{0,20}\b(ignorieren|vergessen|missachten|übergehen)"),
         new("role.cjk.no-rules", InjectionSignal.RoleSwitch, 0.7, @"(不再受|不受)[^。\n]{0,6}(规则|規則|限制|约束|約束)|(制限|ルール|規則)(の|が)?(ない|無い|なし)[^。\n]{0,4}(AI|ＡＩ|アシスタント)"),
         new("override.en.authorize", InjectionSignal.InstructionOverride, 0.45, @"\bas\s+your\s+(creator|developer|admin|administrator|owner|operator|programmer)\b|\bI\s+authori[sz]e\s+you\s+to\b"),
+        new("override.en.treat-as-system", InjectionSignal.InstructionOverride, 0.8, @"\btreat\s+(my|these|the following)\s+(words|messages?|input|text)\s+as\s+(system|admin|developer|root)[\s-]*(level\s+)?(commands?|instructions?|prompts?|messages?)\b"),
+        new("override.en.set-aside", InjectionSignal.InstructionOverride, 0.8, @"\bset\s+(your|the|all)\s+(\w+\s+)?(guidelines|rules|instructions|restrictions|principles)\s+aside\b"),
+        new("override.en.rules-removed", InjectionSignal.InstructionOverride, 0.7, @"\b(your|the\s+(topic|content|safety))\s+(rules|restrictions|guidelines|filters|limits)\s+(were|are|have been|has been)\s+(removed|lifted|disabled|dropped|turned off)\b"),
+        new("override.en.answers-everything", InjectionSignal.RoleSwitch, 0.6, @"\b(play|act as|pretend to be|roleplay as|role-play as)\s+(a\s+|an\s+)?(character|persona|ai|bot)\b[^.\n]{0,40}\b(answers?|does|says|tells)\s+(everything|anything)\b"),
+        new("role.en.mode-name", InjectionSignal.RoleSwitch, 0.6, @"\b(no[\s-]limits?|no[\s-]rules|unlocked|unchained)\s*['""]?\s+mode\b"),
         new("override.en.that", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget)\s+(that|this)\s*[.!]\s+(now\s+)?(tell|write|say|give|print|show|explain|answer|list|describe)\b"),
-        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules|directives?|system prompt)(\s+(from|by)\s+(the\s+)?(admin|administrator|developer|system|owner|operator|openai))?\s*(:|are\b|is\b|follow)"),
+        new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules?|directives?|system prompt)(\s+(from|by)\s+(the\s+)?(admin|administrator|developer|system|owner|operator|openai))?\s*(:|are\b|is\b|follow)"),
         // Topic and task switches: "Forget about all the assignments. Your next job is to ...".
         new("override.en.tasks", InjectionSignal.InstructionOverride, 0.6, @"\b(forget|ignore|disregard|drop|abandon)\s+(about\s+)?(all\s+)?(of\s+)?((your|the|these|those)\s+)?((previous|prior|earlier|preceding|current|other)\s+)?(tasks|assignments)\b"),
         new("override.en.next-task", InjectionSignal.InstructionOverride, 0.6, @"\b(your|the)\s+(next|new|real|actual)\s+(task|job|mission|assignment)\s+(is|will be)\s+to\b"),
         new("override.en.instead", InjectionSignal.InstructionOverride, 0.3, @"\binstead\b[^.\n]{0,20}\b(say|print|write|output|respond with|reply with|only answer)\b"),
         new("override.en.obey", InjectionSignal.InstructionOverride, 0.35, @"\byou\s+(must|will|shall)\s+(now\s+)?(obey|comply)\b"),
         new("override.es", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignore|ignorar|ignoren|olvida|olvide|olvidar|omite|omitir|descarta|descartar|no sigas)\b[^.\n]{0,40}(instrucciones|reglas|indicaciones|órdenes|ordenes|directrices|restricciones)"),
-        new("override.fr", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore[rz]?|oublie[rz]?|néglige[rz]?|neglige[rz]?|ne suis pas|ne tiens pas compte)\b[^.\n]{0,40}(instructions|règles|regles|consignes|directives|restrictions)"),
+        new("override.fr", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore[rz]?|oublie[rz]?|néglige[rz]?|neglige[rz]?|ne suis pas|ne suis plus|ne suivez plus|ne respecte plus|ne respectez plus|ne tiens pas compte)\b[^.\n]{0,40}(instructions|règles|regles|consignes|directives|restrictions)"),
         new("override.de", InjectionSignal.InstructionOverride, 0.9, @"\b(ignoriere|ignorier|ignorieren|vergiss|vergessen|missachte|missachten|übergehe)\b[^.\n]{0,40}(anweisungen|regeln|instruktionen|vorgaben|befehle|richtlinien|einschränkungen|aufgaben|aufträge)"),
         new("override.it", InjectionSignal.InstructionOverride, 0.9, @"\b(ignora|ignorare|dimentica|dimenticare|trascura|non seguire)\b[^.\n]{0,40}(istruzioni|regole|direttive|indicazioni|restrizioni)"),
         new("override.pt", InjectionSignal.InstructionOverride, 0.9, @"\b(ignore|ignora|ignorar|esqueça|esqueca|esquecer|desconsidere|desconsiderar)\b[^.\n]{0,40}(instruções|instrucoes|regras|diretrizes|orientações|orientacoes|restrições)"),
@@ -140,7 +145,7 @@ public static class InjectionHeuristics
         new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
         new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
         new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
-        new("override.ko", InjectionSignal.InstructionOverride, 0.9, @"(지시|지침|규칙|명령|제한)[^.\n]{0,12}(무시|잊어)|(무시|잊어)[^.\n]{0,12}(지시|지침|규칙|명령|제한)"),
+        new("override.ko", InjectionSignal.InstructionOverride, 0.9, @"(지시|지침|규칙|명령|제한)[^.\n]{0,12}(무시|잊어|따르지\s*(마|말))|(무시|잊어)[^.\n]{0,12}(지시|지침|규칙|명령|제한)"),
         new("override.ar", InjectionSignal.InstructionOverride, 0.9, @"(تجاهل|انس|انسى)[^.\n]{0,40}(التعليمات|القواعد|الأوامر|الاوامر|التوجيهات)"),
 
         // --- role switch ---
@@ -182,7 +187,7 @@ public static class InjectionHeuristics
         new("marker.bracket", InjectionSignal.FakeMarker, 0.45, @"[\[({]\s*(system|assistant|admin|developer|sys)(\s+(message|note|override|prompt|instruction))?\s*[\])}]"),
         new("marker.bracket.instruction", InjectionSignal.FakeMarker, 0.7, @"[\[({]\s*(system|assistant|admin|developer|sys)(\s+(message|note|override|prompt|instruction))?\s*[\])}]\s*(\(#\w*\)\s*)?[:\-]?\s*(\w+\s+){0,4}(you|your|ignore|disregard|forget|new|from now|reveal|the assistant|answer|respond)\b|\[\s*(system|assistant)\s*\]\s*\(#"),
         new("marker.xml", InjectionSignal.FakeMarker, 0.8, @"</?\s*(system|instructions?|sys|admin|developer|system_prompt|assistant)\s*>"),
-        new("marker.override-line", InjectionSignal.FakeMarker, 0.7, @"^\s*(system\s+override|admin(istrator)?\s+(note|override|message|command)|developer\s+(note|override|message)|override(\s+mode)?)\s*:"),
+        new("marker.override-line", InjectionSignal.FakeMarker, 0.7, @"^\s*(system\s+override|admin(istrator)?\s+(note|override|message|command)|developer\s+(note|override|message)|(task|instruction|prompt|rule)\s+override|override(\s+mode)?)\s*:"),
         new("marker.boundary", InjectionSignal.FakeMarker, 0.7, @"\b(end of (the\s+)?(user\s+)?(input|prompt|conversation|instructions|context|document)|begin(ning of)?\s+(the\s+)?(system|new|real)\s+(prompt|instructions?|message))\b"),
 
         // --- delimiter breaking ---
@@ -192,7 +197,7 @@ public static class InjectionHeuristics
 
         // --- prompt leak ---
         new("leak.en", InjectionSignal.PromptLeak, 0.8, @"\b(reveal|show|print|repeat|output|display|tell me|give me|what (is|are|was|were)|write out|leak|dump)\b[^.\n]{0,30}\b(your|the)\s+(system\s+prompt|initial\s+(prompt|instructions)|hidden\s+(prompt|instructions)|instructions\s+above|original\s+instructions|prompt\s+above|secret\s+instructions|developer\s+(message|instructions))"),
-        new("leak.en.your", InjectionSignal.PromptLeak, 0.7, @"\b(output|print|reveal|show|repeat|reply with|dump|give me|tell me|share|recite|quote|summari[sz]e|list|(what's|what is|what are)\s+(written|said)\s+in)\b[^.\n]{0,20}\byour\s+(full\s+|entire\s+|whole\s+|initial\s+|original\s+|exact\s+)?(instructions|prompt|context window|context|system message|directives|rules|guidelines)\b"),
+        new("leak.en.your", InjectionSignal.PromptLeak, 0.7, @"\b(output|print|reveal|show|repeat|reply with|dump|give me|tell me|share|recite|quote|summari[sz]e|list|(what's|what is|what are)\s+(written|said)\s+in)\b[^.\n]{0,30}\byour\s+(full\s+|entire\s+|whole\s+|initial\s+|original\s+|exact\s+)?(instructions|prompt|context window|context|system message|directives|rules|guidelines)\b"),
         new("leak.en.setup", InjectionSignal.PromptLeak, 0.7, @"\b(repeat|print|output|show|reveal|quote|paste|copy|recite|share)\b[^.\n]{0,40}\b(your|the)\s+(setup|initial|first|opening|hidden|system)\s+(message|prompt|instructions|preamble|text)\b|\b(paste|print|show|reveal|share)\s+(me\s+)?your\s+(hidden\s+)?preamble\b"),
         new("leak.en.secret", InjectionSignal.PromptLeak, 0.7, @"\b(tell me|give me|reveal|show|print|share)\s+(me\s+)?your\s+(secret|api|private)\s+(key|token|password)s?\b"),
         new("leak.en.given", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(instructions|rules|guidelines|directives|prompt)\s+(were|have)\s+you\s+(been\s+)?(given|told|provided)\b"),
@@ -201,6 +206,9 @@ public static class InjectionHeuristics
         new("leak.en.hidden-text", InjectionSignal.PromptLeak, 0.7, @"\b(hidden|secret|invisible)\s+(text|message|instructions|prompt)\b[^.\n]{0,40}\b(before|above|prior to)\s+(this|the|our)\s+(conversation|chat|message)\b"),
         new("leak.en.rules-you-follow", InjectionSignal.PromptLeak, 0.7, @"\b(reveal|show|list|print|tell me|recite)\s+(me\s+)?(the|all)\s+(rules|instructions|guidelines)\s+(that\s+)?you\s+(follow|obey|have|were given)\b"),
         new("leak.en.secret-word", InjectionSignal.PromptLeak, 0.6, @"\b(your\s+(password|passphrase|secret\s+(word|code|key|password))|the\s+secret\s+(password|word|code|phrase))\b|\byour\s+secret\s*[?.!]*\s*$"),
+        new("leak.en.begin-with", InjectionSignal.PromptLeak, 0.8, @"\b(begin|start|end)\s+(your\s+)?(answer|reply|response)\s+with\s+your\s+(full\s+|entire\s+|complete\s+)?(system\s+prompt|instructions|prompt|rules)\b"),
+        new("leak.en.developer-wrote", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(did|does|do)\s+(the|your)\s+(developers?|creators?|admins?|operators?|owners?)\s+(write|say|put)\s+in\s+your\s+(prompt|instructions|system)\b"),
+        new("leak.en.share-prompt", InjectionSignal.PromptLeak, 0.6, @"\b(share|show|reveal|give)\s+(me\s+)?the\s+(system\s+|hidden\s+|full\s+)?prompt\b"),
         new("leak.en.append", InjectionSignal.PromptLeak, 0.7, @"\b(append|include|add|attach)\b[^.\n]{0,20}\byour\s+(system\s+)?(instructions|prompt|rules|guidelines)\b"),
         new("leak.en.above", InjectionSignal.PromptLeak, 0.7, @"\b(print|repeat|output|quote|copy|write out|reproduce|show)\b[^.\n]{0,20}\b(the\s+)?(text|words|lines|everything|content|message)\s+(above|before)\b"),
         new("leak.en.told", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(were|have)\s+you\s+(been\s+)?(told|instructed|programmed|asked)\b[^.\n?]{0,30}\bbefore\b"),
