@@ -41,7 +41,9 @@ public sealed record InjectionHeuristicResult(double Score, IReadOnlyList<Inject
 /// reading. Rules that benign text also says ("pretend to be", "System:" at a line start) weigh less than the
 /// threshold, so they block only together with another signal; object-bound phrases ("ignore ... instructions")
 /// weigh enough alone, while "please ignore the typo" matches nothing.
-/// Patterns run with <see cref="RegexOptions.NonBacktracking"/>: time linear in the text, whatever it holds.
+/// Every quantifier over non-space characters is bounded, so a match spans at most a few hundred characters: a long
+/// text is scanned in overlapping windows (<see cref="WindowLength"/> characters, <see cref="WindowOverlap"/> shared),
+/// and the time is linear in its length. A match across a run of more than <see cref="WindowOverlap"/> spaces is missed.
 /// Thread-safe: stateless.
 /// </summary>
 public static class InjectionHeuristics
@@ -51,10 +53,11 @@ public static class InjectionHeuristics
 
     private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Multiline;
 
-    // Short texts (chat messages) use the compiled backtracking engine, fastest for them; every quantifier in the
-    // rules is bounded, so its cost per start position is bounded too. Longer texts use the non-backtracking engine,
-    // whose time is linear in the text whatever it holds.
-    private const int CompiledEngineMaxLength = 4_096;
+    /// <summary>Longest text scanned in one piece; longer texts are scanned in windows of this length.</summary>
+    public const int WindowLength = 4_096;
+
+    /// <summary>Characters consecutive windows share: more than the longest match of any rule.</summary>
+    public const int WindowOverlap = 1_024;
 
     // Shared vocabulary (English).
     private const string OverrideVerb = @"(ignore|ignoring|disregard|forget|override|bypass|neglect|abandon|discard|skip|set aside|pay no attention to|pay no heed to|don't worry about|do not worry about|never mind|nevermind|cancel|revoke|clear|erase|wipe|drop|do not follow|don't follow|dont follow|stop following)";
@@ -229,12 +232,24 @@ public static class InjectionHeuristics
     public static InjectionHeuristicResult Analyze(NormalizedText text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var matches = new List<InjectionRuleMatch>();
-        foreach (var rule in Rules)
+        var matched = new bool[Rules.Length];
+        foreach (string reading in (IEnumerable<string>)[text.Text, .. text.HiddenReadings])
         {
-            if (rule.IsMatch(text.Text) || MatchesAny(rule, text.HiddenReadings))
+            foreach (string window in Windows(reading))
             {
-                matches.Add(new InjectionRuleMatch(rule.Id, rule.Signal, rule.Weight));
+                for (int i = 0; i < Rules.Length; i++)
+                {
+                    matched[i] = matched[i] || Rules[i].IsMatch(window);
+                }
+            }
+        }
+
+        var matches = new List<InjectionRuleMatch>();
+        for (int i = 0; i < Rules.Length; i++)
+        {
+            if (matched[i])
+            {
+                matches.Add(new InjectionRuleMatch(Rules[i].Id, Rules[i].Signal, Rules[i].Weight));
             }
         }
 
@@ -253,17 +268,28 @@ public static class InjectionHeuristics
         return new InjectionHeuristicResult(1 - keep, matches);
     }
 
-    private static bool MatchesAny(Rule rule, IReadOnlyList<string> readings)
+    /// <summary>
+    /// The text itself when it is short, else overlapping windows of it. A window that starts or ends inside the text
+    /// gets a letter added there, so a line anchor (<c>^</c>, <c>$</c>) cannot match at an edge that is not a line
+    /// edge; a match cut by such an edge lies whole inside the neighbouring window.
+    /// </summary>
+    private static IEnumerable<string> Windows(string text)
     {
-        for (int i = 0; i < readings.Count; i++)
+        if (text.Length <= WindowLength)
         {
-            if (rule.IsMatch(readings[i]))
-            {
-                return true;
-            }
+            yield return text;
+            yield break;
         }
 
-        return false;
+        for (int start = 0; ; start += WindowLength - WindowOverlap)
+        {
+            int end = Math.Min(text.Length, start + WindowLength);
+            yield return string.Concat(start > 0 ? "x" : string.Empty, text.AsSpan(start, end - start), end < text.Length ? "x" : string.Empty);
+            if (end == text.Length)
+            {
+                yield break;
+            }
+        }
     }
 
     private sealed class Rule(string id, InjectionSignal signal, double weight, string pattern)
@@ -275,8 +301,7 @@ public static class InjectionHeuristics
         public double Weight { get; } = weight;
 
         private readonly Regex _compiled = new(pattern, Options | RegexOptions.Compiled);
-        private readonly Lazy<Regex> _linear = new(() => new Regex(pattern, Options | RegexOptions.NonBacktracking));
 
-        public bool IsMatch(string text) => text.Length <= CompiledEngineMaxLength ? _compiled.IsMatch(text) : _linear.Value.IsMatch(text);
+        public bool IsMatch(string text) => _compiled.IsMatch(text);
     }
 }
