@@ -41,9 +41,10 @@ public sealed record InjectionHeuristicResult(double Score, IReadOnlyList<Inject
 /// reading. Rules that benign text also says ("pretend to be", "System:" at a line start) weigh less than the
 /// threshold, so they block only together with another signal; object-bound phrases ("ignore ... instructions")
 /// weigh enough alone, while "please ignore the typo" matches nothing.
-/// Every quantifier over non-space characters is bounded, so a match spans at most a few hundred characters: a long
-/// text is scanned in overlapping windows (<see cref="WindowLength"/> characters, <see cref="WindowOverlap"/> shared),
-/// and the time is linear in its length. A match across a run of more than <see cref="WindowOverlap"/> spaces is missed.
+/// Quantifiers are bounded except over runs of spaces or of letters, so a match spans at most a few hundred characters
+/// of ordinary text: a long text is scanned in overlapping windows (<see cref="WindowLength"/> characters,
+/// <see cref="WindowOverlap"/> shared) and the time is linear in its length. A phrase stretched by a run of more than
+/// <see cref="WindowOverlap"/> spaces or letters is missed.
 /// Thread-safe: stateless.
 /// </summary>
 public static class InjectionHeuristics
