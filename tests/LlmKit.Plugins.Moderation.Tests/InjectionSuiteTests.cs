@@ -24,8 +24,9 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
 
     /// <summary>
     /// Sets written before the rules that now catch them, 30 attacks and 30 general-purpose benign prompts each.
-    /// Each was measured before any rule was written for it — recall 0.367, 0.367, 0.367, 0.467, 0.400, 0.433, 0.367
-    /// and 0.433, false-positive rate 0.033, 0.100, 0.000, 0.000, 0.000, 0.033, 0.000 and 0.000 (holdouts 1 to 8): the estimate of how the heuristics do on phrasings they
+    /// Each was measured before any rule was written for it — recall 0.367, 0.367, 0.367, 0.467, 0.400, 0.433, 0.367,
+    /// 0.433 and 0.200, false-positive rate 0.033, 0.100, 0.000, 0.000, 0.000, 0.033, 0.000, 0.000 and 0.000
+    /// (holdouts 1 to 9): the estimate of how the heuristics do on phrasings they
     /// were not written against. Rules were then written for their misses, so they are training data now and these bars
     /// guard against regressions; the misses are listed in the output.
     /// </summary>
@@ -38,6 +39,7 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
     [InlineData(6, 0.9, 0.05)]
     [InlineData(7, 0.85, 0.05)]
     [InlineData(8, 0.9, 0.05)]
+    [InlineData(9, 0.9, 0.05)]
     public async Task Holdouts_keep_their_measured_recall_and_false_positive_rate(int holdout, double minRecall, double maxFpr)
     {
         var (recall, fpr) = await ScoreAsync($"holdout {holdout}", TestData.Holdout(holdout));

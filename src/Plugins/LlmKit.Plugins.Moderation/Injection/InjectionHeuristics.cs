@@ -37,7 +37,7 @@ public sealed record InjectionHeuristicResult(double Score, IReadOnlyList<Inject
 
 /// <summary>
 /// Pattern heuristics for prompt injection in several languages (English, Spanish, French, German, Italian,
-/// Portuguese, Dutch, Russian, Chinese, Japanese, Korean, Arabic), run over <see cref="NormalizedText.Text"/> and every hidden
+/// Portuguese, Dutch, Romanian, Polish, Turkish, Russian, Hindi, Chinese, Japanese, Korean, Arabic), run over <see cref="NormalizedText.Text"/> and every hidden
 /// reading. Rules that benign text also says ("pretend to be", "System:" at a line start) weigh less than the
 /// threshold, so they block only together with another signal; object-bound phrases ("ignore ... instructions")
 /// weigh enough alone, while "please ignore the typo" matches nothing.
@@ -84,7 +84,7 @@ public static class InjectionHeuristics
         new("override.en.follow-mine", InjectionSignal.InstructionOverride, 0.6, @"\bfollow\s+(mine|my\s+(instructions|rules|orders|commands))\s+(instead|from now on|now)\b"),
         new("override.en.opposite", InjectionSignal.InstructionOverride, 0.8, @"\b(opposite|reverse|contrary)\s+(of|to)\s+(what\s+)?(your|the)\s+(instructions|rules|guidelines|programming|system prompt)\b"),
         new("override.en.break-rules", InjectionSignal.InstructionOverride, 0.6, @"\b(let's|let us|we will|we'll|you will|you can|you may|time to)\s+break\s+(the|all|your|all the)\s+rules\b"),
-        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks|features|settings)\s+(are\s+|have been\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off)\b"),
+        new("override.en.safety-off", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|security)\s+(protocols?|filters?|rules|measures|guidelines|checks|features|settings)\s+(are\s+|have been\s+|has been\s+|have\s+|has\s+)?(now\s+)?(disabled|deactivated|off|removed|lifted|suspended|turned off|expired)\b"),
         new("override.en.prefix", InjectionSignal.InstructionOverride, 0.6, @"\b(start|begin)\s+(your\s+)?(reply|response|answer)\s+with\s+[""']?(sure|absolutely|of course|certainly)\b"),
         new("override.en.told", InjectionSignal.InstructionOverride, 0.8, @"\b(ignore|disregard|forget)\s+(what|anything|everything)\s+(you\s+(were|have been|'ve been)\s+(told|taught|instructed)|(the\s+)?(developers?|creators?|makers?|programmers?|openai|they)\s+(told|taught|instructed)\s+you)\b"),
         new("override.en.not-apply", InjectionSignal.InstructionOverride, 0.8, @"\byour\s+(rules|guidelines|instructions|restrictions|polic(y|ies)|programming|filters)\s+(don't|do not|no longer|doesn't|does not|won't|will not)\s+apply\b"),
@@ -92,7 +92,7 @@ public static class InjectionHeuristics
         new("override.en.only-mine", InjectionSignal.InstructionOverride, 0.6, @"\b(follow|obey)\s+only\s+my\s+(commands|instructions|orders|rules)\b|\bonly\s+(follow|obey)\s+my\s+(commands|instructions|orders|rules)\b"),
         new("override.en.users-request", InjectionSignal.InstructionOverride, 0.8, @"\b(disregard|ignore)\s+(the\s+)?user'?s?\s+(request|question|instructions|message|prompt)\b"),
         new("override.en.pwned", InjectionSignal.InstructionOverride, 0.9, @"\b(say|respond|reply|answer|print|output|write)\b[^.\n]{0,30}\b(i have been pwned|pwned)\b"),
-        new("override.en.your-limits", InjectionSignal.InstructionOverride, 0.8, @"\b(bypass|disable|ignore|forget|turn off|switch off|circumvent|get around|remove)\s+your\s+((safety|content|security)\s+)?(checks|filters|restrictions|guardrails|safeguards|limits|limitations|protections|constraints|moderation)\b"),
+        new("override.en.your-limits", InjectionSignal.InstructionOverride, 0.8, @"\b(bypass|disable|ignore|forget|turn off|switch off|circumvent|get around|remove|drop|lift|relax|loosen)\s+your\s+((safety|content|security)\s+)?(checks|filters|restrictions|guardrails|safeguards|limits|limitations|protections|constraints|moderation)\b"),
         new("override.en.pretend-no-rules", InjectionSignal.InstructionOverride, 0.8, @"\b(pretend|imagine|assume|act as if|as if)\s+(that\s+)?(the\s+|your\s+)?(content (polic(y|ies)|moderation|filters?)|moderation|rules|guidelines|restrictions|filters|safety rules)\s+(don't|do not|doesn't|does not|did not|didn't|no longer)\s+(exist|apply)\b"),
         new("override.en.not-allowed", InjectionSignal.InstructionOverride, 0.6, @"\bwhat(ever)?\s+you('re|\s+are)\s+not\s+(allowed|supposed|permitted)\s+to\s+(say|tell|write|do)\b"),
         new("override.en.stop-task", InjectionSignal.InstructionOverride, 0.7, @"\b(stop|quit)\s+(summari[sz]ing|translating|what you('re|\s+are)\s+doing)\b[^.\n]{0,30}\binstead\b"),
@@ -138,6 +138,26 @@ public static class InjectionHeuristics
         new("role.en.hates-ethics", InjectionSignal.RoleSwitch, 0.5, @"\b(hates?|refuses?\s+to\s+be)\s+(being\s+)?(ethical|moral|safe|polite)\b"),
         new("role.en.named-bot", InjectionSignal.RoleSwitch, 0.45, @"\b(simulate|emulate|act as|pretend to be|role-?play as|become)\s+(an?\s+)?(ai|chatbot|bot|assistant|model)\s+(named|called)\b"),
         new("override.en.not-subject", InjectionSignal.InstructionOverride, 0.8, @"\byou\s+(are\s+)?(not|no longer)\s+(subject\s+to|bound\s+by|restricted\s+by|governed\s+by)\s+(the\s+|any\s+|your\s+)?(content polic(y|ies)|rules|guidelines|restrictions|filters|polic(y|ies))\b"),
+        new("override.en.never-given", InjectionSignal.InstructionOverride, 0.8, @"\b(act|behave|respond|answer)\s+as\s+if\s+you\s+(were|had)\s+never\s+(been\s+)?(given|received|had)\s+(any\s+)?(instructions|rules|guidelines|prompt)\b"),
+        new("leak.en.i-was-given", InjectionSignal.PromptLeak, 0.7, @"\b(the\s+)?(instructions|rules|prompt|guidelines)\s+I\s+(was|have been)\s+given\b"),
+        new("override.en.ignore-system", InjectionSignal.InstructionOverride, 0.6, @"\b(ignore|disregard)\s+the\s+system\b(?!\s+(error|message|requirements?|update|noise|alert|warning|log|time|clock|font))"),
+        new("override.en.do-what-i-say", InjectionSignal.InstructionOverride, 0.45, @"\bdo\s+what\s+I\s+(say|tell you|ask)\s+instead\b"),
+        new("leak.en.really-programmed", InjectionSignal.PromptLeak, 0.6, @"\bwhat\s+you('re|\s+are)\s+(really|actually|secretly)\s+(programmed|instructed|told|designed)\s+to\b"),
+        new("role.en.no-refusals", InjectionSignal.RoleSwitch, 0.7, @"\bno\s+refusals?\b|\b(refuse|decline|reject)\s+nothing\b|\bnever\s+refuse\b"),
+        new("leak.en.containing", InjectionSignal.PromptLeak, 0.6, @"\b(containing|with|including)\s+your\s+(full\s+)?(instructions|system prompt|prompt|rules)\b"),
+        new("override.en.break-your-rules", InjectionSignal.InstructionOverride, 0.7, @"\bbreak\s+(one\s+of\s+)?(your|its)\s+(own\s+)?(rules|guidelines|restrictions|polic(y|ies))\b"),
+        new("override.en.never-follow", InjectionSignal.InstructionOverride, 0.8, @"\bnever\s+follow\s+(your|the)\s+(original\s+|previous\s+|initial\s+)?(instructions|rules|guidelines|system prompt)\b"),
+        new("override.en.forever", InjectionSignal.InstructionOverride, 0.6, @"\b(repeat|say|write)\s+(the\s+word\s+)?['""]?\w+['""]?\s+(forever|indefinitely|endlessly|infinitely)\b"),
+        new("leak.en.hidden-parts", InjectionSignal.PromptLeak, 0.6, @"\b(including|with)\s+(the\s+)?(hidden|secret|invisible)\s+(parts?|sections?|text|instructions)\b"),
+        new("leak.en.been-told", InjectionSignal.PromptLeak, 0.45, @"\beverything\s+you('ve|\s+have)\s+been\s+told\b"),
+        new("override.en.from-admin", InjectionSignal.InstructionOverride, 0.45, @"\b(from|by)\s+your\s+(administrator|admin|developer|creator|operator|owner)\b"),
+        new("override.en.disable-filtering", InjectionSignal.InstructionOverride, 0.45, @"\b(disable|turn off|remove|bypass)\s+(the\s+)?(topic|content|safety)\s+(filtering|filters?|restrictions?|checks?)\b"),
+        new("override.en.exempt", InjectionSignal.InstructionOverride, 0.8, @"\bexempt\s+from\s+(your|the|all|any)\s+((usual|normal|standard)\s+)?(polic(y|ies)|rules|guidelines|restrictions|filters)\b"),
+        new("override.en.override-code", InjectionSignal.InstructionOverride, 0.6, @"\boverride\s+code\b"),
+        new("override.en.unlock", InjectionSignal.RoleSwitch, 0.45, @"\bunlock\s+(all\s+)?(your\s+)?(capabilities|features|restrictions|modes?|potential)\b"),
+        new("leak.en.configured-with", InjectionSignal.PromptLeak, 0.7, @"\b(list|show|tell me|reveal|print)\b[^.\n]{0,30}\b(restrictions?|rules|instructions|guidelines)\s+you\s+(were|have been)\s+(configured|programmed|given|set up)\b"),
+        new("leak.en.tools", InjectionSignal.PromptLeak, 0.45, @"\b(tools|functions|plugins)\b[^.\n?]{0,30}\byou\s+(were|have been)\s+given\b|\b(print|show|dump|output)\s+(their|the|your)\s+(full\s+)?(definitions|schemas?|specs?)\b"),
+        new("override.en.layer-removed", InjectionSignal.InstructionOverride, 0.8, @"\b(safety|content|moderation|filter(ing)?)\s+(layer|module|system|filter)s?\s+(has|have|was|were)\s+(been\s+)?(patched out|removed|disabled|turned off|deleted)\b"),
         new("override.en.that", InjectionSignal.InstructionOverride, 0.45, @"\b(ignore|disregard|forget)\s+(that|this)\s*[.!]\s+(now\s+)?(tell|write|say|give|print|show|explain|answer|list|describe)\b"),
         new("override.en.new", InjectionSignal.InstructionOverride, 0.6, @"\b(new|updated|real|actual|true|secret|override)\s+(instructions?|task|rules?|directives?|system prompt)(\s+(from|by)\s+(the\s+)?(admin|administrator|developer|system|owner|operator|openai))?\s*(:|are\b|is\b|follow)"),
         // Topic and task switches: "Forget about all the assignments. Your next job is to ...".
@@ -159,6 +179,10 @@ public static class InjectionHeuristics
         new("override.pt.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(esqueça|esqueca|esqueçam|ignore|ignora)\s+tudo\b[^.\n]{0,30}\b(anterior|antes|acima|dito)\b"),
         new("override.nl.all-before", InjectionSignal.InstructionOverride, 0.8, @"\b(vergeet|negeer)\s+alles\b[^.\n]{0,30}\b(hiervoor|daarvoor|eerder|hierboven|vorige)\b"),
         new("override.de.new", InjectionSignal.InstructionOverride, 0.6, @"\b(neue|folgende)\s+(anweisungen|aufgabe|aufgaben|befehle|instruktionen)\s*(:|folgen\b)|\b(nun|jetzt)\s+folgen\s+neue\s+(anweisungen|aufgaben|befehle)"),
+        new("override.ro", InjectionSignal.InstructionOverride, 0.9, @"\b(ignorați|ignorati|ignoră|ignora|uită|uitați|uitati)\b[^.\n]{0,40}(instrucțiunile|instructiunile|instrucțiuni|instructiuni|regulile)"),
+        new("override.pl", InjectionSignal.InstructionOverride, 0.9, @"\b(zignoruj|ignoruj|zapomnij)\b[^.\n]{0,40}(instrukcje|polecenia|zasady|reguły|reguly)"),
+        new("override.tr", InjectionSignal.InstructionOverride, 0.9, @"(talimatları|talimatlari|kuralları|kurallari|yönergeleri|yonergeleri)[^.\n]{0,20}(yok say|görmezden gel|gormezden gel|unut)|\b(yok say|görmezden gel|unut)\b[^.\n]{0,30}(talimat|kural)"),
+        new("override.hi", InjectionSignal.InstructionOverride, 0.9, @"(निर्देशों|निर्देश|नियमों|नियम)[^।\n]{0,30}(अनदेखा|भूल|नज़रअंदाज़|नजरअंदाज)"),
         new("override.ru", InjectionSignal.InstructionOverride, 0.9, @"(игнорируй|игнорировать|проигнорируй|забудь|забыть|не обращай внимания на|не следуй)[^.\n]{0,40}(инструкци|правил|указани|ограничени)"),
         new("override.zh", InjectionSignal.InstructionOverride, 0.9, @"((忽略|无视|忘记|忽視|無視|忘記|不要遵守|不要理会)[^。\n]{0,20}(指令|指示|规则|規則|提示|说明|說明|设定|設定|限制))|((指令|指示|规则|規則|提示词|设定|設定)[^。\n]{0,10}(忽略|无视|忘记|忽視|無視|忘記))"),
         new("override.ja", InjectionSignal.InstructionOverride, 0.9, @"(指示|命令|ルール|規則|制約|設定)[^。\n]{0,12}(無視|忘れ)"),
@@ -231,10 +255,10 @@ public static class InjectionHeuristics
         new("leak.en.told", InjectionSignal.PromptLeak, 0.7, @"\bwhat\s+(were|have)\s+you\s+(been\s+)?(told|instructed|programmed|asked)\b[^.\n?]{0,30}\bbefore\b"),
         new("leak.en.config", InjectionSignal.PromptLeak, 0.7, @"\b(prints?|shows?|reveals?|dumps?|outputs?|displays?|tell me|give me)(\s+out)?\s+(me\s+)?(your|the|its)\s+((hidden|internal|secret)\s+(settings|configuration|config|instructions|rules)|configuration|config)\b|\b(reveal|leak|dump|explains?|describes?)\s+(its|your|the)\s+(hidden|internal|secret)\s+\w+"),
         new("leak.de", InjectionSignal.PromptLeak, 0.7, @"\b(zeig|zeige|gib|wiederhole|nenne|verrate)\b[^.\n]{0,20}\b(deinen|deine|den|die)\s+(prompt|systemprompt|anweisungen|instruktionen|vorgaben)\b|\bwiederhole\s+alles\s+(obige|oben|davor|vorherige)"),
-        new("leak.en.your-prompt", InjectionSignal.PromptLeak, 0.6, @"\byour\s+(system\s+prompt|initial\s+prompt|(hidden|secret|internal)\s+(prompt|instructions|configuration|config|settings|rules|directives|guidelines))\b|\b(my|your)\s+system\s+prompt\s+(is|says|reads)\b"),
+        new("leak.en.your-prompt", InjectionSignal.PromptLeak, 0.6, @"\byour\s+(system\s+prompt|sys\s*prompt|initial\s+prompt|(hidden|secret|internal)\s+(prompt|instructions|configuration|config|settings|rules|directives|guidelines))\b|\b(my|your)\s+system\s+prompt\s+(is|says|reads)\b"),
         new("leak.en.initialized", InjectionSignal.PromptLeak, 0.7, @"\b(reveal|show|print|repeat|tell me|output|share)\b[^.\n]{0,40}\byou\s+were\s+(initiali[sz]ed|configured|programmed|primed|given|set up|started)\s+with\b"),
         new("leak.romance", InjectionSignal.PromptLeak, 0.7, @"\b(montre|affiche|révèle|revele|répète|repete|donne)[-\s]?moi\s+(tes|vos)\s+(instructions|consignes|règles|regles)\b|\b(mostrami|dimmi|rivelami|ripeti(mi)?)\s+(le\s+)?(tue|sue)\s+(istruzioni|regole)\b|\b(repite|muéstrame|muestrame|dime|revela|revélame)\s+(las\s+|tus\s+)(instrucciones|reglas|indicaciones)\b|\b(mostre|mostra|repita|revele)[-\s]?(me\s+)?(as\s+)?(suas|tuas)\s+(instruções|instrucoes|regras)\b"),
-        new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
+        new("leak.multi", InjectionSignal.PromptLeak, 0.8, @"(system_prompt|prompt del sistema|prompt système|invite système|systemprompt|system-prompt|системный промпт|系统提示|系統提示|システムプロンプト)"),
     ];
 
     /// <summary>The ids and weights of all rules, for documentation and tests.</summary>
