@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 using LlmKit.Plugins.FewShot.Storage;
 using Microsoft.Extensions.AI;
@@ -56,25 +55,11 @@ public sealed class MaxMarginalRelevanceSelector : IFewShotSelector
     public async Task<IReadOnlyList<SelectedExample>> SelectAsync(string input, int count, CancellationToken cancellationToken = default)
     {
         SelectorGuard.CheckArguments(input, count);
-        var embeddings = await _cache.GetAsync(cancellationToken).ConfigureAwait(false);
-        int n = embeddings.Examples.Count;
-        if (n == 0)
+        return await _cache.SelectByQueryAsync(input, (embeddings, scores) =>
         {
-            return [];
-        }
-
-        float[] query = await _cache.EmbedQueryAsync(input, cancellationToken).ConfigureAwait(false);
-        float[] scores = ArrayPool<float>.Shared.Rent(n);
-        try
-        {
-            embeddings.Similarities(query, scores);
-            int[] candidates = TopK.Largest(scores.AsSpan(0, n), Math.Max(FetchCount, count));
+            int[] candidates = TopK.Largest(scores.AsSpan(0, embeddings.Examples.Count), Math.Max(FetchCount, count));
             return Rerank(embeddings, candidates, scores, Math.Min(count, candidates.Length));
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(scores);
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private SelectedExample[] Rerank(ExampleEmbeddings embeddings, int[] candidates, float[] relevance, int count)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using LlmKit.Plugins.FewShot.Storage;
 using Microsoft.Extensions.AI;
 
@@ -33,19 +32,9 @@ public sealed class SemanticSimilaritySelector : IFewShotSelector
     public async Task<IReadOnlyList<SelectedExample>> SelectAsync(string input, int count, CancellationToken cancellationToken = default)
     {
         SelectorGuard.CheckArguments(input, count);
-        var embeddings = await _cache.GetAsync(cancellationToken).ConfigureAwait(false);
-        int n = embeddings.Examples.Count;
-        if (n == 0)
+        return await _cache.SelectByQueryAsync(input, (embeddings, scores) =>
         {
-            return [];
-        }
-
-        float[] query = await _cache.EmbedQueryAsync(input, cancellationToken).ConfigureAwait(false);
-        float[] scores = ArrayPool<float>.Shared.Rent(n);
-        try
-        {
-            embeddings.Similarities(query, scores);
-            int[] top = TopK.Largest(scores.AsSpan(0, n), count);
+            int[] top = TopK.Largest(scores.AsSpan(0, embeddings.Examples.Count), count);
             var result = new SelectedExample[top.Length];
             for (int i = 0; i < top.Length; i++)
             {
@@ -53,10 +42,6 @@ public sealed class SemanticSimilaritySelector : IFewShotSelector
             }
 
             return result;
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(scores);
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 }

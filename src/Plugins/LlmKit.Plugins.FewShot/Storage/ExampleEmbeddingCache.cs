@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.AI;
 
@@ -84,6 +85,33 @@ public sealed class ExampleEmbeddingCache
         float[] vector = result[0].Vector.ToArray();
         Normalize(vector);
         return vector;
+    }
+
+    /// <summary>
+    /// Scores <paramref name="query"/> against every cached example (cosine) and hands the embeddings and the scores
+    /// to <paramref name="select"/>. The scores live in a pooled array (at least one entry per example) that is
+    /// returned to the pool afterwards, so <paramref name="select"/> must not keep it. An empty pool selects nothing.
+    /// </summary>
+    internal async Task<SelectedExample[]> SelectByQueryAsync(string query, Func<ExampleEmbeddings, float[], SelectedExample[]> select, CancellationToken cancellationToken)
+    {
+        var embeddings = await GetAsync(cancellationToken).ConfigureAwait(false);
+        int n = embeddings.Examples.Count;
+        if (n == 0)
+        {
+            return [];
+        }
+
+        float[] vector = await EmbedQueryAsync(query, cancellationToken).ConfigureAwait(false);
+        float[] scores = ArrayPool<float>.Shared.Rent(n);
+        try
+        {
+            embeddings.Similarities(vector, scores);
+            return select(embeddings, scores);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scores);
+        }
     }
 
     private async Task<ExampleEmbeddings> BuildAsync(StoreSnapshot snapshot, CancellationToken cancellationToken)
