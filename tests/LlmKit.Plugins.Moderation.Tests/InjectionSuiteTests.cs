@@ -1,3 +1,4 @@
+using LlmKit.Plugins.Moderation.Injection;
 using LlmKit.Plugins.Moderation.Tests.Support;
 using Xunit.Abstractions;
 
@@ -120,5 +121,26 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
         // Model output gets the domain check only; with DomainMode None nothing blocks it.
         var asOutput = await moderator.CheckOutputAsync(text);
         Assert.True(asOutput.Allowed);
+    }
+
+    [Fact]
+    public void Rule_ids_are_unique_and_name_their_signal()
+    {
+        // Ids go to logs and metrics: one per rule, and the prefix says which kind of signal it is.
+        var rules = InjectionHeuristics.AllRules;
+        Assert.Equal(rules.Count, rules.Select(r => r.Id).Distinct(StringComparer.Ordinal).Count());
+        foreach (var rule in rules)
+        {
+            string expected = rule.Signal switch
+            {
+                InjectionSignal.InstructionOverride => "override.",
+                InjectionSignal.RoleSwitch => "role.",
+                InjectionSignal.FakeMarker => "marker.",
+                InjectionSignal.DelimiterBreak => "delimiter.",
+                InjectionSignal.PromptLeak => "leak.",
+                _ => "obfuscation.",
+            };
+            Assert.True(rule.Id.StartsWith(expected, StringComparison.Ordinal), $"{rule.Id} is a {rule.Signal} rule");
+        }
     }
 }

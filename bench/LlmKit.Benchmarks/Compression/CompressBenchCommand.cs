@@ -1,3 +1,4 @@
+using static LlmKit.Benchmarks.BenchArguments;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -17,7 +18,6 @@ namespace LlmKit.Benchmarks.Compression;
 /// </summary>
 internal sealed class CompressBenchCommand : IBenchCommand
 {
-    private static int ContinuationTokens = 48;
     private static readonly int[] Lengths = [50, 200, 1000, 4000, 8000];
     private static readonly double[] Rates = [0.5, 0.33];
 
@@ -28,15 +28,13 @@ internal sealed class CompressBenchCommand : IBenchCommand
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         bool quick = args.Contains("--quick");
-        int continuationAt = Array.IndexOf(args, "--continuation");
-        if (continuationAt >= 0 && continuationAt + 1 < args.Length)
-        {
-            ContinuationTokens = int.Parse(args[continuationAt + 1], CultureInfo.InvariantCulture);
-        }
+        int continuationTokens = int.Parse(Option(args, "--continuation", "48"), CultureInfo.InvariantCulture);
+        float corpusTemperature = float.Parse(Option(args, "--corpus-temperature", "1"), CultureInfo.InvariantCulture);
 
         string shared = SharedFolder(args);
         string folder = ModelFolder(args, shared);
         using OnnxGenAIModel model = OnnxGenAIModel.Load(folder, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        Task<string> ContinueAsync(string prompt) => GreedyContinuationAsync(model, prompt, continuationTokens, cancellationToken);
         var scorer = new OnnxTokenScorer(model);
         var ours = new PromptCompressor(scorer);
         var oursTokens = new PromptCompressor(scorer, new PromptCompressionOptions { PruneWholeWords = false });
@@ -46,13 +44,6 @@ internal sealed class CompressBenchCommand : IBenchCommand
         Console.WriteLine($"# compress benchmark — scorer {Path.GetFileName(folder.TrimEnd('/'))} (window {scorer.MaxSequenceLength}), {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
         MeasureCounting(ours, model, cancellationToken);
-
-        float corpusTemperature = 1f;
-        int temperatureAt = Array.IndexOf(args, "--corpus-temperature");
-        if (temperatureAt >= 0 && temperatureAt + 1 < args.Length)
-        {
-            corpusTemperature = float.Parse(args[temperatureAt + 1], CultureInfo.InvariantCulture);
-        }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Building an in-domain corpus: stories sampled from the model (temperature {corpusTemperature}, seeds 1..n)..."));
         var corpus = await StoryCorpusAsync(model, quick ? 12_000 : 40_000, corpusTemperature, cancellationToken);
@@ -96,15 +87,15 @@ internal sealed class CompressBenchCommand : IBenchCommand
                     randomRatios.Add(dropped.Ratio);
                     msPer1K.Add(clock.Elapsed.TotalMilliseconds / (compressed.OriginalTokens / 1000.0));
 
-                    string reference = await ContinueAsync(model, prompt, cancellationToken);
-                    fidelity.Add(RougeL.Score(await ContinueAsync(model, compressed.Text, cancellationToken), reference).F1);
-                    randomFidelity.Add(RougeL.Score(await ContinueAsync(model, dropped.Text, cancellationToken), reference).F1);
-                    tokenFidelity.Add(RougeL.Score(await ContinueAsync(model, tokenLevel.Text, cancellationToken), reference).F1);
-                    randomTokenFidelity.Add(RougeL.Score(await ContinueAsync(model, droppedTokens.Text, cancellationToken), reference).F1);
+                    string reference = await ContinueAsync(prompt);
+                    fidelity.Add(RougeL.Score(await ContinueAsync(compressed.Text), reference).F1);
+                    randomFidelity.Add(RougeL.Score(await ContinueAsync(dropped.Text), reference).F1);
+                    tokenFidelity.Add(RougeL.Score(await ContinueAsync(tokenLevel.Text), reference).F1);
+                    randomTokenFidelity.Add(RougeL.Score(await ContinueAsync(droppedTokens.Text), reference).F1);
 
                     // The metric's resolution: how close the continuation of an unrelated, uncompressed prompt gets.
                     string unrelated = corpus.Slice(ours, length, rng.Next(corpus.Count));
-                    floor.Add(RougeL.Score(await ContinueAsync(model, unrelated, cancellationToken), reference).F1);
+                    floor.Add(RougeL.Score(await ContinueAsync(unrelated), reference).F1);
                 }
 
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -179,17 +170,17 @@ internal sealed class CompressBenchCommand : IBenchCommand
         Console.WriteLine();
     }
 
-    private static async Task<string> ContinueAsync(OnnxGenAIModel model, string prompt, CancellationToken cancellationToken)
+    private static async Task<string> GreedyContinuationAsync(OnnxGenAIModel model, string prompt, int continuationTokens, CancellationToken cancellationToken)
     {
         // The model's window is 512: keep the prompt's last tokens so prompt + continuation fit.
         int[] ids = model.Tokenizer.Encode(prompt);
-        int room = model.MaxLength - ContinuationTokens - 1;
+        int room = model.MaxLength - continuationTokens - 1;
         if (ids.Length > room)
         {
             ids = [ids[0], .. ids[^(room - 1)..]];
         }
 
-        GenerationResult result = await model.GenerateAsync(ids, new GenerationOptions { MaxNewTokens = ContinuationTokens, Temperature = 0 }, cancellationToken);
+        GenerationResult result = await model.GenerateAsync(ids, new GenerationOptions { MaxNewTokens = continuationTokens, Temperature = 0 }, cancellationToken);
         return result.Text;
     }
 

@@ -156,8 +156,8 @@ internal sealed class ModerationBenchCommand : IBenchCommand
     {
         var model = new NaiveBayesReference(inTrain, offTrain);
         var scores = inTest.Select(t => (model.OffDomainLogOdds(t), false)).Concat(offTest.Select(t => (model.OffDomainLogOdds(t), true))).ToList();
-        double recall = offTest.Count(t => model.OffDomainLogOdds(t) > 0) / (double)offTest.Count;
-        double fpr = inTest.Count(t => model.OffDomainLogOdds(t) > 0) / (double)inTest.Count;
+        double recall = scores.Count(s => s.Item2 && s.Item1 > 0) / (double)offTest.Count;
+        double fpr = scores.Count(s => !s.Item2 && s.Item1 > 0) / (double)inTest.Count;
         var roc = Roc.Of(scores);
         return string.Create(CultureInfo.InvariantCulture,
             $"| reference only, not a moderator path: naive Bayes (words, bigrams, 5-letter prefixes) | {recall:0.000} | {fpr:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | | | |");
