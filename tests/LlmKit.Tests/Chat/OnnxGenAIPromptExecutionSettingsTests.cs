@@ -97,12 +97,18 @@ public class OnnxGenAIPromptExecutionSettingsTests
     [Theory]
     [InlineData("num_beams", 2)]
     [InlineData("num_return_sequences", 3)]
-    [InlineData("min_tokens", 5)]
     public void Unimplemented_settings_throw_not_supported_naming_them(string name, int value)
     {
         var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { [name] = value } });
         var ex = Assert.Throws<NotSupportedException>(settings.ToGenerationOptions);
         Assert.Contains($"'{name}'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Min_tokens_maps_to_min_new_tokens()
+    {
+        var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["min_tokens"] = 5 } });
+        Assert.Equal(5, settings.ToGenerationOptions().MinNewTokens);
     }
 
     [Theory]

@@ -18,6 +18,9 @@ internal static class ChatOptionsMapper
     /// <summary>See <see cref="RepetitionPenalty"/>.</summary>
     public const string NoRepeatNGramSize = "no_repeat_ngram_size";
 
+    /// <summary>See <see cref="RepetitionPenalty"/>: fewest new tokens before end of sequence (SK's and OpenAI-style name).</summary>
+    public const string MinTokens = "min_tokens";
+
     public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
     {
         if (options is null)
@@ -49,6 +52,7 @@ internal static class ChatOptionsMapper
             RepetitionPenalty = ReadSingle(extra, RepetitionPenalty),
             MinP = ReadSingle(extra, MinP),
             NoRepeatNGramSize = ReadSingle(extra, NoRepeatNGramSize) is { } n ? checked((int)n) : null,
+            MinNewTokens = ReadSingle(extra, MinTokens) is { } m ? checked((int)m) : null,
         };
     }
 

@@ -12,7 +12,8 @@ namespace LlmKit.Chat;
 /// </summary>
 /// <remarks>
 /// <para><c>max_tokens</c> counts NEW tokens only (the prompt does not count).</para>
-/// <para>Beam search (<c>num_beams</c> &gt; 1), several sequences (<c>num_return_sequences</c> &gt; 1), <c>min_tokens</c> &gt; 0,
+/// <para><c>min_tokens</c> is the fewest NEW tokens before end of sequence.</para>
+/// <para>Beam search (<c>num_beams</c> &gt; 1), several sequences (<c>num_return_sequences</c> &gt; 1),
 /// function calling and any unknown name fail with <see cref="NotSupportedException"/> naming the setting: nothing is
 /// dropped silently. <c>length_penalty</c>, <c>diversity_penalty</c> and <c>early_stopping</c> only affect beam search and
 /// <c>past_present_share_buffer</c> only the KV memory layout, so they are accepted and have no effect.</para>
@@ -161,7 +162,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             throw new NotSupportedException(
                 $"Execution setting(s) {string.Join(", ", extra.Keys.Select(k => $"'{k}'"))} are not supported by LlmKit. Supported: temperature, top_p, top_k, min_p, " +
                 "max_tokens, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, seed, stop_sequences, do_sample, " +
-                "num_beams (1), num_return_sequences (1), min_tokens (0), length_penalty, diversity_penalty, early_stopping, past_present_share_buffer.");
+                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer.");
         }
 
         if (FunctionChoiceBehavior is not null)
@@ -182,11 +183,6 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             throw new NotSupportedException($"Execution setting 'num_return_sequences' = {NumReturnSequences}: one sequence per request is supported; send several requests instead.");
         }
 
-        if (MinTokens > 0)
-        {
-            throw new NotSupportedException($"Execution setting 'min_tokens' = {MinTokens}: a minimum length is not implemented; use 0.");
-        }
-
         float? temperature = DoSample switch
         {
             false => 0f,
@@ -205,6 +201,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             FrequencyPenalty = FrequencyPenalty,
             PresencePenalty = PresencePenalty,
             NoRepeatNGramSize = NoRepeatNGramSize,
+            MinNewTokens = MinTokens,
             Seed = Seed,
             StopSequences = StopSequences is { Count: > 0 } stops ? [.. stops] : null,
         };
@@ -288,6 +285,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         nameof(GenerationOptions.FrequencyPenalty) => "frequency_penalty",
         nameof(GenerationOptions.PresencePenalty) => "presence_penalty",
         nameof(GenerationOptions.NoRepeatNGramSize) => "no_repeat_ngram_size",
+        nameof(GenerationOptions.MinNewTokens) => "min_tokens",
         nameof(GenerationOptions.StopSequences) => "stop_sequences",
         _ => property ?? "settings",
     };

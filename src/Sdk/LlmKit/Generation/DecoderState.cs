@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using LlmKit.Models;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using System.Numerics.Tensors;
 
 namespace LlmKit.Generation;
 
@@ -20,6 +21,8 @@ namespace LlmKit.Generation;
 /// <item>ping-pong — present = concat(past, new) is written into the other of two buffers; the views of each
 /// length are created once and cached, so a step creates no tensors.</item>
 /// </list>
+/// KV tensors are Float or Float16 and separate (key, value) or combined per layer (GPT-2), as the graph declares;
+/// ids, mask and positions are int64 or int32; fp16 logits are widened to float after each run.
 /// Not thread-safe: one state per sequence.
 /// </remarks>
 internal sealed class DecoderState : IDisposable
@@ -27,16 +30,17 @@ internal sealed class DecoderState : IDisposable
     private readonly OnnxGenAIModel _model;
     private readonly DecoderSignature _signature;
     private readonly bool _shared;
-    private readonly int _layers;
-    private readonly int _kvHeads;
-    private readonly int _headSize;
+    private readonly int _kvTensors;           // KV tensors per side: layers x (2 separate or 1 combined)
+    private readonly int _blocks;              // [sequence, head_size] blocks per KV tensor
+    private readonly int _blockRowBytes;       // bytes of one position in one block
     private readonly int _vocab;
-    private readonly float[][] _kvBuffers;     // [(side * layers + layer) * 2 + kind], kind 0 = key, 1 = value
+    private readonly byte[][] _kvBuffers;      // [side * _kvTensors + tensor]
     private readonly OrtValue?[] _kvViews;     // [bufferIndex * (Capacity + 1) + length], created on first use
-    private readonly long[] _ids;
+    private readonly IndexTensorBuffer _ids;
+    private readonly IndexTensorBuffer? _positions;
     private readonly int[] _history;           // the token ids whose KV the state holds, [0, _length)
-    private readonly long[] _positions;
     private readonly float[] _stepLogitsBuffer;
+    private readonly Half[]? _stepLogitsHalf;  // the graph's fp16 logits, widened into _stepLogitsBuffer
     private readonly OrtValue _stepIds;
     private readonly OrtValue? _stepPositions;
     private readonly OrtValue _stepLogits;
@@ -46,8 +50,9 @@ internal sealed class DecoderState : IDisposable
     private readonly OrtValue[] _outputValues;
     private readonly OrtIoBinding? _binding;
     private readonly RunOptions _runOptions = new();
-    private readonly long[] _shape = new long[4];
+    private readonly long[] _shape;
     private float[] _prefillLogits = [];
+    private Half[] _prefillLogitsHalf = [];
     private int _side;
     private int _length;
     private int _lengthBeforeLastRun;
@@ -58,47 +63,53 @@ internal sealed class DecoderState : IDisposable
         _model = model;
         _signature = model.Signature;
         _shared = model.SharesKvBuffer;
-        var decoder = model.Config.Model.Decoder;
-        _layers = _signature.Layers;
-        _kvHeads = decoder.NumKeyValueHeads;
-        _headSize = decoder.HeadSize;
+        _kvTensors = _signature.Layers * _signature.KvTensorsPerLayer;
+        _blocks = _signature.KvBlocksPerTensor;
+        _blockRowBytes = _signature.HeadSize * _signature.KvElementSize;
         _vocab = model.VocabularySize;
         Capacity = model.MaxLength;
+        _shape = new long[_signature.KvRank];
 
-        int buffers = (_shared ? 1 : 2) * _layers * 2;
-        _kvBuffers = new float[buffers][];
+        int buffers = (_shared ? 1 : 2) * _kvTensors;
+        int bufferBytes = checked((int)KvTensorBytes(_signature, Capacity)); // Load checked it fits an array
+        _kvBuffers = new byte[buffers][];
         for (int i = 0; i < buffers; i++)
         {
-            _kvBuffers[i] = GC.AllocateArray<float>(_kvHeads * Capacity * _headSize, pinned: true);
+            _kvBuffers[i] = GC.AllocateArray<byte>(bufferBytes, pinned: true);
         }
 
         _kvViews = new OrtValue?[buffers * (Capacity + 1)];
-        _ids = GC.AllocateArray<long>(Capacity, pinned: true);
+        _ids = new IndexTensorBuffer(_signature.InputIdsType, Capacity);
+        _positions = _signature.PositionIds is null ? null : new IndexTensorBuffer(_signature.PositionIdsType, Capacity);
         _history = new int[Capacity];
-        _positions = GC.AllocateArray<long>(Capacity, pinned: true);
         _stepLogitsBuffer = GC.AllocateArray<float>(_vocab, pinned: true);
 
         // Decode-step tensors never change shape: create them once; the step writes into their buffers.
-        _stepIds = CreateLong(_ids, 1);
-        _stepPositions = _signature.PositionIds is null ? null : CreateLong(_positions, 1);
-        _stepLogits = CreateLogits(_stepLogitsBuffer, 1);
+        _stepIds = _ids.View(1);
+        _stepPositions = _positions?.View(1);
+        if (_signature.LogitsType == TensorElementType.Float16)
+        {
+            _stepLogitsHalf = GC.AllocateArray<Half>(_vocab, pinned: true);
+            _stepLogits = CreateLogits(_stepLogitsHalf, 1);
+        }
+        else
+        {
+            _stepLogits = CreateLogits(_stepLogitsBuffer, 1);
+        }
 
-        _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. KvNames(_signature.PastKeys, _signature.PastValues)];
+        _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. _signature.PastNames];
         _inputValues = new OrtValue[_inputNames.Length];
-        _outputNames = [_signature.Logits, .. KvNames(_signature.PresentKeys, _signature.PresentValues)];
+        _outputNames = [_signature.Logits, .. _signature.PresentNames];
         _outputValues = new OrtValue[_outputNames.Length];
 
         if (_shared)
         {
             _binding = model.Session.CreateIoBinding();
-            for (int l = 0; l < _layers; l++)
+            for (int t = 0; t < _kvTensors; t++)
             {
-                for (int kind = 0; kind < 2; kind++)
-                {
-                    var kv = KvView(0, l, kind, Capacity);
-                    _binding.BindInput(kind == 0 ? _signature.PastKeys[l] : _signature.PastValues[l], kv);
-                    _binding.BindOutput(kind == 0 ? _signature.PresentKeys[l] : _signature.PresentValues[l], kv);
-                }
+                var kv = KvView(0, t, Capacity);
+                _binding.BindInput(_signature.PastNames[t], kv);
+                _binding.BindOutput(_signature.PresentNames[t], kv);
             }
 
             BindStepTensors();
@@ -113,6 +124,14 @@ internal sealed class DecoderState : IDisposable
 
     /// <summary>The token ids processed so far (their KV is in the cache); valid until the next call.</summary>
     public ReadOnlySpan<int> Tokens => _history.AsSpan(0, _length);
+
+    /// <summary>Bytes of one KV tensor sized to <paramref name="capacity"/> positions of one sequence.</summary>
+    public static long KvTensorBytes(DecoderSignature signature, int capacity) =>
+        checked((long)signature.KvBlocksPerTensor * capacity * signature.HeadSize * signature.KvElementSize);
+
+    /// <summary>Bytes of KV cache one state allocates: every KV tensor, twice over for ping-pong buffers.</summary>
+    public static long KvBytesPerState(DecoderSignature signature, int capacity, bool sharedBuffer) =>
+        checked(KvTensorBytes(signature, capacity) * signature.Layers * signature.KvTensorsPerLayer * (sharedBuffer ? 1 : 2));
 
     /// <summary>
     /// Feeds <paramref name="tokens"/> after the current sequence and returns their logits,
@@ -136,28 +155,39 @@ internal sealed class DecoderState : IDisposable
 
         for (int i = 0; i < count; i++)
         {
-            _ids[i] = tokens[i];
-            _positions[i] = _length + i;
+            _ids.Set(i, tokens[i]);
+            _positions?.Set(i, _length + i);
         }
 
         int total = _length + count;
         if (count == 1)
         {
             Run(_stepIds, _stepPositions, _stepLogits, total, cancellationToken);
+            if (_stepLogitsHalf is not null)
+            {
+                TensorPrimitives.ConvertToSingle(_stepLogitsHalf, _stepLogitsBuffer);
+            }
+
             _history[_length] = tokens[0];
             Advance(total);
             return _stepLogitsBuffer;
         }
 
         // A multi-token run (prefill, or a continuation being scored) gets tensors of its own shape.
-        if (_prefillLogits.Length < count * _vocab)
+        int values = checked(count * _vocab);
+        if (_prefillLogits.Length < values)
         {
-            _prefillLogits = GC.AllocateArray<float>(count * _vocab, pinned: true);
+            _prefillLogits = GC.AllocateArray<float>(values, pinned: true);
         }
 
-        using var ids = CreateLong(_ids, count);
-        using var positions = _signature.PositionIds is null ? null : CreateLong(_positions, count);
-        using var logits = CreateLogits(_prefillLogits, count);
+        if (_stepLogitsHalf is not null && _prefillLogitsHalf.Length < values)
+        {
+            _prefillLogitsHalf = GC.AllocateArray<Half>(values, pinned: true);
+        }
+
+        using var ids = _ids.View(count);
+        using var positions = _positions?.View(count);
+        using var logits = _stepLogitsHalf is null ? CreateLogits(_prefillLogits, count) : CreateLogits(_prefillLogitsHalf, count);
         try
         {
             Run(ids, positions, logits, total, cancellationToken);
@@ -170,11 +200,15 @@ internal sealed class DecoderState : IDisposable
             }
         }
 
+        if (_stepLogitsHalf is not null)
+        {
+            TensorPrimitives.ConvertToSingle(_prefillLogitsHalf.AsSpan(0, values), _prefillLogits);
+        }
+
         tokens.CopyTo(_history.AsSpan(_length));
         Advance(total);
-        return _prefillLogits.AsSpan(0, count * _vocab);
+        return _prefillLogits.AsSpan(0, values);
     }
-
     /// <summary>
     /// Forgets the tokens of the last <see cref="Append"/> (e.g. to score another continuation of the same prompt).
     /// With a shared buffer any shorter length works; with ping-pong buffers only the length before the last call.
@@ -209,7 +243,7 @@ internal sealed class DecoderState : IDisposable
     /// <summary>
     /// Keeps only the first <paramref name="length"/> tokens, so a new sequence that starts with them skips their
     /// prefill. With a shared buffer this only shortens the length; ping-pong buffers are laid out per length
-    /// ([heads, length, head_size]), so each head's rows are moved down in place (a copy of the kept KV).
+    /// ([blocks, length, head_size]), so each block's rows are moved down in place (a copy of the kept KV).
     /// </summary>
     public void Truncate(int length)
     {
@@ -218,17 +252,14 @@ internal sealed class DecoderState : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
         if (!_shared && length > 0 && length < _length)
         {
-            int rows = length * _headSize;
-            for (int l = 0; l < _layers; l++)
+            int rowBytes = length * _blockRowBytes;
+            for (int t = 0; t < _kvTensors; t++)
             {
-                for (int kind = 0; kind < 2; kind++)
+                // Block b moves from b * _length rows to b * length rows: never onto a later block's source.
+                var buffer = _kvBuffers[(_side * _kvTensors) + t].AsSpan();
+                for (int b = 1; b < _blocks; b++)
                 {
-                    // Head h moves from h * _length rows to h * length rows: never onto a later head's source.
-                    var buffer = _kvBuffers[(((_side * _layers) + l) * 2) + kind].AsSpan();
-                    for (int h = 1; h < _kvHeads; h++)
-                    {
-                        buffer.Slice(h * _length * _headSize, rows).CopyTo(buffer.Slice(h * rows, rows));
-                    }
+                    buffer.Slice(b * _length * _blockRowBytes, rowBytes).CopyTo(buffer.Slice(b * rowBytes, rowBytes));
                 }
             }
         }
@@ -299,13 +330,10 @@ internal sealed class DecoderState : IDisposable
             }
 
             _outputValues[0] = logits;
-            for (int l = 0; l < _layers; l++)
+            for (int t = 0; t < _kvTensors; t++)
             {
-                for (int kind = 0; kind < 2; kind++)
-                {
-                    _inputValues[slot + (2 * l) + kind] = KvView(_side, l, kind, _length);
-                    _outputValues[1 + (2 * l) + kind] = KvView(1 - _side, l, kind, total);
-                }
+                _inputValues[slot + t] = KvView(_side, t, _length);
+                _outputValues[1 + t] = KvView(1 - _side, t, total);
             }
         }
 
@@ -359,41 +387,27 @@ internal sealed class DecoderState : IDisposable
         _binding.BindOutput(_signature.Logits, _stepLogits);
     }
 
-    /// <summary>A [1, kv_heads, length, head_size] view over the start of one KV buffer, created once per length.</summary>
-    private OrtValue KvView(int side, int layer, int kind, int length)
+    /// <summary>A view of <paramref name="length"/> positions over the start of one KV buffer, created once per length.</summary>
+    private OrtValue KvView(int side, int tensor, int length)
     {
-        int buffer = (((side * _layers) + layer) * 2) + kind;
+        int buffer = (side * _kvTensors) + tensor;
         int index = (buffer * (Capacity + 1)) + length;
         if (_kvViews[index] is { } view)
         {
             return view;
         }
 
-        _shape[0] = 1;
-        _shape[1] = _kvHeads;
-        _shape[2] = length;
-        _shape[3] = _headSize;
-        view = Create(_kvBuffers[buffer], TensorElementType.Float, _shape, (long)_kvHeads * length * _headSize * sizeof(float));
+        _signature.KvShape(_shape, length);
+        view = Create(_kvBuffers[buffer], _signature.KvType, _shape, (long)_blocks * length * _blockRowBytes);
         _kvViews[index] = view;
         return view;
     }
 
-    private OrtValue CreateLogits(float[] buffer, int count) =>
-        Create(buffer, TensorElementType.Float, [1, count, _vocab], (long)count * _vocab * sizeof(float));
-
-    private static OrtValue CreateLong(long[] buffer, int count) =>
-        Create(buffer, TensorElementType.Int64, [1, count], (long)count * sizeof(long));
+    private OrtValue CreateLogits<T>(T[] buffer, int count)
+        where T : unmanaged =>
+        Create(buffer, _signature.LogitsType, [1, count, _vocab], (long)count * _vocab * Unsafe.SizeOf<T>());
 
     private static string[] Optional(string? name) => name is null ? [] : [name];
-
-    private static IEnumerable<string> KvNames(string[] keys, string[] values)
-    {
-        for (int l = 0; l < keys.Length; l++)
-        {
-            yield return keys[l];
-            yield return values[l];
-        }
-    }
 
     internal static unsafe OrtValue Create<T>(T[] pinnedBuffer, TensorElementType type, long[] shape, long bytes)
         where T : unmanaged

@@ -9,6 +9,13 @@ public sealed record GenerationOptions
     /// <summary>Most NEW tokens to generate (the prompt does not count). Must be &gt; 0. Default: up to the model's max length.</summary>
     public int? MaxNewTokens { get; init; }
 
+    /// <summary>
+    /// Fewest NEW tokens before an end-of-sequence token may be chosen, &gt;= 0 (EOS logits are masked until then). Default:
+    /// the folder's <c>search.min_length</c> (which counts the prompt, as in onnxruntime-genai) minus the prompt length.
+    /// SK's <c>min_tokens</c> and the M.E.AI <c>AdditionalProperties["min_tokens"]</c> set it.
+    /// </summary>
+    public int? MinNewTokens { get; init; }
+
     /// <summary>Sampling temperature, &gt;= 0; 0 decodes greedily. Default: 0 unless the folder sets do_sample.</summary>
     public float? Temperature { get; init; }
 
@@ -46,6 +53,11 @@ public sealed record GenerationOptions
         if (MaxNewTokens is <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max new tokens must be > 0.");
+        }
+
+        if (MinNewTokens is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinNewTokens), MinNewTokens, "min new tokens must be >= 0.");
         }
 
         if (Temperature is { } t && !(t >= 0 && float.IsFinite(t)))

@@ -2,7 +2,7 @@ namespace LlmKit.Generation;
 
 /// <summary>
 /// The processors and sampler of one sequence, built from <see cref="GenerationOptions"/> in Hugging Face's
-/// order: repetition penalty, frequency/presence penalties, no-repeat n-gram, temperature, top-k, top-p, min-p, then
+/// order: minimum length (EOS masked), repetition penalty, frequency/presence penalties, no-repeat n-gram, temperature, top-k, top-p, min-p, then
 /// sampling (greedy when temperature is 0 or top-k is 1).
 /// </summary>
 public sealed class LogitsPipeline
@@ -25,11 +25,20 @@ public sealed class LogitsPipeline
     public ITokenSampler Sampler { get; }
 
     /// <summary>Builds the pipeline for fully resolved options (see <see cref="GenerationOptions"/>).</summary>
-    public static LogitsPipeline Create(GenerationOptions options, int vocabularySize)
+    public static LogitsPipeline Create(GenerationOptions options, int vocabularySize) => Create(options, vocabularySize, []);
+
+    /// <summary>Builds the pipeline for fully resolved options; <paramref name="endOfSequenceIds"/> are masked until <see cref="GenerationOptions.MinNewTokens"/>.</summary>
+    public static LogitsPipeline Create(GenerationOptions options, int vocabularySize, IReadOnlyList<int> endOfSequenceIds)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(endOfSequenceIds);
         options.Validate();
         var processors = new List<ILogitsProcessor>();
+        if (options.MinNewTokens is > 0 and var min && endOfSequenceIds.Count > 0)
+        {
+            processors.Add(new MinNewTokensProcessor(min, endOfSequenceIds));
+        }
+
         if (options.RepetitionPenalty is { } rp && rp != 1f)
         {
             processors.Add(new RepetitionPenaltyProcessor(rp, vocabularySize));

@@ -4,7 +4,8 @@ namespace LlmKit.Models;
 
 /// <summary>
 /// The contents of an ONNX GenAI model folder's <c>genai_config.json</c>, in the official onnxruntime-genai schema.
-/// Unknown fields are ignored so folders from newer builders still load.
+/// Unknown fields are ignored so folders from newer builders still load, except the ones that would change what the
+/// model computes (multimodal parts, pipelines, adapters): <see cref="GenAIConfigReader"/> refuses those by name.
 /// </summary>
 public sealed class GenAIConfig
 {
@@ -20,7 +21,7 @@ public sealed class GenAIConfig
 /// <summary>The <c>model</c> section of <c>genai_config.json</c>.</summary>
 public sealed class GenAIModelSection
 {
-    /// <summary>Architecture name, e.g. <c>llama</c>, <c>phi3</c>, <c>qwen2</c>, <c>mistral</c>.</summary>
+    /// <summary>Architecture name, e.g. <c>llama</c>, <c>phi3</c>, <c>qwen2</c>, <c>mistral</c>, <c>gpt2</c>; see <see cref="GenAIConfigReader.SupportedModelTypes"/>.</summary>
     [JsonPropertyName("type")]
     public string Type { get; set; } = "";
 
@@ -49,6 +50,10 @@ public sealed class GenAIModelSection
     /// <summary>The decoder graph description.</summary>
     [JsonPropertyName("decoder")]
     public GenAIDecoderSection Decoder { get; set; } = new();
+
+    /// <summary>Fields of the section that this schema does not name (checked for ones LlmKit cannot act on).</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
 }
 
 /// <summary>The <c>model.decoder</c> section of <c>genai_config.json</c>.</summary>
@@ -66,7 +71,7 @@ public sealed class GenAIDecoderSection
     [JsonPropertyName("hidden_size")]
     public int HiddenSize { get; set; }
 
-    /// <summary>Number of query heads.</summary>
+    /// <summary>Number of query heads (0 when the file omits it: GPT-2 folders; the loader then reads the head count from the graph).</summary>
     [JsonPropertyName("num_attention_heads")]
     public int NumAttentionHeads { get; set; }
 
@@ -93,6 +98,10 @@ public sealed class GenAIDecoderSection
     /// <summary>Sliding-window attention settings, when the model uses them.</summary>
     [JsonPropertyName("sliding_window")]
     public GenAISlidingWindow? SlidingWindow { get; set; }
+
+    /// <summary>Fields of the section that this schema does not name (checked for ones LlmKit cannot act on).</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
 }
 
 /// <summary>The <c>session_options</c> of the decoder.</summary>
@@ -133,6 +142,13 @@ public sealed class GenAIDecoderInputs
     /// <summary>Past value name pattern with <c>%d</c> for the layer index.</summary>
     [JsonPropertyName("past_value_names")]
     public string PastValueNames { get; set; } = "past_key_values.%d.value";
+
+    /// <summary>
+    /// Combined past key/value name pattern with <c>%d</c> (GPT-2 graphs: one tensor [2, batch, heads, sequence, head_size]
+    /// per layer); when set, the separate key/value names are not used.
+    /// </summary>
+    [JsonPropertyName("past_names")]
+    public string? PastNames { get; set; }
 }
 
 /// <summary>Output names of the decoder graph (defaults are the official builder's names).</summary>
@@ -149,6 +165,10 @@ public sealed class GenAIDecoderOutputs
     /// <summary>Present value name pattern with <c>%d</c> for the layer index.</summary>
     [JsonPropertyName("present_value_names")]
     public string PresentValueNames { get; set; } = "present.%d.value";
+
+    /// <summary>Combined present key/value name pattern with <c>%d</c> (GPT-2 graphs); pairs with <see cref="GenAIDecoderInputs.PastNames"/>.</summary>
+    [JsonPropertyName("present_names")]
+    public string? PresentNames { get; set; }
 }
 
 /// <summary>Sliding-window attention description.</summary>
@@ -213,4 +233,12 @@ public sealed class GenAISearchSection
     /// <summary>Top-p (nucleus) filter (1 = off).</summary>
     [JsonPropertyName("top_p")]
     public float TopP { get; set; } = 1f;
+
+    /// <summary>Diversity penalty of group beam search (0 = off; LlmKit supports only 0).</summary>
+    [JsonPropertyName("diversity_penalty")]
+    public float DiversityPenalty { get; set; }
+
+    /// <summary>Fields of the section that this schema does not name (checked for ones LlmKit cannot act on).</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
 }

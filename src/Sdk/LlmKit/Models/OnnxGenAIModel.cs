@@ -2,7 +2,7 @@ using System.Diagnostics;
 using LlmKit.Generation;
 using LlmKit.Tokenization;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.Extensions.Logging;
 
 namespace LlmKit.Models;
 
@@ -14,15 +14,16 @@ namespace LlmKit.Models;
 /// Thread-safe: one model serves any number of concurrent generations, each with its own KV state
 /// (ONNX Runtime sessions allow concurrent runs). Dispose it when no generation is running.
 /// </remarks>
-public sealed class OnnxGenAIModel : IDisposable
+public sealed partial class OnnxGenAIModel : IDisposable
 {
     private const int MaxPooledStates = 8;
     private readonly List<DecoderState> _statePool = []; // oldest first; guarded by itself
-    private readonly long[] _ones;
+    private readonly IndexTensorBuffer _ones;
     private readonly OrtValue?[] _masks;
+    private readonly int _maxPooledStates;
     private bool _disposed;
 
-    private OnnxGenAIModel(string folder, string modelPath, GenAIConfig config, ModelTokenizer tokenizer, InferenceSession session, DecoderSignature signature, int maxLength, TimeSpan loadTime, bool reusePromptPrefixes)
+    private OnnxGenAIModel(string folder, string modelPath, GenAIConfig config, ModelTokenizer tokenizer, InferenceSession session, DecoderSignature signature, int maxLength, TimeSpan loadTime, OnnxGenAIModelOptions options)
     {
         Folder = folder;
         ModelPath = modelPath;
@@ -32,10 +33,12 @@ public sealed class OnnxGenAIModel : IDisposable
         Signature = signature;
         MaxLength = maxLength;
         LoadTime = loadTime;
-        ReusesPromptPrefixes = reusePromptPrefixes;
+        ReusesPromptPrefixes = options.ReusePromptPrefixes;
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
-        _ones = GC.AllocateArray<long>(maxLength, pinned: true);
-        Array.Fill(_ones, 1L);
+        KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, maxLength, config.Search.PastPresentShareBuffer);
+        _maxPooledStates = (int)Math.Clamp(options.MaxPooledKvCacheBytes / Math.Max(1, KvCacheBytesPerSequence), 0, MaxPooledStates);
+        _ones = new IndexTensorBuffer(signature.AttentionMaskType, maxLength);
+        _ones.Fill(1);
         _masks = new OrtValue?[maxLength + 1];
     }
 
@@ -62,6 +65,16 @@ public sealed class OnnxGenAIModel : IDisposable
 
     /// <summary>Whether past and present KV tensors share one buffer (<c>past_present_share_buffer</c>).</summary>
     public bool SharesKvBuffer => Config.Search.PastPresentShareBuffer;
+
+    /// <summary>
+    /// Bytes of KV cache one sequence allocates: layers x KV tensors x heads x <see cref="MaxLength"/> x head size x
+    /// element size (twice over when past and present do not share a buffer). Finished sequences are pooled for reuse
+    /// up to <see cref="OnnxGenAIModelOptions.MaxPooledKvCacheBytes"/>.
+    /// </summary>
+    public long KvCacheBytesPerSequence { get; }
+
+    /// <summary>The model family from <c>genai_config.json</c>'s <c>model.type</c>.</summary>
+    public string ModelType => Config.Model.Type;
 
     /// <summary>Time spent loading (configuration, tokenizer, session).</summary>
     public TimeSpan LoadTime { get; }
@@ -93,8 +106,16 @@ public sealed class OnnxGenAIModel : IDisposable
             throw new ModelFolderException($"The model folder '{folder}' does not exist.") { FilePath = folder };
         }
 
-        var config = GenAIConfigReader.Read(Path.Combine(folder, GenAIConfigReader.FileName));
-        string modelPath = Path.Combine(folder, config.Model.Decoder.Filename);
+        string configPath = Path.Combine(folder, GenAIConfigReader.FileName);
+        var config = GenAIConfigReader.Read(configPath);
+        string modelPath = Path.GetFullPath(Path.Combine(folder, config.Model.Decoder.Filename));
+        if (!IsInside(modelPath, folder))
+        {
+            throw new ModelFolderException(
+                $"{GenAIConfigReader.FileName}: $.model.decoder.filename '{config.Model.Decoder.Filename}' resolves to '{modelPath}', outside the model folder '{folder}' ('{configPath}').")
+            { FilePath = configPath };
+        }
+
         if (!File.Exists(modelPath))
         {
             throw new ModelFolderException(
@@ -117,7 +138,14 @@ public sealed class OnnxGenAIModel : IDisposable
         try
         {
             var signature = DecoderSignature.Resolve(config, session, modelPath);
-            return new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options.ReusePromptPrefixes);
+            CheckKvCacheFits(signature, maxLength, config, configPath);
+            var model = new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options);
+            if (options.Logger is { } logger)
+            {
+                LogLoadedModel(logger, model.ModelId, model.ModelType, maxLength, model.KvCacheBytesPerSequence, signature.KvType.ToString(), model._maxPooledStates);
+            }
+
+            return model;
         }
         catch
         {
@@ -125,6 +153,44 @@ public sealed class OnnxGenAIModel : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Refuses a max length whose KV cache cannot be allocated: one KV tensor must fit a .NET array, and one sequence's
+    /// cache must fit the memory this process may use, so a config typo fails here instead of in an OutOfMemoryException.
+    /// </summary>
+    private static void CheckKvCacheFits(DecoderSignature signature, int maxLength, GenAIConfig config, string configPath)
+    {
+        long tensorBytes;
+        long stateBytes;
+        try
+        {
+            tensorBytes = DecoderState.KvTensorBytes(signature, maxLength);
+            stateBytes = DecoderState.KvBytesPerState(signature, maxLength, config.Search.PastPresentShareBuffer);
+        }
+        catch (OverflowException)
+        {
+            tensorBytes = stateBytes = long.MaxValue;
+        }
+
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (tensorBytes > Array.MaxLength || stateBytes > available)
+        {
+            throw new ModelFolderException(
+                $"A sequence of max length {maxLength} (search.max_length / context_length in {GenAIConfigReader.FileName}, or OnnxGenAIModelOptions.MaxLength) " +
+                $"needs {stateBytes:N0} bytes of KV cache ({signature.Layers} layers x {signature.KvHeads} KV heads x head size {signature.HeadSize}, {signature.KvType}); " +
+                $"this process can use {available:N0} bytes and one KV tensor at most {Array.MaxLength:N0}. Set OnnxGenAIModelOptions.MaxLength lower ('{configPath}').")
+            { FilePath = configPath };
+        }
+    }
+
+    private static bool IsInside(string path, string folder)
+    {
+        string root = Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar;
+        return path.StartsWith(root, StringComparison.Ordinal);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {ModelId} (type {ModelType}): max length {MaxLength}, KV cache {KvBytes} bytes per sequence ({KvType}), up to {PooledStates} finished sequences pooled")]
+    private static partial void LogLoadedModel(ILogger logger, string modelId, string modelType, int maxLength, long kvBytes, string kvType, int pooledStates);
 
     /// <summary>
     /// The folder's <c>search</c> defaults overlaid with <paramref name="options"/>: the settings a generation really uses.
@@ -173,7 +239,13 @@ public sealed class OnnxGenAIModel : IDisposable
         }
 
         var resolved = ResolveOptions(options);
-        return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize));
+        if (resolved.MinNewTokens is null)
+        {
+            // search.min_length counts the prompt (onnxruntime-genai's convention).
+            resolved = resolved with { MinNewTokens = Math.Max(0, Config.Search.MinLength - promptTokens.Length) };
+        }
+
+        return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize, Config.Model.EosTokenIds));
     }
 
     /// <summary>
@@ -230,7 +302,7 @@ public sealed class OnnxGenAIModel : IDisposable
             else
             {
                 _statePool.Add(state);
-                if (_statePool.Count > MaxPooledStates)
+                if (_statePool.Count > _maxPooledStates)
                 {
                     evicted = _statePool[0];
                     _statePool.RemoveAt(0);
@@ -250,7 +322,7 @@ public sealed class OnnxGenAIModel : IDisposable
             return mask;
         }
 
-        var created = DecoderState.Create(_ones, TensorElementType.Int64, [1, length], (long)length * sizeof(long));
+        var created = _ones.View(length);
         var existing = Interlocked.CompareExchange(ref _masks[length], created, null);
         if (existing is not null)
         {

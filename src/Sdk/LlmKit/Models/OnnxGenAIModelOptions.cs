@@ -32,6 +32,16 @@ public sealed record OnnxGenAIModelOptions
     /// </remarks>
     public bool ReusePromptPrefixes { get; init; } = true;
 
+    /// <summary>
+    /// Most bytes of KV cache kept in the pool of finished sequences (for prefix reuse and buffer reuse); the oldest
+    /// are evicted beyond it. Default 1 GiB, and never more than 8 sequences. 0 pools nothing: every sequence allocates
+    /// its own cache. Running sequences are not limited by it. See <see cref="OnnxGenAIModel.KvCacheBytesPerSequence"/>.
+    /// </summary>
+    public long MaxPooledKvCacheBytes { get; init; } = 1L << 30;
+
+    /// <summary>Receives one Information line at load (model type, max length, KV-cache bytes per sequence); null logs nothing.</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
     internal void Validate()
     {
         if (IntraOpThreads is < 1)
@@ -42,6 +52,11 @@ public sealed record OnnxGenAIModelOptions
         if (MaxLength is < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxLength), MaxLength, "MaxLength must be >= 2 (or null for the folder's max_length).");
+        }
+
+        if (MaxPooledKvCacheBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPooledKvCacheBytes), MaxPooledKvCacheBytes, "MaxPooledKvCacheBytes must be >= 0.");
         }
     }
 }

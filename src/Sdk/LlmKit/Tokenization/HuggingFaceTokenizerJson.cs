@@ -50,8 +50,11 @@ internal static class HuggingFaceTokenizerJson
                 merges.Add(merge.ValueKind == JsonValueKind.Array ? merge[0].GetString() + " " + merge[1].GetString() : merge.GetString()!);
             }
 
+            // Every added token is matched whole before BPE; only the special ones are skipped when decoding. The
+            // others (GPT-2's runs of spaces and tabs) decode to their text, which is raw, not byte-level mapped.
             var special = new Dictionary<string, int>(StringComparer.Ordinal);
             var specialById = new Dictionary<int, string>();
+            var plainAdded = new List<KeyValuePair<string, int>>();
             if (root.TryGetProperty("added_tokens", out var added))
             {
                 foreach (var token in added.EnumerateArray())
@@ -59,7 +62,14 @@ internal static class HuggingFaceTokenizerJson
                     string content = token.GetProperty("content").GetString()!;
                     int id = token.GetProperty("id").GetInt32();
                     special[content] = id;
-                    specialById[id] = content;
+                    if (token.TryGetProperty("special", out var isSpecial) && isSpecial.ValueKind == JsonValueKind.False)
+                    {
+                        plainAdded.Add(new(content, id));
+                    }
+                    else
+                    {
+                        specialById[id] = content;
+                    }
                 }
             }
 
@@ -73,8 +83,14 @@ internal static class HuggingFaceTokenizerJson
             };
             var inner = BpeTokenizer.Create(options);
             int size = Math.Max(genai.Model.VocabSize, vocab.Count + special.Count);
-            var bytes = TokenByteTable.ForByteLevel(vocab, size, specialById, decodeSpecialTokens: false);
-            return ModelTokenizer.Create(inner, bytes, config, genai, addBosDefault: false, stripLeadingSpace: false, "bpe-byte-level");
+            var bytes = TokenByteTable.ForByteLevel(vocab.Concat(plainAdded), size, specialById, decodeSpecialTokens: false);
+            var lookup = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+            foreach (var (text, id) in special)
+            {
+                lookup[text] = id;
+            }
+
+            return ModelTokenizer.Create(inner, bytes, config, genai, lookup, fromTokenizerJson: true, stripLeadingSpace: false, "bpe-byte-level");
         }
         catch (JsonException ex)
         {

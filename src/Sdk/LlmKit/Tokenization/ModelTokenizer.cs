@@ -123,10 +123,25 @@ public sealed class ModelTokenizer
         { FilePath = folder };
     }
 
-    internal static ModelTokenizer Create(Tokenizer inner, TokenByteTable bytes, TokenizerConfig config, GenAIConfig genai, bool addBosDefault, bool stripLeadingSpace, string kind)
+    /// <summary>Assembles a tokenizer from a loaded inner tokenizer and the folder's conventions.</summary>
+    /// <param name="inner">The Microsoft.ML.Tokenizers tokenizer (encodes without BOS).</param>
+    /// <param name="bytes">The byte table for streaming decode.</param>
+    /// <param name="config">The folder's tokenizer_config.json.</param>
+    /// <param name="genai">The folder's genai_config.json (BOS fallback, EOS ids).</param>
+    /// <param name="stripLeadingSpace">Whether decoding from a sequence start drops the dummy-prefix space.</param>
+    /// <param name="kind">The value of <see cref="Kind"/>.</param>
+    /// <param name="vocabulary">Token text to id, added tokens included: resolves tokenizer_config.json's <c>bos_token</c>.</param>
+    /// <param name="fromTokenizerJson">
+    /// True for a tokenizer.json folder: prompts get no BOS by default, as onnxruntime-genai 0.20.0's Tokenizer encodes
+    /// them (checked on its own Llama test folder, whose tokenizer_config.json says add_bos_token true); chat templates
+    /// write the BOS text themselves. A tokenizer.model folder follows add_bos_token (default true), as SentencePiece does.
+    /// </param>
+    internal static ModelTokenizer Create(Tokenizer inner, TokenByteTable bytes, TokenizerConfig config, GenAIConfig genai, IReadOnlyDictionary<string, int> vocabulary, bool fromTokenizerJson, bool stripLeadingSpace, string kind)
     {
-        int bos = genai.Model.BosTokenId;
-        bool addBos = (config.AddBosToken ?? addBosDefault) && bos >= 0;
+        // The tokenizer's own bos_token names the id its templates mean; genai_config's is the fallback (the official
+        // Llama test folder says 0 there, which is <unk> in its vocabulary).
+        int bos = config.BosToken is { } text && vocabulary.TryGetValue(text, out int id) ? id : genai.Model.BosTokenId;
+        bool addBos = !fromTokenizerJson && (config.AddBosToken ?? true) && bos >= 0;
         return new ModelTokenizer(inner, bytes, config, bos, genai.Model.EosTokenIds, addBos, stripLeadingSpace, kind);
     }
 
@@ -193,7 +208,13 @@ public sealed class ModelTokenizer
 
         var vocabulary = inner.Vocabulary.Concat(addedTokens.Select(kv => new KeyValuePair<string, int>(kv.Key, kv.Value.Id)));
         var bytes = TokenByteTable.ForSentencePiece(vocabulary, size, specialIds);
-        return Create(inner, bytes, config, genai, addBosDefault: true, stripLeadingSpace: inner.AddDummyPrefix, kind);
+        var lookup = new Dictionary<string, int>(inner.Vocabulary, StringComparer.Ordinal);
+        foreach (var (text, (id, _)) in addedTokens)
+        {
+            lookup[text] = id;
+        }
+
+        return Create(inner, bytes, config, genai, lookup, fromTokenizerJson: kind != "sentencepiece", stripLeadingSpace: inner.AddDummyPrefix, kind);
     }
 
     private static void AddIfValid(HashSet<int> set, int id)

@@ -1,0 +1,89 @@
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace LlmKit.Oracle.Tests;
+
+/// <summary>
+/// onnxruntime-genai 0.20.0 on a model folder, through its public managed API: the oracle LlmKit is compared with.
+/// Conventions of the official runtime kept here in one place: <c>max_length</c> counts the prompt, and an EOS
+/// token it picks is left out of the sequence.
+/// </summary>
+internal sealed class OfficialRuntime : IDisposable
+{
+    private readonly Config _config;
+    private readonly Model _model;
+    private Tokenizer? _tokenizer;
+
+    public OfficialRuntime(string folder)
+    {
+        _config = new Config(folder);
+
+        // One thread, as LlmKit's side runs: results must not depend on how work is split.
+        _config.Overlay("""{"model":{"decoder":{"session_options":{"intra_op_num_threads":1}}}}""");
+        _model = new Model(_config);
+    }
+
+    public string ModelType => _model.GetModelType();
+
+    /// <summary>The official tokenizer (needs tokenizer.json in the folder).</summary>
+    public Tokenizer Tokenizer => _tokenizer ??= new Tokenizer(_model);
+
+    /// <summary>Greedy (or configured) ids for <paramref name="prompt"/>, prompt included, as GetSequence returns them.</summary>
+    public int[] Generate(int[] prompt, int maxLength, Action<GeneratorParams>? configure = null)
+    {
+        using var parameters = new GeneratorParams(_model);
+        parameters.SetSearchOption("max_length", maxLength);
+        parameters.SetSearchOption("do_sample", false);
+        configure?.Invoke(parameters);
+        using var generator = new Generator(_model, parameters);
+        generator.AppendTokens(prompt);
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+        }
+
+        return generator.GetSequence(0).ToArray();
+    }
+
+    /// <summary>The logits of the prompt's last position after the prefill (the first generation step), widened to float.</summary>
+    public float[] FirstStepLogits(int[] prompt)
+    {
+        using var parameters = new GeneratorParams(_model);
+        parameters.SetSearchOption("max_length", prompt.Length + 1);
+        using var generator = new Generator(_model, parameters);
+        generator.AppendTokens(prompt);
+        using var logits = generator.GetOutput("logits");
+        long[] shape = logits.Shape();
+        int vocab = checked((int)shape[^1]);
+        int rows = checked((int)(logits.NumElements() / vocab));
+        var result = new float[vocab];
+        if (logits.Type() == ElementType.float16)
+        {
+            var data = logits.GetData<Half>().Slice((rows - 1) * vocab, vocab);
+            for (int i = 0; i < vocab; i++)
+            {
+                result[i] = (float)data[i];
+            }
+        }
+        else
+        {
+            logits.GetData<float>().Slice((rows - 1) * vocab, vocab).CopyTo(result);
+        }
+
+        return result;
+    }
+
+    public int[] Encode(string text)
+    {
+        using var sequences = Tokenizer.Encode(text);
+        return sequences[0].ToArray();
+    }
+
+    public string Decode(int[] ids) => Tokenizer.Decode(ids);
+
+    public void Dispose()
+    {
+        _tokenizer?.Dispose();
+        _model.Dispose();
+        _config.Dispose();
+    }
+}
