@@ -156,7 +156,8 @@ public sealed partial class OnnxGenAIModel : IDisposable
 
     /// <summary>
     /// Refuses a max length whose KV cache cannot be allocated: one KV tensor must fit a .NET array, and one sequence's
-    /// cache must fit the memory this process may use, so a config typo fails here instead of in an OutOfMemoryException.
+    /// cache must fit in half the memory this process may use (the rest holds weights, activations and other
+    /// sequences), so a config typo fails here instead of in an OutOfMemoryException.
     /// </summary>
     private static void CheckKvCacheFits(DecoderSignature signature, int maxLength, GenAIConfig config, string configPath)
     {
@@ -172,13 +173,13 @@ public sealed partial class OnnxGenAIModel : IDisposable
             tensorBytes = stateBytes = long.MaxValue;
         }
 
-        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
         if (tensorBytes > Array.MaxLength || stateBytes > available)
         {
             throw new ModelFolderException(
                 $"A sequence of max length {maxLength} (search.max_length / context_length in {GenAIConfigReader.FileName}, or OnnxGenAIModelOptions.MaxLength) " +
                 $"needs {stateBytes:N0} bytes of KV cache ({signature.Layers} layers x {signature.KvHeads} KV heads x head size {signature.HeadSize}, {signature.KvType}); " +
-                $"this process can use {available:N0} bytes and one KV tensor at most {Array.MaxLength:N0}. Set OnnxGenAIModelOptions.MaxLength lower ('{configPath}').")
+                $"one sequence may use at most {available:N0} bytes (half the memory available to this process) and one KV tensor at most {Array.MaxLength:N0}. Set OnnxGenAIModelOptions.MaxLength lower ('{configPath}').")
             { FilePath = configPath };
         }
     }
