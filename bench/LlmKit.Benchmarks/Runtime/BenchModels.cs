@@ -40,7 +40,7 @@ internal static class BenchModels
         return Convert($"stories260K-{form}", checkpoint, tokenizer, form);
     }
 
-    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form)
+    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
     {
         string folder = CheckpointCache.GetOrCreate(Key($"{BuilderHash.Value}|{config}|{seed}"), staging =>
         {
@@ -50,16 +50,17 @@ internal static class BenchModels
         });
         string checkpoint = Path.Combine(folder, "model.bin");
         string tokenizer = Path.Combine(folder, "tokenizer.bin");
-        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form);
+        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision);
     }
 
-    private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form)
+    private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
     {
         // Keyed by the builder's content (deterministic builds: a rebuild without changes keeps the key), not its file time.
-        return ModelCache.GetOrCreate($"{name}-{Key(BuilderHash.Value + checkpoint)}", staging =>
+        string label = precision == WeightPrecision.Fp32 ? name : $"{name}-{precision}";
+        return ModelCache.GetOrCreate($"{label}-{Key(BuilderHash.Value + checkpoint)}", staging =>
         {
-            Console.Error.WriteLine($"converting {name} ...");
-            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form));
+            Console.Error.WriteLine($"converting {label} ...");
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form) { Precision = precision });
         });
     }
 
