@@ -44,6 +44,23 @@ internal sealed class OfficialRuntime : IDisposable
         return generator.GetSequence(0).ToArray();
     }
 
+    /// <summary>The first <paramref name="count"/> sequences (beam search returns several), prompt included.</summary>
+    public int[][] GenerateMany(int[] prompt, int maxLength, int count, Action<GeneratorParams> configure)
+    {
+        using var parameters = new GeneratorParams(_model);
+        parameters.SetSearchOption("max_length", maxLength);
+        parameters.SetSearchOption("do_sample", false);
+        configure(parameters);
+        using var generator = new Generator(_model, parameters);
+        generator.AppendTokens(prompt);
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+        }
+
+        return [.. Enumerable.Range(0, count).Select(i => generator.GetSequence((ulong)i).ToArray())];
+    }
+
     /// <summary>The logits of the prompt's last position after the prefill (the first generation step), widened to float.</summary>
     public float[] FirstStepLogits(int[] prompt)
     {

@@ -106,7 +106,7 @@ public class SearchOptionTests
     /// sequence the first token that greedy decoding produces fresh after ten steps: both runtimes then stop there unless
     /// a minimum length holds them back.
     /// </summary>
-    private static RelabelledFolder FolderEndingEarly(out int[] prompt, out int naturalLength)
+    internal static RelabelledFolder FolderEndingEarly(out int[] prompt, out int naturalLength)
     {
         int[] ids;
         int[] free;

@@ -342,7 +342,40 @@ public class OnnxChatClientTests
         var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => client.GetResponseAsync(p, options))));
         Assert.Equal(sequential, concurrent.Select(r => r.Text));
     }
+
+    [Fact]
+    public async Task Beam_search_through_additional_properties_returns_one_message_per_sequence()
+    {
+        var client = new OnnxChatClient(Model, new OnnxChatClientOptions { ChatTemplate = LlmKit.Chat.Templates.ChatTemplateKind.None });
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = 16,
+            AdditionalProperties = new AdditionalPropertiesDictionary { ["num_beams"] = 4, ["num_return_sequences"] = 3, ["length_penalty"] = 1.0, ["early_stopping"] = true },
+        };
+
+        var response = await client.GetResponseAsync(Prompt, options);
+
+        var beams = Model.BeamSearch(Model.Tokenizer.Encode(LoadedModels.ReferencePrompt), new GenerationOptions { MaxNewTokens = 16, NumBeams = 4, NumReturnSequences = 3 });
+        Assert.Equal(3, response.Messages.Count);
+        Assert.All(response.Messages, m => Assert.Equal(ChatRole.Assistant, m.Role));
+        Assert.Equal(beams.Select(b => b.GeneratedTokenIds.ToArray()), response.Messages.Select(m => ((GeneratedSequence)m.RawRepresentation!).TokenIds.ToArray()));
+    }
+
+    [Fact]
+    public async Task Beam_search_cannot_stream_and_says_so()
+    {
+        var client = new OnnxChatClient(Model);
+        var options = new ChatOptions { AdditionalProperties = new AdditionalPropertiesDictionary { ["num_beams"] = 2 } };
+        var ex = await Assert.ThrowsAsync<NotSupportedException>(async () =>
+        {
+            await foreach (var _ in client.GetStreamingResponseAsync(Prompt, options))
+            {
+            }
+        });
+        Assert.Contains("Beam search", ex.Message, StringComparison.Ordinal);
+    }
 }
+
 
 /// <summary>A minimal in-memory logger factory for asserting on log output.</summary>
 internal sealed class CapturingLoggerFactory : ILoggerFactory

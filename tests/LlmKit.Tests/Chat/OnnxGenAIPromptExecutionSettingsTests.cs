@@ -49,7 +49,7 @@ public class OnnxGenAIPromptExecutionSettingsTests
                 "past_present_share_buffer" or "early_stopping" => true,
                 "do_sample" => false,
                 "num_return_sequences" or "num_beams" => 1,
-                "min_tokens" => 0,
+                "min_tokens" or "diversity_penalty" => 0,
                 "top_k" or "no_repeat_ngram_size" => 4,
                 "max_tokens" => 30,
                 _ => 0.8,
@@ -95,13 +95,27 @@ public class OnnxGenAIPromptExecutionSettingsTests
     }
 
     [Theory]
-    [InlineData("num_beams", 2)]
     [InlineData("num_return_sequences", 3)]
-    public void Unimplemented_settings_throw_not_supported_naming_them(string name, int value)
+    [InlineData("diversity_penalty", 0.5)]
+    public void Unimplemented_settings_throw_not_supported_naming_them(string name, object value)
     {
         var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { [name] = value } });
         var ex = Assert.Throws<NotSupportedException>(settings.ToGenerationOptions);
         Assert.Contains($"'{name}'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Beam_settings_map_to_the_generation_options()
+    {
+        var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(new PromptExecutionSettings
+        {
+            ExtensionData = new Dictionary<string, object> { ["num_beams"] = 4, ["num_return_sequences"] = 2, ["length_penalty"] = 0.8, ["early_stopping"] = false },
+        });
+        var options = settings.ToGenerationOptions();
+        Assert.Equal(4, options.NumBeams);
+        Assert.Equal(2, options.NumReturnSequences);
+        Assert.Equal(0.8f, options.LengthPenalty);
+        Assert.False(options.EarlyStopping);
     }
 
     [Fact]

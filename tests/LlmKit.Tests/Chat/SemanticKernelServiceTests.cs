@@ -126,8 +126,8 @@ public class SemanticKernelServiceTests
         var history = new ChatHistory();
         history.AddUserMessage("x");
 
-        var beams = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetChatMessageContentsAsync(history, new OnnxGenAIPromptExecutionSettings { NumBeams = 4 }));
-        Assert.Contains("num_beams", beams.Message, StringComparison.Ordinal);
+        var beams = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetChatMessageContentsAsync(history, new OnnxGenAIPromptExecutionSettings { NumBeams = 2, NumReturnSequences = 3 }));
+        Assert.Contains("num_return_sequences", beams.Message, StringComparison.Ordinal);
 
         var unknown = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetChatMessageContentsAsync(history,
             new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["temperature"] = 0, ["logit_bias"] = 3 } }));
@@ -136,5 +136,22 @@ public class SemanticKernelServiceTests
         var range = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => service.GetChatMessageContentsAsync(history,
             new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["top_p"] = 1.5 } }));
         Assert.Equal("top_p", range.ParamName);
+    }
+
+    [Fact]
+    public async Task Beam_search_settings_return_num_return_sequences_messages_best_first()
+    {
+        var service = new OnnxGenAIChatCompletionService(Model);
+        var history = new ChatHistory();
+        history.AddUserMessage("Tell a story");
+        var settings = new OnnxGenAIPromptExecutionSettings { NumBeams = 3, NumReturnSequences = 2, MaxTokens = 20, LengthPenalty = 1f, EarlyStopping = true };
+
+        var replies = await service.GetChatMessageContentsAsync(history, settings);
+
+        Assert.Equal(2, replies.Count);
+        var result = Assert.IsType<LlmKit.Generation.GenerationResult>(replies[0].InnerContent);
+        Assert.Equal(result.Sequences.Select(s => s.Text), replies.Select(r => r.Content));
+        Assert.True(result.Sequences[0].Score >= result.Sequences[1].Score);
+        Assert.NotEqual(result.Sequences[0].TokenIds, result.Sequences[1].TokenIds);
     }
 }

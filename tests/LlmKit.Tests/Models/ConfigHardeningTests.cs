@@ -111,11 +111,34 @@ public sealed class ConfigHardeningTests : IDisposable
     }
 
     [Fact]
-    public void Beam_search_in_the_folder_defaults_fails_by_name()
+    public async Task Beam_search_in_the_folder_defaults_is_honoured_not_ignored()
     {
-        EditConfig(c => c["search"]!["num_beams"] = 4);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
-        Assert.Contains("$.search.num_beams is 4", ex.Message, StringComparison.Ordinal);
+        EditConfig(c =>
+        {
+            c["search"]!["num_beams"] = 3;
+            c["search"]!["num_return_sequences"] = 2;
+        });
+        using var model = OnnxGenAIModel.Load(_copy);
+        int[] prompt = model.Tokenizer.Encode("Once upon a time");
+
+        // A token-by-token generator cannot beam: it says so, naming the folder's setting.
+        var ex = Assert.Throws<NotSupportedException>(() => model.CreateGenerator(prompt));
+        Assert.Contains("search.num_beams", ex.Message, StringComparison.Ordinal);
+
+        // GenerateAsync runs the folder's beam search and returns its two sequences.
+        var result = await model.GenerateAsync(prompt, new GenerationOptions { MaxNewTokens = 12 });
+        var beams = model.BeamSearch(prompt, new GenerationOptions { MaxNewTokens = 12 });
+        Assert.Equal(2, result.Sequences.Count);
+        Assert.Equal(beams.Select(b => b.GeneratedTokenIds.ToArray()), result.Sequences.Select(s => s.TokenIds.ToArray()));
+
+        var bad = EditedCopyFails(c => c["search"]!["num_return_sequences"] = 5);
+        Assert.Contains("$.search.num_return_sequences", bad.Message, StringComparison.Ordinal);
+    }
+
+    private ModelFolderException EditedCopyFails(Action<JsonNode> edit)
+    {
+        EditConfig(edit);
+        return Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
     }
 
     [Fact]

@@ -21,6 +21,18 @@ internal static class ChatOptionsMapper
     /// <summary>See <see cref="RepetitionPenalty"/>: fewest new tokens before end of sequence (SK's and OpenAI-style name).</summary>
     public const string MinTokens = "min_tokens";
 
+    /// <summary>See <see cref="RepetitionPenalty"/>: beam search (SK ONNX connector names).</summary>
+    public const string NumBeams = "num_beams";
+
+    /// <summary>See <see cref="NumBeams"/>.</summary>
+    public const string NumReturnSequences = "num_return_sequences";
+
+    /// <summary>See <see cref="NumBeams"/>.</summary>
+    public const string LengthPenalty = "length_penalty";
+
+    /// <summary>See <see cref="NumBeams"/>.</summary>
+    public const string EarlyStopping = "early_stopping";
+
     public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
     {
         if (options is null)
@@ -53,6 +65,10 @@ internal static class ChatOptionsMapper
             MinP = ReadSingle(extra, MinP),
             NoRepeatNGramSize = ReadSingle(extra, NoRepeatNGramSize) is { } n ? checked((int)n) : null,
             MinNewTokens = ReadSingle(extra, MinTokens) is { } m ? checked((int)m) : null,
+            NumBeams = ReadSingle(extra, NumBeams) is { } b ? checked((int)b) : null,
+            NumReturnSequences = ReadSingle(extra, NumReturnSequences) is { } r ? checked((int)r) : null,
+            LengthPenalty = ReadSingle(extra, LengthPenalty),
+            EarlyStopping = ReadBoolean(extra, EarlyStopping),
         };
     }
 
@@ -120,6 +136,23 @@ internal static class ChatOptionsMapper
         GenerationFinishReason.MaxNewTokens or GenerationFinishReason.ContextLength => ChatFinishReason.Length,
         _ => ChatFinishReason.Stop,
     };
+
+    private static bool? ReadBoolean(AdditionalPropertiesDictionary? extra, string name)
+    {
+        if (extra is null || !extra.TryGetValue(name, out object? value) || value is null)
+        {
+            return null;
+        }
+
+        return value switch
+        {
+            bool b => b,
+            string text when bool.TryParse(text, out bool parsed) => parsed,
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.True } => true,
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.False } => false,
+            _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{name}\"] must be true or false (got '{value}').", name),
+        };
+    }
 
     private static float? ReadSingle(AdditionalPropertiesDictionary? extra, string name)
     {

@@ -56,6 +56,11 @@ internal sealed partial class LocalChatEngine
             FrequencyPenalty = request.FrequencyPenalty ?? Defaults.FrequencyPenalty,
             PresencePenalty = request.PresencePenalty ?? Defaults.PresencePenalty,
             NoRepeatNGramSize = request.NoRepeatNGramSize ?? Defaults.NoRepeatNGramSize,
+            MinNewTokens = request.MinNewTokens ?? Defaults.MinNewTokens,
+            NumBeams = request.NumBeams ?? Defaults.NumBeams,
+            NumReturnSequences = request.NumReturnSequences ?? Defaults.NumReturnSequences,
+            LengthPenalty = request.LengthPenalty ?? Defaults.LengthPenalty,
+            EarlyStopping = request.EarlyStopping ?? Defaults.EarlyStopping,
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
         };

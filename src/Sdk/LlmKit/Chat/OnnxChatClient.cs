@@ -54,7 +54,12 @@ public sealed class OnnxChatClient : IChatClient
     {
         var (prompt, settings) = Prepare(messages, options);
         var result = await Engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+
+        // A beam search's num_return_sequences sequences come back as that many assistant messages, best first.
+        List<ChatMessage> replies = result.Sequences.Count > 1
+            ? [.. result.Sequences.Select(s => new ChatMessage(ChatRole.Assistant, s.Text) { RawRepresentation = s })]
+            : [new ChatMessage(ChatRole.Assistant, result.Text)];
+        return new ChatResponse(replies)
         {
             ModelId = ModelId,
             ResponseId = NewId(),

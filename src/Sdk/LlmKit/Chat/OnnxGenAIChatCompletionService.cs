@@ -51,7 +51,7 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     {
         var (prompt, settings) = PrepareChat(chatHistory, executionSettings);
         var result = await _engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
-        return [new ChatMessageContent(AuthorRole.Assistant, result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount, result.FinishReason))];
+        return [.. result.Sequences.Select(s => new ChatMessageContent(AuthorRole.Assistant, s.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, s.TokenIds.Count, result.CachedPromptTokenCount, s.FinishReason)))];
     }
 
     /// <inheritdoc />
@@ -66,7 +66,7 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     {
         var (tokens, settings) = PrepareText(prompt, executionSettings);
         var result = await _engine.GenerateAsync(tokens, settings, cancellationToken).ConfigureAwait(false);
-        return [new TextContent(result.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount, result.FinishReason))];
+        return [.. result.Sequences.Select(s => new TextContent(s.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, s.TokenIds.Count, result.CachedPromptTokenCount, s.FinishReason)))];
     }
 
     /// <inheritdoc />

@@ -13,10 +13,10 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><c>max_tokens</c> counts NEW tokens only (the prompt does not count).</para>
 /// <para><c>min_tokens</c> is the fewest NEW tokens before end of sequence.</para>
-/// <para>Beam search (<c>num_beams</c> &gt; 1), several sequences (<c>num_return_sequences</c> &gt; 1),
-/// function calling and any unknown name fail with <see cref="NotSupportedException"/> naming the setting: nothing is
-/// dropped silently. <c>length_penalty</c>, <c>diversity_penalty</c> and <c>early_stopping</c> only affect beam search and
-/// <c>past_present_share_buffer</c> only the KV memory layout, so they are accepted and have no effect.</para>
+/// <para>Beam search: <c>num_beams</c>, <c>num_return_sequences</c> (returned as that many messages, best first),
+/// <c>length_penalty</c> and <c>early_stopping</c>, as onnxruntime-genai runs it. Function calling and any unknown name fail with <see cref="NotSupportedException"/> naming the setting: nothing is
+/// dropped silently. <c>diversity_penalty</c> must be 0 (no group beam search); <c>past_present_share_buffer</c> only
+/// concerns the KV memory layout, so it is accepted and has no effect.</para>
 /// <para>Not thread-safe while being modified; call <see cref="PromptExecutionSettings.Freeze"/> to share an instance.</para>
 /// </remarks>
 public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
@@ -173,14 +173,14 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         RequireAtLeast(NumBeams, 1, "num_beams");
         RequireAtLeast(NumReturnSequences, 1, "num_return_sequences");
         RequireAtLeast(MinTokens, 0, "min_tokens");
-        if (NumBeams > 1)
+        if (NumReturnSequences > (NumBeams ?? 1))
         {
-            throw new NotSupportedException($"Execution setting 'num_beams' = {NumBeams}: beam search is not implemented; use num_beams 1 (greedy or sampling).");
+            throw new NotSupportedException($"Execution setting 'num_return_sequences' = {NumReturnSequences}: more sequences than beams (num_beams {NumBeams ?? 1}); several sequences come from beam search.");
         }
 
-        if (NumReturnSequences > 1)
+        if (DiversityPenalty is { } diversity && diversity != 0)
         {
-            throw new NotSupportedException($"Execution setting 'num_return_sequences' = {NumReturnSequences}: one sequence per request is supported; send several requests instead.");
+            throw new NotSupportedException($"Execution setting 'diversity_penalty' = {diversity}: group beam search is not implemented; use 0.");
         }
 
         float? temperature = DoSample switch
@@ -202,6 +202,10 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             PresencePenalty = PresencePenalty,
             NoRepeatNGramSize = NoRepeatNGramSize,
             MinNewTokens = MinTokens,
+            NumBeams = NumBeams,
+            NumReturnSequences = NumReturnSequences,
+            LengthPenalty = LengthPenalty,
+            EarlyStopping = EarlyStopping,
             Seed = Seed,
             StopSequences = StopSequences is { Count: > 0 } stops ? [.. stops] : null,
         };
@@ -286,6 +290,9 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         nameof(GenerationOptions.PresencePenalty) => "presence_penalty",
         nameof(GenerationOptions.NoRepeatNGramSize) => "no_repeat_ngram_size",
         nameof(GenerationOptions.MinNewTokens) => "min_tokens",
+        nameof(GenerationOptions.NumBeams) => "num_beams",
+        nameof(GenerationOptions.NumReturnSequences) => "num_return_sequences",
+        nameof(GenerationOptions.LengthPenalty) => "length_penalty",
         nameof(GenerationOptions.StopSequences) => "stop_sequences",
         _ => property ?? "settings",
     };

@@ -268,6 +268,38 @@ internal sealed class DecoderState : IDisposable
         _lengthBeforeLastRun = length;
     }
 
+    /// <summary>
+    /// Makes this state hold the same tokens and KV cache as <paramref name="source"/> (a beam taking over its parent's
+    /// sequence): the first <see cref="Length"/> positions of every block are copied; later positions are never read.
+    /// </summary>
+    public void CopyFrom(DecoderState source)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(source);
+        if (source._model != _model)
+        {
+            throw new ArgumentException("Both states must belong to the same model.", nameof(source));
+        }
+
+        int length = source._length;
+        int rowBytes = length * _blockRowBytes;
+        int stride = (_shared ? Capacity : length) * _blockRowBytes; // block b starts at b * stride
+        for (int t = 0; t < _kvTensors; t++)
+        {
+            var from = source._kvBuffers[(source._side * _kvTensors) + t].AsSpan();
+            var to = _kvBuffers[(source._side * _kvTensors) + t].AsSpan();
+            for (int b = 0; b < _blocks; b++)
+            {
+                from.Slice(b * stride, rowBytes).CopyTo(to.Slice(b * stride, rowBytes));
+            }
+        }
+
+        source._history.AsSpan(0, length).CopyTo(_history);
+        _side = source._side;
+        _length = length;
+        _lengthBeforeLastRun = length;
+    }
+
     /// <summary>Clears a pending cancellation so a returned state can serve the next sequence.</summary>
     public void ClearCancellation() => _runOptions.Terminate = false;
 

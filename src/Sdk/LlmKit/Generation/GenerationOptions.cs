@@ -40,6 +40,21 @@ public sealed record GenerationOptions
     /// <summary>Forbid repeating any n-gram of this size, &gt;= 0 (0 = off).</summary>
     public int? NoRepeatNGramSize { get; init; }
 
+    /// <summary>
+    /// Beams of a beam search, in [1, 64] (1 = no beam search). Beam search is deterministic (temperature and sampling
+    /// settings do not apply) and follows onnxruntime-genai's: default the folder's <c>search.num_beams</c>.
+    /// </summary>
+    public int? NumBeams { get; init; }
+
+    /// <summary>Sequences a beam search returns, best first, in [1, <see cref="NumBeams"/>]; default the folder's <c>search.num_return_sequences</c>.</summary>
+    public int? NumReturnSequences { get; init; }
+
+    /// <summary>Beam search: a finished sequence scores sum(log p) / length^length_penalty (length counts the prompt); default the folder's (1).</summary>
+    public float? LengthPenalty { get; init; }
+
+    /// <summary>Beam search: stop as soon as <see cref="NumBeams"/> sequences have finished; default the folder's (true).</summary>
+    public bool? EarlyStopping { get; init; }
+
     /// <summary>Seed of the sampler; the same seed, prompt and settings give the same tokens.</summary>
     public long? Seed { get; init; }
 
@@ -93,6 +108,21 @@ public sealed record GenerationOptions
         if (PresencePenalty is { } pp && !(pp >= -2 && pp <= 2))
         {
             throw new ArgumentOutOfRangeException(nameof(PresencePenalty), pp, "presence_penalty must be in [-2, 2].");
+        }
+
+        if (NumBeams is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumBeams), NumBeams, "num_beams must be in [1, 64].");
+        }
+
+        if (NumReturnSequences is { } n && (n < 1 || n > (NumBeams ?? n)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumReturnSequences), n, "num_return_sequences must be in [1, num_beams].");
+        }
+
+        if (LengthPenalty is { } lp && !float.IsFinite(lp))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LengthPenalty), lp, "length_penalty must be a finite number.");
         }
 
         if (NoRepeatNGramSize is < 0)

@@ -19,6 +19,12 @@ public sealed record GenerationResult(
     public int GeneratedTokenCount => TokenIds.Count;
 
     /// <summary>
+    /// Every sequence returned, best first: the <see cref="GenerationOptions.NumReturnSequences"/> sequences of a beam
+    /// search (the first is this result's <see cref="Text"/>), or this result alone.
+    /// </summary>
+    public IReadOnlyList<GeneratedSequence> Sequences { get; init; } = [];
+
+    /// <summary>
     /// Prompt tokens whose KV cache was reused from an earlier sequence instead of prefilled (part of
     /// <see cref="PromptTokenCount"/>; see <see cref="Models.OnnxGenAIModelOptions.ReusePromptPrefixes"/>).
     /// </summary>
@@ -48,3 +54,10 @@ public sealed record GenerationUpdate(
     /// <summary>Prompt tokens whose KV cache was reused from an earlier sequence instead of prefilled.</summary>
     public int CachedPromptTokenCount { get; init; }
 }
+
+/// <summary>One of the sequences a generation returns (see <see cref="GenerationResult.Sequences"/>).</summary>
+/// <param name="Text">The generated text.</param>
+/// <param name="TokenIds">The generated ids (prompt excluded).</param>
+/// <param name="Score">Beam search: sum(log p) / length^length_penalty; 0 otherwise.</param>
+/// <param name="FinishReason">Why this sequence ended.</param>
+public sealed record GeneratedSequence(string Text, IReadOnlyList<int> TokenIds, float Score, GenerationFinishReason FinishReason);

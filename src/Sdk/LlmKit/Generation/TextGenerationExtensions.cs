@@ -24,6 +24,11 @@ public static class TextGenerationExtensions
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(promptTokens);
 
+        if ((options?.NumBeams ?? model.Config.Search.NumBeams) > 1)
+        {
+            return BeamSearchAsync(model, promptTokens, options, cancellationToken);
+        }
+
         // Validate synchronously so bad arguments throw at the call, not inside the task.
         var run = new TextGenerationRun(model, promptTokens, options);
         return Task.Run(() =>
@@ -37,19 +42,53 @@ public static class TextGenerationExtensions
                 }
 
                 var generator = run.Generator;
-                return new GenerationResult(
-                    text.ToString(),
-                    generator.GeneratedTokens.ToArray(),
-                    generator.PromptLength,
-                    generator.FinishReason!.Value,
-                    run.TimeToFirstToken,
-                    run.Elapsed)
-                { CachedPromptTokenCount = generator.CachedPromptTokens };
+                string generated = text.ToString();
+                int[] ids = generator.GeneratedTokens.ToArray();
+                var finish = generator.FinishReason!.Value;
+                return new GenerationResult(generated, ids, generator.PromptLength, finish, run.TimeToFirstToken, run.Elapsed)
+                {
+                    CachedPromptTokenCount = generator.CachedPromptTokens,
+                    Sequences = [new GeneratedSequence(generated, ids, 0f, finish)],
+                };
             }
 
             // No token for Task.Run itself: the delegate must run to dispose the run (and return its pooled KV state);
             // the loop checks the token before every token instead.
         }, CancellationToken.None);
+    }
+
+    private static Task<GenerationResult> BeamSearchAsync(OnnxGenAIModel model, int[] promptTokens, GenerationOptions? options, CancellationToken cancellationToken)
+    {
+        if (options?.StopSequences is { Count: > 0 })
+        {
+            throw new NotSupportedException("Stop sequences are not applied to beam search (beams are scored as whole token sequences); remove them or set NumBeams = 1.");
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        return Task.Run(() =>
+        {
+            var beams = model.BeamSearch(promptTokens, options, cancellationToken);
+            var sequences = beams.Select(b =>
+            {
+                var ids = b.GeneratedTokenIds;
+                return new GeneratedSequence(DecodeContinuation(model, promptTokens, ids), ids, b.Score, b.FinishReason);
+            }).ToArray();
+            var best = sequences[0];
+            return new GenerationResult(best.Text, best.TokenIds, promptTokens.Length, best.FinishReason, clock.Elapsed, clock.Elapsed) { Sequences = sequences };
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Decodes generated ids as the streaming path does (a prompt of BOS alone starts the text).</summary>
+    private static string DecodeContinuation(OnnxGenAIModel model, int[] prompt, IReadOnlyList<int> ids)
+    {
+        var detokenizer = model.Tokenizer.CreateDetokenizer(isSequenceStart: prompt.Length == 1 && prompt[0] == model.Tokenizer.BosTokenId);
+        var text = new StringBuilder();
+        foreach (int id in ids)
+        {
+            text.Append(detokenizer.Append(id));
+        }
+
+        return text.Append(detokenizer.Flush()).ToString();
     }
 
     /// <summary>Streams a completion of <paramref name="prompt"/> token by token.</summary>
@@ -67,6 +106,11 @@ public static class TextGenerationExtensions
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(promptTokens);
+        if ((options?.NumBeams ?? model.Config.Search.NumBeams) > 1)
+        {
+            throw new NotSupportedException("Beam search cannot stream: the best sequence is known only at the end. Use GenerateAsync, or set NumBeams = 1.");
+        }
+
         var run = new TextGenerationRun(model, promptTokens, options);
         return Stream(run, cancellationToken);
     }

@@ -210,8 +210,7 @@ public static class GenAIConfigReader
     private static void ValidateSearch(GenAISearchSection search, GenAIModelSection model, string path)
     {
         Require(search.NumBeams is >= 1 and <= 64, "$.search.num_beams", $"must be in [1, 64] (was {search.NumBeams})", path);
-        Require(search.NumBeams == 1, "$.search.num_beams", $"is {search.NumBeams} but LlmKit does not implement beam search yet; set it to 1", path);
-        Require(search.NumReturnSequences == 1, "$.search.num_return_sequences", $"is {search.NumReturnSequences} but LlmKit returns one sequence per generation; set it to 1", path);
+        Require(search.NumReturnSequences >= 1 && search.NumReturnSequences <= search.NumBeams, "$.search.num_return_sequences", $"must be in [1, num_beams {search.NumBeams}] (was {search.NumReturnSequences})", path);
         Require(search.DiversityPenalty == 0, "$.search.diversity_penalty", $"is {search.DiversityPenalty} but LlmKit has no group beam search; set it to 0", path);
         Require(search.TopK >= 0, "$.search.top_k", $"must be >= 0 (was {search.TopK})", path);
         Require(search.TopP > 0 && search.TopP <= 1, "$.search.top_p", $"must be in (0, 1] (was {search.TopP})", path);

@@ -208,6 +208,10 @@ public sealed partial class OnnxGenAIModel : IDisposable
             TopP = options.TopP ?? (search.DoSample ? search.TopP : 1f),
             RepetitionPenalty = options.RepetitionPenalty ?? search.RepetitionPenalty,
             NoRepeatNGramSize = options.NoRepeatNGramSize ?? search.NoRepeatNGramSize,
+            NumBeams = options.NumBeams ?? search.NumBeams,
+            NumReturnSequences = options.NumReturnSequences ?? Math.Min(search.NumReturnSequences, options.NumBeams ?? search.NumBeams),
+            LengthPenalty = options.LengthPenalty ?? search.LengthPenalty,
+            EarlyStopping = options.EarlyStopping ?? search.EarlyStopping,
         };
     }
 
@@ -217,6 +221,37 @@ public sealed partial class OnnxGenAIModel : IDisposable
     /// <exception cref="ArgumentException">The prompt is empty, has an id outside the vocabulary, or does not fit the max length.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     public Generator CreateGenerator(ReadOnlySpan<int> promptTokens, GenerationOptions? options = null)
+    {
+        var resolved = ResolveFor(promptTokens, options);
+        if (resolved.NumBeams > 1)
+        {
+            throw new NotSupportedException(
+                $"num_beams is {resolved.NumBeams}{(options?.NumBeams is null ? " (search.num_beams in genai_config.json)" : "")}: a generator produces one sequence token by token; use BeamSearch (or GenerateAsync), or set NumBeams = 1.");
+        }
+
+        return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize, Config.Model.EosTokenIds));
+    }
+
+    /// <summary>
+    /// Runs a beam search as onnxruntime-genai does (same candidates, hypotheses, length penalty and early stopping) and
+    /// returns <see cref="GenerationOptions.NumReturnSequences"/> sequences, best first.
+    /// </summary>
+    /// <param name="promptTokens">The prompt's token ids (BOS included when the model uses it). Must not be empty.</param>
+    /// <param name="options">Settings: <see cref="GenerationOptions.NumBeams"/>, <see cref="GenerationOptions.LengthPenalty"/>,
+    /// <see cref="GenerationOptions.EarlyStopping"/>, <see cref="GenerationOptions.NumReturnSequences"/>, max/min new tokens,
+    /// repetition penalty and no-repeat n-gram; sampling settings do not apply. Null uses the folder's defaults.</param>
+    /// <param name="cancellationToken">Checked before every step.</param>
+    /// <exception cref="ArgumentException">The prompt is empty, has an id outside the vocabulary, or does not fit the max length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    /// <remarks>The beams run one after another, each with its own KV cache (cost: num_beams runs per step).</remarks>
+    public IReadOnlyList<BeamSequence> BeamSearch(ReadOnlySpan<int> promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var resolved = ResolveFor(promptTokens, options);
+        using var search = new BeamSearch(this, promptTokens, resolved);
+        return search.Run(cancellationToken);
+    }
+
+    private GenerationOptions ResolveFor(ReadOnlySpan<int> promptTokens, GenerationOptions? options)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (promptTokens.IsEmpty)
@@ -246,7 +281,7 @@ public sealed partial class OnnxGenAIModel : IDisposable
             resolved = resolved with { MinNewTokens = Math.Max(0, Config.Search.MinLength - promptTokens.Length) };
         }
 
-        return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize, Config.Model.EosTokenIds));
+        return resolved;
     }
 
     /// <summary>
