@@ -96,7 +96,8 @@ public class BuilderFormTests
         // The official builder emits these families as the same Llama-like graph (same I/O names, dtypes and shapes);
         // only model.type differs. No official folder of each is available here, so the official-form stories260K
         // folder is relabelled: both runtimes must accept the type and agree.
-        using var folder = RelabelledFolder.Create(BuilderFormTests.FolderFor("official-fp32"), type);
+        using var folder = TempModelFolder.CopyOf(FolderFor("official-fp32"));
+        folder.EditConfig(c => c["model"]!["type"] = type);
         using var official = new OfficialRuntime(folder.Path);
         using var model = LlmKitRuntime.Load(folder.Path);
         Assert.Equal(type, official.ModelType);

@@ -1,6 +1,6 @@
 using LlmKit.Generation;
-using System.Text.Json.Nodes;
 using LlmKit.Models;
+using LlmKit.Testing;
 
 namespace LlmKit.Oracle.Tests;
 
@@ -88,10 +88,7 @@ public class SearchOptionTests
         // search.min_length in the folder (counting the prompt) applies when the caller sets no minimum.
         using var folder = FolderEndingEarly(out int[] prompt, out int naturalLength);
         int minLength = naturalLength + 30;
-        string configPath = Path.Combine(folder.Path, "genai_config.json");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!;
-        config["search"]!["min_length"] = minLength;
-        File.WriteAllText(configPath, config.ToJsonString());
+        folder.EditConfig(c => c["search"]!["min_length"] = minLength);
 
         using var official = new OfficialRuntime(folder.Path);
         using var model = LlmKitRuntime.Load(folder.Path);
@@ -106,7 +103,7 @@ public class SearchOptionTests
     /// sequence the first token that greedy decoding produces fresh after ten steps: both runtimes then stop there unless
     /// a minimum length holds them back.
     /// </summary>
-    internal static RelabelledFolder FolderEndingEarly(out int[] prompt, out int naturalLength)
+    internal static TempModelFolder FolderEndingEarly(out int[] prompt, out int naturalLength)
     {
         int[] ids;
         int[] free;
@@ -117,11 +114,8 @@ public class SearchOptionTests
         }
 
         int stop = Enumerable.Range(ids.Length + 10, free.Length - ids.Length - 10).First(i => Array.IndexOf(free, free[i]) == i);
-        var folder = RelabelledFolder.Create(Folder, "llama");
-        string configPath = Path.Combine(folder.Path, "genai_config.json");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!;
-        config["model"]!["eos_token_id"] = free[stop];
-        File.WriteAllText(configPath, config.ToJsonString());
+        var folder = TempModelFolder.CopyOf(Folder);
+        folder.EditConfig(c => c["model"]!["eos_token_id"] = free[stop]);
         prompt = ids;
         naturalLength = stop; // the sequence without the EOS token
         return folder;

@@ -12,24 +12,11 @@ namespace LlmKit.Tests.Models;
 /// </summary>
 public sealed class ConfigHardeningTests : IDisposable
 {
-    private readonly string _copy = Path.Combine(Path.GetTempPath(), "llmkit-hardening-tests", Guid.NewGuid().ToString("N"));
+    private readonly TempModelFolder _folder = TempModelFolder.CopyOf(TestModels.Stories260KFolder);
 
-    public ConfigHardeningTests()
-    {
-        Directory.CreateDirectory(_copy);
-        foreach (var file in Directory.GetFiles(TestModels.Stories260KFolder))
-        {
-            File.Copy(file, Path.Combine(_copy, Path.GetFileName(file)));
-        }
-    }
+    private string Copy => _folder.Path;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_copy))
-        {
-            Directory.Delete(_copy, recursive: true);
-        }
-    }
+    public void Dispose() => _folder.Dispose();
 
     [Theory]
     [InlineData("""{"model":null}""", "$.model")]
@@ -41,7 +28,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Null_or_mistyped_sections_are_named(string json, string jsonPath)
     {
         File.WriteAllText(ConfigPath, json);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains(jsonPath, ex.Message, StringComparison.Ordinal);
         Assert.Contains("genai_config.json", ex.Message, StringComparison.Ordinal);
     }
@@ -50,7 +37,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Null_sections_inside_a_real_config_are_named()
     {
         EditConfig(c => c["model"]!["decoder"]!["inputs"] = null);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("$.model.decoder.inputs must be a JSON object (was null)", ex.Message, StringComparison.Ordinal);
     }
 
@@ -58,7 +45,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Negative_bos_token_id_is_refused_not_dropped()
     {
         EditConfig(c => c["model"]!["bos_token_id"] = -5);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("$.model.bos_token_id", ex.Message, StringComparison.Ordinal);
         Assert.Contains("-5", ex.Message, StringComparison.Ordinal);
     }
@@ -73,7 +60,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Bad_search_defaults_fail_at_load_naming_the_file_and_field(string field, double value)
     {
         EditConfig(c => c["search"]![field] = value);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains($"genai_config.json: $.search.{field}", ex.Message, StringComparison.Ordinal);
         Assert.Contains(value.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
     }
@@ -85,7 +72,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Decoder_filename_must_stay_inside_the_folder(string filename)
     {
         EditConfig(c => c["model"]!["decoder"]!["filename"] = filename);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("$.model.decoder.filename", ex.Message, StringComparison.Ordinal);
         Assert.Contains("outside the model folder", ex.Message, StringComparison.Ordinal);
     }
@@ -94,7 +81,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Unknown_model_type_names_the_supported_ones()
     {
         EditConfig(c => c["model"]!["type"] = "whisper");
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("'whisper'", ex.Message, StringComparison.Ordinal);
         Assert.Contains(string.Join(", ", GenAIConfigReader.SupportedModelTypes), ex.Message, StringComparison.Ordinal);
     }
@@ -106,7 +93,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Fields_llmkit_cannot_act_on_fail_by_name(string section, string field)
     {
         EditConfig(c => (section == "model" ? c["model"]! : c["model"]!["decoder"]!)[field] = new JsonObject { ["x"] = 1 });
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains($".{field} is set but LlmKit cannot act on it", ex.Message, StringComparison.Ordinal);
     }
 
@@ -118,7 +105,7 @@ public sealed class ConfigHardeningTests : IDisposable
             c["search"]!["num_beams"] = 3;
             c["search"]!["num_return_sequences"] = 2;
         });
-        using var model = OnnxGenAIModel.Load(_copy);
+        using var model = OnnxGenAIModel.Load(Copy);
         int[] prompt = model.Tokenizer.Encode("Once upon a time");
 
         // A token-by-token generator cannot beam: it says so, naming the folder's setting.
@@ -138,14 +125,14 @@ public sealed class ConfigHardeningTests : IDisposable
     private ModelFolderException EditedCopyFails(Action<JsonNode> edit)
     {
         EditConfig(edit);
-        return Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        return Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
     }
 
     [Fact]
     public void Sliding_window_the_runtime_cannot_honour_fails_by_name()
     {
         EditConfig(c => c["model"]!["decoder"]!["sliding_window"] = new JsonObject { ["window_size"] = 64 });
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("$.model.decoder.sliding_window", ex.Message, StringComparison.Ordinal);
     }
 
@@ -156,7 +143,7 @@ public sealed class ConfigHardeningTests : IDisposable
     {
         EditConfig(c => c["model"]![field] = value);
         long before = GC.GetTotalAllocatedBytes(precise: true);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
 
         Assert.Contains($"$.model.{field}", ex.Message, StringComparison.Ordinal);
@@ -171,7 +158,7 @@ public sealed class ConfigHardeningTests : IDisposable
     {
         EditConfig(c => c["model"]!["decoder"]!["num_hidden_layers"] = layers);
         long before = GC.GetTotalAllocatedBytes(precise: true);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
 
         Assert.Contains("num_hidden_layers", ex.Message, StringComparison.Ordinal);
@@ -185,18 +172,13 @@ public sealed class ConfigHardeningTests : IDisposable
         // 2 x 4 x 4 x 64 x 4 bytes = 8 KB per position, 34 GB per sequence (68 GB with ping-pong buffers), more than
         // half of any machine this suite runs on (24 GB here).
         var wide = new LlmKit.ModelBuilder.LlamaConfig(Dim: 256, HiddenDim: 256, Layers: 4, Heads: 4, KvHeads: 4, VocabSize: 300, SeqLen: 64);
-        string folder = Path.Combine(_copy, "wide");
-        Directory.CreateDirectory(folder);
-        foreach (var file in Directory.GetFiles(TestModels.Synthetic(wide, seed: 1)))
+        using var copy = TempModelFolder.CopyOf(TestModels.Synthetic(wide, seed: 1));
+        copy.EditConfig(c =>
         {
-            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
-        }
-
-        string configPath = Path.Combine(folder, "genai_config.json");
-        var node = JsonNode.Parse(File.ReadAllText(configPath))!;
-        node["model"]!["context_length"] = GenAIConfigReader.MaxContextLength;
-        node["search"]!["max_length"] = GenAIConfigReader.MaxContextLength;
-        File.WriteAllText(configPath, node.ToJsonString());
+            c["model"]!["context_length"] = GenAIConfigReader.MaxContextLength;
+            c["search"]!["max_length"] = GenAIConfigReader.MaxContextLength;
+        });
+        string folder = copy.Path;
 
         var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(folder));
         Assert.Contains("KV cache", ex.Message, StringComparison.Ordinal);
@@ -211,7 +193,7 @@ public sealed class ConfigHardeningTests : IDisposable
     public void Load_logs_the_kv_cache_bytes_per_sequence()
     {
         var logger = new ListLogger();
-        using var model = OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { Logger = logger });
+        using var model = OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { Logger = logger });
 
         // stories260K: 5 layers x 2 tensors x 4 KV heads x 512 positions x head size 8 x 4 bytes, twice (ping-pong).
         Assert.Equal(5L * 2 * 4 * 512 * 8 * 4 * 2, model.KvCacheBytesPerSequence);
@@ -226,20 +208,20 @@ public sealed class ConfigHardeningTests : IDisposable
         int[] prompt = LoadedModels.Stories260K.Tokenizer.Encode("Once upon a time, there was a little girl");
         var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 8 };
 
-        using (var pooling = OnnxGenAIModel.Load(_copy))
+        using (var pooling = OnnxGenAIModel.Load(Copy))
         {
             await pooling.GenerateAsync(prompt, options);
             Assert.True((await pooling.GenerateAsync(prompt, options)).CachedPromptTokenCount > 0);
         }
 
-        using (var capped = OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = 0 }))
+        using (var capped = OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = 0 }))
         {
             await capped.GenerateAsync(prompt, options);
             Assert.Equal(0, (await capped.GenerateAsync(prompt, options)).CachedPromptTokenCount);
         }
 
-        using var one = OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = 0 });
-        using var oneSequence = OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = one.KvCacheBytesPerSequence });
+        using var one = OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = 0 });
+        using var oneSequence = OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { MaxPooledKvCacheBytes = one.KvCacheBytesPerSequence });
         int[] other = LoadedModels.Stories260K.Tokenizer.Encode("Tom and Sam played ball");
         await oneSequence.GenerateAsync(prompt, options);
         await oneSequence.GenerateAsync(other, options); // evicts the first sequence: only one fits the cap
@@ -247,14 +229,9 @@ public sealed class ConfigHardeningTests : IDisposable
         Assert.Equal(prompt.AsSpan().CommonPrefixLength(other), again.CachedPromptTokenCount);
     }
 
-    private string ConfigPath => Path.Combine(_copy, "genai_config.json");
+    private string ConfigPath => _folder.ConfigPath;
 
-    private void EditConfig(Action<JsonNode> edit)
-    {
-        var node = JsonNode.Parse(File.ReadAllText(ConfigPath))!;
-        edit(node);
-        File.WriteAllText(ConfigPath, node.ToJsonString());
-    }
+    private void EditConfig(Action<JsonNode> edit) => _folder.EditConfig(edit);
 
     private sealed class ListLogger : ILogger
     {

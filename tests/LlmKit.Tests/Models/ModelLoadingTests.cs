@@ -6,23 +6,16 @@ namespace LlmKit.Tests.Models;
 
 public sealed class ModelLoadingTests : IDisposable
 {
-    private readonly string _copy = Path.Combine(Path.GetTempPath(), "llmkit-load-tests", Guid.NewGuid().ToString("N"));
+    private readonly TempModelFolder _folder = TempModelFolder.CopyOf(TestModels.Stories260KFolder);
 
-    public ModelLoadingTests()
-    {
-        Directory.CreateDirectory(_copy);
-        foreach (var file in Directory.GetFiles(TestModels.Stories260KFolder))
-        {
-            File.Copy(file, Path.Combine(_copy, Path.GetFileName(file)));
-        }
-    }
+    private string Copy => _folder.Path;
 
-    public void Dispose() => Directory.Delete(_copy, recursive: true);
+    public void Dispose() => _folder.Dispose();
 
     [Fact]
     public void A_builder_folder_loads_with_its_config_and_tokenizer()
     {
-        using var model = OnnxGenAIModel.Load(_copy);
+        using var model = OnnxGenAIModel.Load(Copy);
         Assert.Equal(512, model.VocabularySize);
         Assert.Equal(5, model.Config.Model.Decoder.NumHiddenLayers);
         Assert.Equal("sentencepiece", model.Tokenizer.Kind);
@@ -34,40 +27,40 @@ public sealed class ModelLoadingTests : IDisposable
     [Fact]
     public void Missing_folder_is_named()
     {
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Path.Combine(_copy, "nope")));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Path.Combine(Copy, "nope")));
         Assert.Contains("does not exist", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Missing_config_file_is_named()
     {
-        File.Delete(Path.Combine(_copy, "genai_config.json"));
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        File.Delete(Path.Combine(Copy, "genai_config.json"));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("genai_config.json", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Missing_onnx_file_is_named()
     {
-        File.Delete(Path.Combine(_copy, "model.onnx"));
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        File.Delete(Path.Combine(Copy, "model.onnx"));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("model.onnx", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Missing_tokenizer_is_named()
     {
-        File.Delete(Path.Combine(_copy, "tokenizer.model"));
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        File.Delete(Path.Combine(Copy, "tokenizer.model"));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("tokenizer.model", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Malformed_json_reports_the_path_inside_the_json()
     {
-        string path = Path.Combine(_copy, "genai_config.json");
+        string path = Path.Combine(Copy, "genai_config.json");
         File.WriteAllText(path, File.ReadAllText(path).Replace("\"head_size\": 8", "\"head_size\": \"eight\"", StringComparison.Ordinal));
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("$.model.decoder.head_size", ex.Message, StringComparison.Ordinal);
     }
 
@@ -75,7 +68,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Eos_token_id_may_be_an_array()
     {
         EditConfig(c => c["model"]!["eos_token_id"] = new JsonArray(2, 1));
-        using var model = OnnxGenAIModel.Load(_copy);
+        using var model = OnnxGenAIModel.Load(Copy);
         Assert.Equal([2, 1], model.Tokenizer.EosTokenIds);
     }
 
@@ -83,7 +76,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Graph_input_that_disagrees_with_the_config_is_named()
     {
         EditConfig(c => c["model"]!["decoder"]!["inputs"]!["past_key_names"] = "past.%d.k");
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("past.0.k", ex.Message, StringComparison.Ordinal);
     }
 
@@ -91,14 +84,14 @@ public sealed class ModelLoadingTests : IDisposable
     public void Kv_head_count_that_disagrees_with_the_graph_is_named()
     {
         EditConfig(c => c["model"]!["decoder"]!["num_key_value_heads"] = 2);
-        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(_copy));
+        var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("num_key_value_heads", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Unavailable_execution_provider_fails_with_advice()
     {
-        var ex = Assert.Throws<NotSupportedException>(() => OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { ExecutionProviders = ["cuda"] }));
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { ExecutionProviders = ["cuda"] }));
         Assert.Contains("cuda", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Microsoft.ML.OnnxRuntime.Gpu", ex.Message, StringComparison.Ordinal);
     }
@@ -106,15 +99,9 @@ public sealed class ModelLoadingTests : IDisposable
     [Fact]
     public void Invalid_thread_count_names_the_option()
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => OnnxGenAIModel.Load(_copy, new OnnxGenAIModelOptions { IntraOpThreads = 0 }));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => OnnxGenAIModel.Load(Copy, new OnnxGenAIModelOptions { IntraOpThreads = 0 }));
         Assert.Equal("IntraOpThreads", ex.ParamName);
     }
 
-    private void EditConfig(Action<JsonNode> edit)
-    {
-        string path = Path.Combine(_copy, "genai_config.json");
-        var node = JsonNode.Parse(File.ReadAllText(path))!;
-        edit(node);
-        File.WriteAllText(path, node.ToJsonString());
-    }
+    private void EditConfig(Action<JsonNode> edit) => _folder.EditConfig(edit);
 }
