@@ -13,7 +13,6 @@ public sealed class RouteMethods(EndpointDataSource endpoints)
     /// <param name="path">The request path.</param>
     public IReadOnlyList<string> AllowedFor(PathString path)
     {
-        ArgumentNullException.ThrowIfNull(endpoints);
         string wanted = (path.Value ?? "/").TrimEnd('/');
         var methods = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var endpoint in endpoints.Endpoints)
