@@ -6,6 +6,7 @@ using LlmKit.Plugins.Ordinal.Integration;
 using LlmKit.Samples.AspNetApi.Endpoints;
 using LlmKit.Samples.AspNetApi.OpenAI;
 using LlmKit.Samples.AspNetApi.Plugins;
+using LlmKit.Samples.AspNetApi.Security;
 using LlmKit.Samples.AspNetApi.Serving;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -30,6 +31,8 @@ public static class AspNetApiApp
     /// <param name="configure">Optional changes to the builder before services are registered (tests add configuration or logging here).</param>
     /// <returns>The app; call <c>RunAsync</c> or <c>StartAsync</c>.</returns>
     /// <exception cref="OptionsValidationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">A <c>Server</c> setting is invalid; the message names it.</exception>
+    /// <exception cref="InvalidOperationException">The model folder could not be loaded; the message names the folder and the cause.</exception>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -39,9 +42,24 @@ public static class AspNetApiApp
         var app = builder.Build();
 
         // Load the model before accepting requests: the first request should not pay for it, and /health tells the truth.
-        app.Services.GetRequiredService<OnnxGenAIModel>();
+        LoadModel(app);
         MapEndpoints(app);
         return app;
+    }
+
+    private static void LoadModel(WebApplication app)
+    {
+        try
+        {
+            app.Services.GetRequiredService<OnnxGenAIModel>();
+        }
+        catch (Exception ex) when (ex is not OptionsValidationException)
+        {
+            // Whatever the runtime found wrong, say which setting pointed at it.
+            string? folder = app.Configuration[$"{LlmKitOptions.SectionName}:{nameof(LlmKitOptions.ModelPath)}"];
+            ((IDisposable)app).Dispose();
+            throw new InvalidOperationException($"The model folder '{folder}' (LlmKit:ModelPath) could not be loaded: {ex.Message}", ex);
+        }
     }
 
     private static void ConfigureServices(WebApplicationBuilder builder)
@@ -54,11 +72,13 @@ public static class AspNetApiApp
         var server = serverSection.Get<ServerOptions>() ?? new ServerOptions();
         server.Validate();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = server.MaxRequestBodyBytes);
+        services.AddServerSecurity(configuration, server);
 
         services.AddLlmKit(configuration.GetSection(LlmKitOptions.SectionName));
         services.AddSingleton<GenerationQueue>();
         services.AddSingleton<PromptBudget>();
         services.AddSingleton<ChatCompletionsEndpoint>();
+        services.AddSingleton<RouteMethods>();
 
         // Plugins: each is registered when its section is present.
         if (configuration.GetSection("Moderation").Exists())
@@ -92,6 +112,7 @@ public static class AspNetApiApp
         // Unexpected failures still answer in OpenAI's shape (500, no internals); the exception goes to the log.
         app.UseExceptionHandler(errors => errors.Run(http => ApiJson.WriteErrorAsync(http, new ApiException(
             StatusCodes.Status500InternalServerError, "The server failed to process the request; see its log.", null, "internal_error", "server_error"))));
+        app.UseServerSecurity(app.Services.GetRequiredService<IOptions<ServerOptions>>().Value);
 
         app.MapPost("/v1/chat/completions", (HttpContext http, ChatCompletionsEndpoint endpoint) => endpoint.HandleAsync(http));
         app.MapGet("/v1/models", (OnnxGenAIModel model, IOptions<LlmKitOptions> options) =>
@@ -115,9 +136,24 @@ public static class AspNetApiApp
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
 
-        // Unknown routes answer in OpenAI's error shape too, so SDKs show a readable message.
-        app.MapFallback((HttpContext http) => ApiJson.WriteErrorAsync(http, new ApiException(StatusCodes.Status404NotFound,
-            $"No endpoint {http.Request.Method} {http.Request.Path}. Endpoints: POST /v1/chat/completions, GET /v1/models, GET /health.", null, "not_found")));
+        // Unknown routes answer in OpenAI's error shape too, so SDKs show a readable message. A catch-all fallback
+        // also catches a known path with the wrong method, which ASP.NET would answer 405: tell them apart here.
+        app.MapFallback((HttpContext http, RouteMethods routes) => AnswerUnmatchedAsync(http, routes));
+    }
+
+    private static Task AnswerUnmatchedAsync(HttpContext http, RouteMethods routes)
+    {
+        var allowed = routes.AllowedFor(http.Request.Path);
+        if (allowed.Count == 0)
+        {
+            return ApiJson.RefuseAsync(http, new ApiException(StatusCodes.Status404NotFound,
+                $"No endpoint {http.Request.Method} {http.Request.Path}. Endpoints: POST /v1/chat/completions, GET /v1/models, GET /health.", null, "not_found"));
+        }
+
+        string methods = string.Join(", ", allowed);
+        http.Response.Headers.Allow = methods;
+        return ApiJson.RefuseAsync(http, new ApiException(StatusCodes.Status405MethodNotAllowed,
+            $"{http.Request.Method} is not allowed here: use {string.Join(" or ", allowed.Select(m => $"{m} {http.Request.Path}"))}.", null, "method_not_allowed"));
     }
 
     private static Task WriteHealthAsync(HttpContext http, HealthReport report)

@@ -1,7 +1,7 @@
 namespace LlmKit.Samples.AspNetApi;
 
 /// <summary>
-/// Limits and queueing of the HTTP API, bound from the configuration section <c>"Server"</c>
+/// Limits, queueing and access control of the HTTP API, bound from the configuration section <c>"Server"</c>
 /// (appsettings.json or environment variables such as <c>Server__MaxConcurrentGenerations=2</c>).
 /// Checked when the app starts; each error names the setting and its allowed range.
 /// </summary>
@@ -28,8 +28,31 @@ public sealed class ServerOptions
     /// <summary>Longest text accepted by the plugin endpoints (moderation, rating, compression), in characters; 1 to 16,777,216. Default 100,000.</summary>
     public int MaxPluginInputCharacters { get; set; } = 100_000;
 
-    /// <summary>Throws when a setting is out of range.</summary>
+    /// <summary>
+    /// The API key clients must send as <c>Authorization: Bearer &lt;key&gt;</c>, at least 16 characters without
+    /// white space; null or empty leaves the API open. When set, every endpoint but <c>/health</c> requires it
+    /// (<c>/metrics</c> too, unless <see cref="AllowAnonymousMetrics"/>).
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Serves <c>/metrics</c> without the API key (for a scraper on a trusted network). Default false.</summary>
+    public bool AllowAnonymousMetrics { get; set; }
+
+    /// <summary>
+    /// Web origins (<c>scheme://host[:port]</c>) whose pages may call the API from a browser (CORS), or <c>*</c> for
+    /// any page. Default none: no CORS headers are sent.
+    /// </summary>
+    public IList<string> CorsAllowedOrigins { get; } = [];
+
+    /// <summary>The shortest accepted <see cref="ApiKey"/>.</summary>
+    public const int MinApiKeyLength = 16;
+
+    /// <summary>Whether an API key is configured.</summary>
+    public bool RequiresApiKey => !string.IsNullOrEmpty(ApiKey);
+
+    /// <summary>Throws when a setting is out of range or malformed.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is outside its range; the message names it.</exception>
+    /// <exception cref="ArgumentException">The API key is too short or a CORS origin is malformed; the message names the setting.</exception>
     public void Validate()
     {
         Require(MaxConcurrentGenerations, 1, 64, nameof(MaxConcurrentGenerations));
@@ -46,7 +69,26 @@ public sealed class ServerOptions
 
         Require(MaxCompletionTokens, 1, 1_000_000, nameof(MaxCompletionTokens));
         Require(MaxPluginInputCharacters, 1, 1 << 24, nameof(MaxPluginInputCharacters));
+        if (RequiresApiKey && (ApiKey!.Length < MinApiKeyLength || ApiKey.Any(char.IsWhiteSpace) || ApiKey.Any(char.IsControl)))
+        {
+            // The key itself never goes into a message or log.
+            throw new ArgumentException($"Server:ApiKey must be at least {MinApiKeyLength} characters without white space (e.g. the output of `openssl rand -hex 32`); the configured one has {ApiKey.Length}.", nameof(ApiKey));
+        }
+
+        foreach (string origin in CorsAllowedOrigins)
+        {
+            if (!IsOrigin(origin))
+            {
+                throw new ArgumentException($"Server:CorsAllowedOrigins holds '{origin}', which is not an origin: use scheme://host[:port] (e.g. https://chat.example.com, no path or trailing slash) or * for any page.", nameof(CorsAllowedOrigins));
+            }
+        }
     }
+
+    private static bool IsOrigin(string origin) =>
+        origin == "*"
+        || (Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            && string.Equals(uri.GetLeftPart(UriPartial.Authority), origin, StringComparison.OrdinalIgnoreCase));
 
     private static void Require(int value, int min, int max, string name)
     {

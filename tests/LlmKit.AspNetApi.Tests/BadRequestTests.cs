@@ -30,7 +30,35 @@ public sealed class BadRequestTests(SharedApp shared)
         { $$"""{"messages":{{User}},"presence_penalty":3}""", "invalid_value", "presence_penalty" },
         { $$$"""{"messages":{{{User}}},"tools":[{"type":"function","function":{"name":"f"}}]}""", "unsupported_parameter", "tools" },
         { $$$"""{"messages":{{{User}}},"response_format":{"type":"json_object"}}""", "unsupported_parameter", "response_format" },
+
+        // JSON nulls where an object, array or string belongs (issue 17): a 400 naming the member, never a crash.
+        { "null", "invalid_json", null },
+        { """{"model":null}""", "missing_required_parameter", "messages" },
+        { """{"model":null,"messages":null}""", "missing_required_parameter", "messages" },
+        { """{"messages":[null]}""", "invalid_value", "messages[0]" },
+        { """{"messages":[{"role":null,"content":"x"}]}""", "missing_required_parameter", "messages[0].role" },
+        { """{"messages":[{"role":"user","content":null}]}""", "missing_required_parameter", "messages[0].content" },
+        { """{"messages":[{"role":"user","content":[null]}]}""", "unsupported_content", "messages[0].content[0]" },
+        { """{"messages":[{"role":"user","content":[{"type":null,"text":"x"}]}]}""", "unsupported_content", "messages[0].content[0]" },
+        { """{"messages":[{"role":"user","content":[{"type":"text","text":null}]}]}""", "unsupported_content", "messages[0].content[0]" },
+        { $$"""{"messages":{{User}},"stop":[null]}""", "invalid_value", "stop[0]" },
+        { $$$"""{"messages":{{{User}}},"response_format":{"type":null}}""", "invalid_value", "response_format.type" },
+        { $$"""{"messages":{{User}},"response_format":"json"}""", "invalid_value", "response_format" },
+        { $$$"""{"messages":{{{User}}},"tools":{"type":"function"}}""", "invalid_value", "tools" },
+        { $$"""{"messages":{{User}},"stream_options":7}""", "invalid_json", "stream_options" },
     };
+
+    [Theory]
+    [InlineData("""{"messages":[{"role":"user","content":"Once"}],"max_tokens":2,"model":null,"temperature":null,"top_p":null,"stop":null,"seed":null,"stream":null,"stream_options":null,"n":null,"tools":null,"response_format":null}""")]
+    [InlineData("""{"messages":[{"role":"user","content":"Once"}],"max_tokens":2,"stream":false,"stream_options":{"include_usage":null},"tools":[],"response_format":{"type":"text"}}""")]
+    public async Task NullOptionalMembersMeanNotGiven(string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await shared.App.Http.PostAsync(new Uri("v1/chat/completions", UriKind.Relative), content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
 
     [Theory]
     [MemberData(nameof(Invalid))]

@@ -147,13 +147,20 @@ public sealed class PluginEndpointTests : IAsyncLifetime
     [InlineData("v1/compressions", """{"prompt": "hello there", "rate": 0.5, "max_tokens": 3}""", "rate")]
     [InlineData("v1/compressions", """{"prompt": "hello there", "rate": 1.5}""", "rate")]
     [InlineData("v1/compressions", """{"rate": 0.5}""", "prompt")]
-    public async Task PluginEndpointsRefuseBadInputWith400(string path, string body, string param)
+    [InlineData("v1/compressions", """{"prompt": null, "rate": 0.5}""", "prompt")]
+    [InlineData("v1/compressions", "null", null)]
+    [InlineData("v1/moderations", """{"input": null}""", "input")]
+    [InlineData("v1/moderations", """{"input": [null]}""", "input[0]")]
+    [InlineData("v1/moderations", "null", null)]
+    [InlineData("v1/ratings", """{"input": null}""", "input")]
+    [InlineData("v1/ratings", """{"input": ["fine", null]}""", "input[1]")]
+    public async Task PluginEndpointsRefuseBadInputWith400(string path, string body, string? param)
     {
         var (status, json) = await PostAsync(path, body);
         Assert.Equal(HttpStatusCode.BadRequest, status);
         var error = json.GetProperty("error");
         Assert.Equal(param, error.GetProperty("param").GetString());
-        Assert.Contains(param.Split('[')[0], error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(param?.Split('[')[0] ?? "JSON object", error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     private async Task<(HttpStatusCode Status, JsonElement Json)> PostAsync(string path, string body)

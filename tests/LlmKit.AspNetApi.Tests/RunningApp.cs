@@ -92,13 +92,13 @@ public sealed class RunningApp : IAsyncDisposable
     }
 }
 
-/// <summary>Keeps every formatted log line (with its event id) for assertions.</summary>
+/// <summary>Keeps every formatted log line (with its event id, level and exception) for assertions.</summary>
 public sealed class CapturingLoggerProvider : ILoggerProvider
 {
-    private readonly ConcurrentQueue<(EventId Id, string Category, IReadOnlyList<KeyValuePair<string, object?>> State, string Message)> _lines = new();
+    private readonly ConcurrentQueue<(EventId Id, string Category, IReadOnlyList<KeyValuePair<string, object?>> State, string Message, LogLevel Level, Exception? Exception)> _lines = new();
 
     /// <summary>The lines so far.</summary>
-    public IReadOnlyCollection<(EventId Id, string Category, IReadOnlyList<KeyValuePair<string, object?>> State, string Message)> Lines => _lines;
+    public IReadOnlyCollection<(EventId Id, string Category, IReadOnlyList<KeyValuePair<string, object?>> State, string Message, LogLevel Level, Exception? Exception)> Lines => _lines;
 
     /// <inheritdoc />
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
@@ -121,7 +121,7 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
             var values = state is IReadOnlyList<KeyValuePair<string, object?>> list
                 ? list.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value?.ToString())).ToList()
                 : [];
-            owner._lines.Enqueue((eventId, category, values, formatter(state, exception)));
+            owner._lines.Enqueue((eventId, category, values, formatter(state, exception), logLevel, exception));
         }
     }
 }

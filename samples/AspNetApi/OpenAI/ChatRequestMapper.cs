@@ -64,18 +64,8 @@ public static class ChatRequestMapper
             throw ApiException.BadRequest(maxParam, $"{maxParam} must be between 1 and {maxCompletionTokens} on this server; got {max}.");
         }
 
-        if (request.Tools.ValueKind == JsonValueKind.Array && request.Tools.GetArrayLength() > 0)
-        {
-            throw ApiException.BadRequest("tools", "tools are not supported by this server: remove them (tool calling is not implemented for local models yet).", "unsupported_parameter");
-        }
-
-        if (request.ResponseFormat.ValueKind == JsonValueKind.Object
-            && request.ResponseFormat.TryGetProperty("type", out var formatType)
-            && formatType.ValueKind == JsonValueKind.String
-            && formatType.GetString() != "text")
-        {
-            throw ApiException.BadRequest("response_format", $"response_format '{formatType.GetString()}' is not supported: only 'text' is.", "unsupported_parameter");
-        }
+        CheckTools(request.Tools);
+        CheckResponseFormat(request.ResponseFormat);
 
         var options = new ChatOptions
         {
@@ -92,6 +82,46 @@ public static class ChatRequestMapper
         bool stream = request.Stream == true;
         return new MappedChatRequest(messages, options, stream, stream && request.StreamOptions?.IncludeUsage == true);
     }
+
+    private static void CheckTools(JsonElement tools)
+    {
+        switch (tools.ValueKind)
+        {
+            case JsonValueKind.Undefined or JsonValueKind.Null:
+                return;
+            case JsonValueKind.Array when tools.GetArrayLength() == 0:
+                return;
+            case JsonValueKind.Array:
+                throw ApiException.BadRequest("tools", "tools are not supported by this server: remove them (tool calling is not implemented for local models yet).", "unsupported_parameter");
+            default:
+                throw ApiException.BadRequest("tools", $"tools must be an array of tool definitions; got a {Kind(tools)}.");
+        }
+    }
+
+    private static void CheckResponseFormat(JsonElement format)
+    {
+        if (format.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+        {
+            return;
+        }
+
+        if (format.ValueKind != JsonValueKind.Object)
+        {
+            throw ApiException.BadRequest("response_format", $"response_format must be an object such as {{\"type\": \"text\"}}; got a {Kind(format)}.");
+        }
+
+        if (!format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            throw ApiException.BadRequest("response_format.type", "response_format.type must be a string; only 'text' is supported.");
+        }
+
+        if (type.GetString() != "text")
+        {
+            throw ApiException.BadRequest("response_format", $"response_format '{type.GetString()}' is not supported: only 'text' is.", "unsupported_parameter");
+        }
+    }
+
+    private static string Kind(JsonElement value) => value.ValueKind.ToString().ToLowerInvariant();
 
     private static List<ChatMessage> MapMessages(List<ChatMessageDto?>? messages)
     {

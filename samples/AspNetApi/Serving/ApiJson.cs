@@ -5,8 +5,11 @@ using Microsoft.AspNetCore.Http.Features;
 namespace LlmKit.Samples.AspNetApi.Serving;
 
 /// <summary>JSON reading and OpenAI-style error writing shared by the endpoints.</summary>
-public static class ApiJson
+public static partial class ApiJson
 {
+    /// <summary>The log category of refusals written through <see cref="RefuseAsync"/>.</summary>
+    public const string RefusalLogCategory = "LlmKit.Samples.AspNetApi.Refusals";
+
     /// <summary>Serializer settings: property names come from the DTOs' attributes; nulls are omitted unless a DTO says otherwise.</summary>
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
     {
@@ -14,15 +17,26 @@ public static class ApiJson
     };
 
     /// <summary>
-    /// Reads the body as <typeparamref name="T"/>, turning malformed JSON and oversized bodies into
-    /// <see cref="ApiException"/>s (400) that say what is wrong.
+    /// Reads the body as <typeparamref name="T"/>, turning a non-JSON content type (415), a body that stops arriving
+    /// (408), malformed JSON and oversized bodies (400) into <see cref="ApiException"/>s that say what is wrong.
     /// </summary>
     /// <param name="http">The request context.</param>
     /// <param name="maxBodyBytes">The body limit, for the message.</param>
-    /// <exception cref="ApiException">The body is too large, not JSON, or of the wrong shape.</exception>
+    /// <exception cref="ApiException">The body is not declared as JSON, too slow, too large, not JSON, or of the wrong shape.</exception>
     public static async Task<T?> ReadAsync<T>(HttpContext http, long maxBodyBytes)
     {
         ArgumentNullException.ThrowIfNull(http);
+
+        // A web page may POST text/plain, form or multipart bodies to any site without a CORS preflight; JSON only
+        // keeps such "simple" cross-site requests out.
+        if (!http.Request.HasJsonContentType())
+        {
+            string? sent = http.Request.ContentType;
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType,
+                $"The request body must be JSON sent with 'Content-Type: application/json'; got {(string.IsNullOrEmpty(sent) ? "no Content-Type" : $"'{sent}'")}.",
+                null, "unsupported_media_type");
+        }
+
         if (http.Request.ContentLength > maxBodyBytes)
         {
             throw TooLarge(maxBodyBytes, http.Request.ContentLength.Value);
@@ -45,6 +59,17 @@ public static class ApiJson
         {
             throw TooLarge(maxBodyBytes, null);
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's minimum body data rate gave up on the client: its fault, not the server's (no 500, no stack trace).
+            throw new ApiException(StatusCodes.Status408RequestTimeout,
+                "The request body stopped arriving before it was complete (the server waits for at most a few seconds of silence). Send the whole body at once.",
+                null, "request_timeout");
+        }
+        catch (BadHttpRequestException ex)
+        {
+            throw new ApiException(ex.StatusCode, $"The request body could not be read: {FirstLine(ex.Message)}", null, "invalid_request");
+        }
     }
 
     /// <summary>
@@ -66,9 +91,21 @@ public static class ApiJson
         }
         catch (ApiException ex)
         {
-            await WriteErrorAsync(http, ex);
+            await RefuseAsync(http, ex);
             return (false, default!);
         }
+    }
+
+    /// <summary>Logs a refusal at Information (status, code and param, never the request's text) and writes its error body.</summary>
+    /// <param name="http">The request context.</param>
+    /// <param name="error">The error.</param>
+    public static Task RefuseAsync(HttpContext http, ApiException error)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(error);
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(RefusalLogCategory);
+        LogRefused(logger, error.StatusCode, error.Code, error.Param, http.Request.Method, http.Request.Path.Value);
+        return WriteErrorAsync(http, error);
     }
 
     /// <summary>Writes <paramref name="error"/> as an OpenAI error body with its status (and Retry-After for 429).</summary>
@@ -102,4 +139,7 @@ public static class ApiJson
         "request_too_large");
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Request refused with {StatusCode} ({Code}, param {Param}): {Method} {Path}")]
+    private static partial void LogRefused(ILogger logger, int statusCode, string? code, string? param, string method, string? path);
 }
