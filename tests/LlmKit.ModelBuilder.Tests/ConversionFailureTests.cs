@@ -166,7 +166,7 @@ public sealed class ConcurrentConversionTests
 
         Assert.Single(won, w => w);
         Assert.Equal(
-            ["out", "out/.llmkit-output", "out/genai_config.json", "out/model.onnx", "out/special_tokens_map.json", "out/tokenizer.model", "out/tokenizer_config.json"],
+            ["out", "out/.llmkit-output", "out/genai_config.json", "out/model.onnx", "out/special_tokens_map.json", "out/tokenizer.json", "out/tokenizer.model", "out/tokenizer_config.json"],
             temp.Entries().Select(e => e.Replace('\\', '/')));
         using var decoder = new OrtDecoder(output);
         Assert.Equal(512 * 2, decoder.Prefill([1, 400]).Logits.Length);

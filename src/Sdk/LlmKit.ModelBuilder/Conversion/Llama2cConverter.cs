@@ -8,7 +8,7 @@ namespace LlmKit.ModelBuilder;
 
 /// <summary>
 /// Converts a llama2.c checkpoint and tokenizer into an ONNX GenAI model folder: <c>model.onnx</c>
-/// (+ <c>model.onnx.data</c> for large models), <c>genai_config.json</c>, <c>tokenizer.model</c>,
+/// (+ <c>model.onnx.data</c> for large models), <c>genai_config.json</c>, <c>tokenizer.model</c>, <c>tokenizer.json</c>,
 /// <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c> and the <c>.llmkit-output</c> marker. The folder is
 /// written next to its destination under a temporary name and renamed into place, so a failed or cancelled
 /// conversion leaves nothing half-written and any previous folder intact. <see cref="Llama2cConversionRequest.Force"/>
@@ -30,7 +30,7 @@ public static class Llama2cConverter
     /// <param name="request">What to convert and where.</param>
     /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
     /// <returns>The files written and the model's shape.</returns>
-    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form or the precision is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
+    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, holds a NaN or infinite weight (the message names the tensor), or the tokenizer does not match its vocab_size.</exception>
     /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8.</exception>
@@ -66,6 +66,11 @@ public static class Llama2cConverter
             throw new ArgumentException($"Precision {nameof(WeightPrecision.Int4)} needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai).", nameof(request));
         }
 
+        if (request.Int4AccuracyLevel is < 0 or > 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.Int4AccuracyLevel, "Int4AccuracyLevel must be in [0, 4] (0 = exact fp32 activations, 4 = int8 activations).");
+        }
+
         if (request.Int4ZeroPoints && request.Precision != WeightPrecision.Int4)
         {
             throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
@@ -81,7 +86,7 @@ public static class Llama2cConverter
         if (request.GraphForm == OnnxGraphForm.OrtGenAI && checkpoint.Config.HeadSize % 8 != 0)
         {
             throw new NotSupportedException(
-                $"The OrtGenAI graph form needs head_size to be a multiple of 8 (GroupQueryAttention on CPU); this checkpoint has head_size {checkpoint.Config.HeadSize}. Use the Standard graph form.");
+                $"The OrtGenAI graph form needs head_size to be a multiple of 8 (GroupQueryAttention on CPU); this checkpoint has head_size {checkpoint.Config.HeadSize}. Use the Standard graph form (--graph standard, GraphForm = Standard).");
         }
 
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
@@ -110,6 +115,8 @@ public static class Llama2cConverter
         return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
         {
             Precision = request.Precision,
+            Int4ZeroPoints = request.Precision == WeightPrecision.Int4 && request.Int4ZeroPoints,
+            Int4AccuracyLevel = request.Precision == WeightPrecision.Int4 ? request.Int4AccuracyLevel : 0,
         };
     }
 
@@ -125,6 +132,7 @@ public static class Llama2cConverter
             ModelFileName);
         GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, genAi);
         SentencePieceModelWriter.Write(Path.Combine(folder, "tokenizer.model"), tokenizer);
+        TokenizerJsonWriter.Write(Path.Combine(folder, "tokenizer.json"), tokenizer); // onnxruntime-genai reads only this one
         TokenizerConfigWriter.WriteTokenizerConfig(Path.Combine(folder, "tokenizer_config.json"), contextLength);
         TokenizerConfigWriter.WriteSpecialTokensMap(Path.Combine(folder, "special_tokens_map.json"));
         OutputFolder.WriteMarker(folder, request.GraphForm, request.Precision);
@@ -146,7 +154,7 @@ public static class Llama2cConverter
         var graph = new GraphBuilder("main_graph");
         if (request.GraphForm == OnnxGraphForm.OrtGenAI)
         {
-            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints).Emit(cancellationToken);
+            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel).Emit(cancellationToken);
         }
         else
         {
