@@ -22,6 +22,43 @@ public sealed class CommandLineTests
         Assert.Contains("model.onnx", stdout, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(output, "model.onnx")));
         Assert.True(File.Exists(Path.Combine(output, "genai_config.json")));
+        Assert.True(File.Exists(Path.Combine(output, "tokenizer.json")));
+        Assert.Contains("(OrtGenAI graph, Fp32)", stdout, StringComparison.Ordinal); // the official form is the default
+        var model = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(output, "model.onnx")));
+        Assert.Contains(model.Graph.Node, n => n.OpType == "GroupQueryAttention");
+    }
+
+    [Fact]
+    public void ConvertStillWritesTheStandardFormWhenAsked()
+    {
+        using var temp = new TempFolder();
+
+        var (code, stdout, _) = Run("convert", "llama2c", "--checkpoint", SharedFixtures.Stories260KCheckpoint,
+            "--tokenizer", SharedFixtures.Stories260KTokenizer, "--output", temp.File("standard"), "--graph", "standard");
+
+        Assert.Equal(0, code);
+        Assert.Contains("(Standard graph, Fp32)", stdout, StringComparison.Ordinal);
+        var model = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(temp.File("standard/model.onnx")));
+        Assert.DoesNotContain(model.Graph.Node, n => n.Domain == "com.microsoft");
+    }
+
+    [Theory]
+    [InlineData(new string[0], 4L)]
+    [InlineData(new[] { "--int4-accuracy-level", "0" }, null)]
+    [InlineData(new[] { "--int4-accuracy-level", "1" }, 1L)]
+    public void Int4AccuracyLevelIsFourByDefaultAndZeroLeavesItOut(string[] flag, long? expected)
+    {
+        using var temp = new TempFolder();
+
+        var (code, stdout, _) = Run(["convert", "llama2c", "--checkpoint", SharedFixtures.Stories260KCheckpoint, "--tokenizer", SharedFixtures.Stories260KTokenizer,
+            "--output", temp.File("int4"), "--precision", "int4", .. flag]);
+
+        Assert.Equal(0, code);
+        Assert.Contains(expected is null ? "exact fp32 activations" : $"accuracy_level {expected}", stdout, StringComparison.Ordinal);
+        var model = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(temp.File("int4/model.onnx")));
+        var levels = model.Graph.Node.Where(n => n.OpType == "MatMulNBits")
+            .Select(n => n.Attribute.SingleOrDefault(a => a.Name == "accuracy_level")?.I).Distinct().ToList();
+        Assert.Equal([expected], levels);
     }
 
     [Fact]
@@ -51,7 +88,7 @@ public sealed class CommandLineTests
         Assert.Equal(0, code);
         Assert.Contains("(OrtGenAI graph, Int4)", stdout, StringComparison.Ordinal);
 
-        var refused = Run([.. args, "--output", temp.File("refused"), "--precision", "int4"]);
+        var refused = Run([.. args, "--output", temp.File("refused"), "--graph", "standard", "--precision", "int4"]);
         Assert.Equal(1, refused.Code);
         Assert.Contains("OrtGenAI", refused.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(temp.File("refused")));
@@ -74,6 +111,7 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("convert", "llama2c", "--checkpoint", "a.bin", "--tokenizer", "t.bin", "--output", "o", "--graph", "bogus")]
     [InlineData("convert", "llama2c", "--tokenizer", "t.bin", "--output", "o")]
+    [InlineData("convert", "llama2c", "--checkpoint", "a.bin", "--tokenizer", "t.bin", "--output", "o", "--int4-accuracy-level", "5")]
     [InlineData("frobnicate")]
     public void BadUsageExitsTwo(params string[] args)
     {

@@ -105,23 +105,6 @@ public sealed class ConversionFailureTests
     }
 
     [Fact]
-    public void ForceReplacesANonEmptyOutputCompletely()
-    {
-        using var temp = new TempFolder();
-        string output = temp.File("out");
-        Directory.CreateDirectory(output);
-        File.WriteAllText(Path.Combine(output, "stale.txt"), "old");
-
-        var summary = Llama2cConverter.Convert(new(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, output, Force: true));
-
-        Assert.False(File.Exists(Path.Combine(output, "stale.txt")));
-        Assert.Equal(
-            ["genai_config.json", "model.onnx", "special_tokens_map.json", "tokenizer.model", "tokenizer_config.json"],
-            summary.Files.Select(f => f.Name));
-        Assert.Equal(["out", .. summary.Files.Select(f => Path.Combine("out", f.Name))], temp.Entries());
-    }
-
-    [Fact]
     public void CancelledConversionLeavesNothingBehind()
     {
         using var temp = new TempFolder();
@@ -183,7 +166,7 @@ public sealed class ConcurrentConversionTests
 
         Assert.Single(won, w => w);
         Assert.Equal(
-            ["out", "out/genai_config.json", "out/model.onnx", "out/special_tokens_map.json", "out/tokenizer.model", "out/tokenizer_config.json"],
+            ["out", "out/.llmkit-output", "out/genai_config.json", "out/model.onnx", "out/special_tokens_map.json", "out/tokenizer.json", "out/tokenizer.model", "out/tokenizer_config.json"],
             temp.Entries().Select(e => e.Replace('\\', '/')));
         using var decoder = new OrtDecoder(output);
         Assert.Equal(512 * 2, decoder.Prefill([1, 400]).Logits.Length);

@@ -106,3 +106,63 @@ public class ConvertedModelCacheTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new ConvertedModelCache(temp.Path, TimeSpan.Zero));
     }
 }
+
+/// <summary>A cache location that cannot hold a cache fails naming the path and the problem (issue 17, finding 5).</summary>
+public class ConvertedModelCacheLocationTests
+{
+    [Fact]
+    public void A_file_in_place_of_the_cache_folder_is_named()
+    {
+        using var temp = new TempFolder();
+        string root = temp.File("cache");
+        File.WriteAllText(root, "not a folder");
+        var cache = new ConvertedModelCache(root);
+
+        var error = Assert.Throws<IOException>(() => cache.GetOrCreate("entry", f => Directory.CreateDirectory(f)));
+
+        Assert.Equal($"Cache folder '{root}' is a file, not a folder; remove the file or choose another cache location.", error.Message);
+        Assert.Equal("not a folder", File.ReadAllText(root));
+    }
+
+    [Fact]
+    public void A_cache_folder_below_a_file_is_named_with_the_file()
+    {
+        using var temp = new TempFolder();
+        string file = temp.File("blocker");
+        File.WriteAllText(file, "x");
+        string root = Path.Combine(file, "llmkit", "models");
+        var cache = new ConvertedModelCache(root);
+
+        var error = Assert.Throws<IOException>(() => cache.GetOrCreate("entry", f => Directory.CreateDirectory(f)));
+
+        Assert.Equal($"Cache folder '{root}' cannot be created: '{file}' is a file, not a folder. Choose another cache location.", error.Message);
+    }
+
+    [Fact]
+    public void A_cache_folder_nobody_can_create_is_named()
+    {
+        // Tests run as root, so file modes stop nothing; /proc refuses new folders to everyone.
+        Assert.True(OperatingSystem.IsLinux() && Directory.Exists("/proc/self"), "This test needs Linux's /proc.");
+        string root = "/proc/llmkit-cache-test/models";
+        var cache = new ConvertedModelCache(root);
+        bool created = false;
+
+        var error = Assert.Throws<IOException>(() => cache.GetOrCreate("entry", f => created = true));
+
+        Assert.StartsWith($"Cache folder '{root}' cannot be created (", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Choose a writable cache location.", error.Message, StringComparison.Ordinal);
+        Assert.False(created);
+    }
+
+    [Fact]
+    public void An_existing_cache_folder_that_is_not_writable_is_named()
+    {
+        // /proc/self exists but accepts no new folders, even from root.
+        Assert.True(OperatingSystem.IsLinux() && Directory.Exists("/proc/self"), "This test needs Linux's /proc.");
+        var cache = new ConvertedModelCache("/proc/self");
+
+        var error = Assert.Throws<IOException>(() => cache.GetOrCreate("entry", f => Directory.CreateDirectory(f)));
+
+        Assert.StartsWith("Cache folder '/proc/self' is not writable (", error.Message, StringComparison.Ordinal);
+    }
+}

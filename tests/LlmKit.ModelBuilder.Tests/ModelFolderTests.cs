@@ -84,7 +84,8 @@ public sealed class ModelFolderTests
         using var temp = new TempFolder();
         string output = temp.File("external");
 
-        var summary = Llama2cConverter.Convert(new(checkpoint, tokenizer, output) { ExternalDataThresholdBytes = 0 });
+        // Standard form, like the inline folder it is compared with (TestModels.Synthetic's default).
+        var summary = Llama2cConverter.Convert(new(checkpoint, tokenizer, output, GraphForm: OnnxGraphForm.Standard) { ExternalDataThresholdBytes = 0 });
 
         Assert.Contains(summary.Files, f => f.Name == Llama2cConverter.ExternalDataFileName && f.Bytes >= config.ParameterCount * 4);
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(output, "model.onnx")));

@@ -16,7 +16,7 @@ public static class TestModels
 {
     private static readonly Lazy<string> BuilderHash = new(() => HashFiles(typeof(Llama2cConverter).Assembly.Location));
     private static readonly Lazy<string> Stories260K = new(() => ConvertCached(
-        "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, OnnxGraphForm.Standard, WeightPrecision.Fp32, false));
+        "stories260K", SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, OnnxGraphForm.Standard, WeightPrecision.Fp32, false, 0));
 
     private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, Lazy<Llama2cCheckpoint>> Checkpoints = new(StringComparer.Ordinal);
@@ -35,10 +35,12 @@ public static class TestModels
     /// <param name="form">The decoder graph form.</param>
     /// <param name="precision">How projection weights are stored.</param>
     /// <param name="int4ZeroPoints">With int4: asymmetric blocks with zero points.</param>
-    public static string Stories260KFolderFor(OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false) =>
+    /// <param name="int4AccuracyLevel">With int4: MatMulNBits accuracy_level (4, the builder's default: int8 activations; 0: exact).</param>
+    public static string Stories260KFolderFor(OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false,
+        int int4AccuracyLevel = Llama2cConversionRequest.DefaultInt4AccuracyLevel) =>
         form == OnnxGraphForm.Standard && precision == WeightPrecision.Fp32
             ? Stories260KFolder
-            : Folder(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, form, precision, int4ZeroPoints);
+            : Folder(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, form, precision, int4ZeroPoints, int4AccuracyLevel);
 
     /// <summary>Any checkpoint converted with the given options, cached like <see cref="Stories260KFolder"/>.</summary>
     /// <param name="checkpoint">A llama2.c checkpoint.</param>
@@ -46,11 +48,14 @@ public static class TestModels
     /// <param name="form">The decoder graph form.</param>
     /// <param name="precision">How projection weights are stored (int4 needs OrtGenAI).</param>
     /// <param name="int4ZeroPoints">With int4: asymmetric blocks with zero points.</param>
-    public static string Folder(string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false)
+    /// <param name="int4AccuracyLevel">With int4: MatMulNBits accuracy_level (4, the builder's default: int8 activations; 0: exact).</param>
+    public static string Folder(string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool int4ZeroPoints = false,
+        int int4AccuracyLevel = Llama2cConversionRequest.DefaultInt4AccuracyLevel)
     {
-        string key = $"{Path.GetFullPath(checkpoint)}|{Path.GetFullPath(tokenizer)}|{form}|{precision}|{int4ZeroPoints}";
+        int level = precision == WeightPrecision.Int4 ? int4AccuracyLevel : 0; // meaningless for fp32: one folder either way
+        string key = $"{Path.GetFullPath(checkpoint)}|{Path.GetFullPath(tokenizer)}|{form}|{precision}|{int4ZeroPoints}|{level}";
         return Folders.GetOrAdd(key, _ => new Lazy<string>(() =>
-            ConvertCached(Path.GetFileNameWithoutExtension(checkpoint), checkpoint, tokenizer, form, precision, int4ZeroPoints))).Value;
+            ConvertCached(Path.GetFileNameWithoutExtension(checkpoint), checkpoint, tokenizer, form, precision, int4ZeroPoints, level))).Value;
     }
 
     /// <summary>
@@ -91,14 +96,16 @@ public static class TestModels
     /// <param name="checkpointPath">A llama2.c checkpoint.</param>
     public static LlamaReference Reference(string checkpointPath) => new(Checkpoint(checkpointPath).Weights);
 
-    private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision, bool int4ZeroPoints)
+    private static string ConvertCached(string label, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision, bool int4ZeroPoints, int int4AccuracyLevel)
     {
-        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}|{precision}|{int4ZeroPoints}");
-        return ModelCache.GetOrCreate($"{label}-{form}-{precision}{(int4ZeroPoints ? "-zp" : "")}-{hash}", staging =>
+        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}|{precision}|{int4ZeroPoints}|{int4AccuracyLevel}");
+        string int4 = precision == WeightPrecision.Int4 ? $"{(int4ZeroPoints ? "-zp" : "")}-acc{int4AccuracyLevel}" : "";
+        return ModelCache.GetOrCreate($"{label}-{form}-{precision}{int4}-{hash}", staging =>
             Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form)
             {
                 Precision = precision,
                 Int4ZeroPoints = int4ZeroPoints,
+                Int4AccuracyLevel = int4AccuracyLevel,
             }));
     }
 

@@ -50,9 +50,12 @@ public sealed class ModelLoadingTests : IDisposable
     [Fact]
     public void Missing_tokenizer_is_named()
     {
+        // Builder folders carry both forms (tokenizer.json is the fallback), so both must go.
         File.Delete(Path.Combine(Copy, "tokenizer.model"));
+        File.Delete(Path.Combine(Copy, "tokenizer.json"));
         var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
         Assert.Contains("tokenizer.model", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("tokenizer.json", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

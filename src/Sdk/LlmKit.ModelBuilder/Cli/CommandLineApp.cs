@@ -30,17 +30,33 @@ internal static class CommandLineApp
         var checkpoint = new Option<string>("--checkpoint") { Description = "llama2.c checkpoint (.bin)", Required = true };
         var tokenizer = new Option<string>("--tokenizer") { Description = "llama2.c tokenizer (tok512.bin style)", Required = true };
         var outputDir = new Option<string>("--output") { Description = "model folder to create", Required = true };
-        var force = new Option<bool>("--force") { Description = "replace a non-empty output folder" };
-        var graph = new Option<string>("--graph") { Description = "decoder graph form", DefaultValueFactory = _ => "standard" };
-        graph.AcceptOnlyFromAmong("standard", "ortgenai");
+        var force = new Option<bool>("--force") { Description = "replace an output folder llmkit wrote (marked by .llmkit-output)" };
+        var graph = new Option<string>("--graph")
+        {
+            Description = "decoder graph form: ortgenai (the official onnxruntime-genai builder's form; head size a multiple of 8) or standard (plain ONNX ops, any head size)",
+            DefaultValueFactory = _ => "ortgenai",
+        };
+        graph.AcceptOnlyFromAmong("ortgenai", "standard");
         var maxLength = new Option<int?>("--max-length") { Description = "context length (default: the checkpoint's seq_len)" };
-        var precision = new Option<string>("--precision") { Description = "projection weights (int4 needs --graph ortgenai)", DefaultValueFactory = _ => "fp32" };
+        var precision = new Option<string>("--precision") { Description = "projection weights (int4 needs the ortgenai graph)", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "int4");
         var zeroPoints = new Option<bool>("--int4-zero-points") { Description = "asymmetric int4 with a zero point per block" };
+        var accuracyLevel = new Option<int>("--int4-accuracy-level")
+        {
+            Description = "MatMulNBits accuracy_level: 4 = int8 activations, as the official builder does for CPU (faster, ~1% logit error); 0 = exact fp32 activations",
+            DefaultValueFactory = _ => Llama2cConversionRequest.DefaultInt4AccuracyLevel,
+        };
+        accuracyLevel.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 4)
+            {
+                result.AddError("--int4-accuracy-level must be 0, 1, 2, 3 or 4.");
+            }
+        });
 
         var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
         {
-            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints,
+            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel,
         };
         llama2c.SetAction(parse => Guarded(error, () =>
         {
@@ -50,6 +66,7 @@ internal static class CommandLineApp
             {
                 Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
                 Int4ZeroPoints = parse.GetValue(zeroPoints),
+                Int4AccuracyLevel = parse.GetValue(accuracyLevel),
             });
             PrintSummary(output, summary);
         }));
@@ -114,6 +131,12 @@ internal static class CommandLineApp
         output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph, {s.Precision}) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
         output.WriteLine($"  shape: dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv_heads {c.KvHeads}, head_size {c.HeadSize}, vocab {c.VocabSize}, context {s.ContextLength}, classifier {(c.SharedClassifier ? "tied" : "untied")}");
         output.WriteLine($"  parameters: {s.ParameterCount:N0}");
+        if (s.Precision == WeightPrecision.Int4)
+        {
+            string activations = s.Int4AccuracyLevel == 0 ? "exact fp32 activations" : $"accuracy_level {s.Int4AccuracyLevel}";
+            output.WriteLine($"  int4: blocks of {Onnx.Int4Quantizer.BlockSize}, {(s.Int4ZeroPoints ? "zero points" : "symmetric")}, {activations}");
+        }
+
         foreach (var f in s.Files)
         {
             output.WriteLine($"  {f.Name,-24} {Size(f.Bytes),12}");

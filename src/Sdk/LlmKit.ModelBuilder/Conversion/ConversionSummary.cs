@@ -25,6 +25,12 @@ public sealed record ConversionSummary(
     /// <summary>How projection weights are stored.</summary>
     public WeightPrecision Precision { get; init; } = WeightPrecision.Fp32;
 
+    /// <summary>With <see cref="WeightPrecision.Int4"/>: whether blocks carry zero points.</summary>
+    public bool Int4ZeroPoints { get; init; }
+
+    /// <summary>With <see cref="WeightPrecision.Int4"/>: the MatMulNBits accuracy_level written (0 = attribute left out, exact activations).</summary>
+    public int Int4AccuracyLevel { get; init; }
+
     /// <summary>Total bytes written.</summary>
     public long TotalBytes => Files.Sum(f => f.Bytes);
 }

@@ -43,6 +43,7 @@ public sealed class ConvertedModelCache
     /// <param name="create">Writes the entry into the (not yet existing) folder it is given.</param>
     /// <returns>The entry's full path.</returns>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty, contains a path separator or starts with a dot.</exception>
+    /// <exception cref="IOException">The entry is missing and <see cref="Root"/> cannot be created or written (it or an ancestor is a file, or it is read-only); the message names the path and the problem.</exception>
     public string GetOrCreate(string name, Action<string> create)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -59,13 +60,13 @@ public sealed class ConvertedModelCache
             return entry;
         }
 
-        Directory.CreateDirectory(Root);
+        string staging = Path.Combine(Root, $".{name}.staging-{Guid.NewGuid():N}");
+        EnsureWritableRoot(staging);
         if (Interlocked.Exchange(ref _pruned, 1) == 0)
         {
             Prune(DateTime.UtcNow, keep: entry);
         }
 
-        string staging = Path.Combine(Root, $".{name}.staging-{Guid.NewGuid():N}");
         try
         {
             create(staging);
@@ -81,6 +82,45 @@ public sealed class ConvertedModelCache
         }
 
         return entry;
+    }
+
+    /// <summary>
+    /// Creates <see cref="Root"/> and proves it writable by creating and removing <paramref name="probe"/>, so a bad
+    /// cache location fails here, naming itself, instead of deep inside a converter with an unrelated path.
+    /// </summary>
+    private void EnsureWritableRoot(string probe)
+    {
+        if (File.Exists(Root))
+        {
+            throw new IOException($"Cache folder '{Root}' is a file, not a folder; remove the file or choose another cache location.");
+        }
+
+        for (string? ancestor = Path.GetDirectoryName(Root); ancestor is not null; ancestor = Path.GetDirectoryName(ancestor))
+        {
+            if (File.Exists(ancestor))
+            {
+                throw new IOException($"Cache folder '{Root}' cannot be created: '{ancestor}' is a file, not a folder. Choose another cache location.");
+            }
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cache folder '{Root}' cannot be created ({e.Message}). Choose a writable cache location.", e);
+        }
+
+        try
+        {
+            Directory.CreateDirectory(probe);
+            Directory.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cache folder '{Root}' is not writable ({e.Message}). Choose a writable cache location.", e);
+        }
     }
 
     /// <summary>Deletes entries unused for longer than <see cref="MaxUnusedAge"/> and abandoned staging folders.</summary>

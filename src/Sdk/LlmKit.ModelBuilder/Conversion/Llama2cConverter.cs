@@ -8,10 +8,12 @@ namespace LlmKit.ModelBuilder;
 
 /// <summary>
 /// Converts a llama2.c checkpoint and tokenizer into an ONNX GenAI model folder: <c>model.onnx</c>
-/// (+ <c>model.onnx.data</c> for large models), <c>genai_config.json</c>, <c>tokenizer.model</c>,
-/// <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c>. The folder is written next to its
-/// destination under a temporary name and renamed into place, so a failed or cancelled conversion leaves
-/// nothing half-written. Stateless and thread-safe (concurrent conversions need distinct output folders).
+/// (+ <c>model.onnx.data</c> for large models), <c>genai_config.json</c>, <c>tokenizer.model</c>, <c>tokenizer.json</c>,
+/// <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c> and the <c>.llmkit-output</c> marker. The folder is
+/// written next to its destination under a temporary name and renamed into place, so a failed or cancelled
+/// conversion leaves nothing half-written and any previous folder intact. <see cref="Llama2cConversionRequest.Force"/>
+/// replaces only a folder that carries the marker and nothing but a conversion's files, and no folder that holds
+/// the checkpoint or tokenizer is ever written or replaced. Stateless and thread-safe (concurrent conversions need distinct output folders).
 /// </summary>
 public static class Llama2cConverter
 {
@@ -28,11 +30,11 @@ public static class Llama2cConverter
     /// <param name="request">What to convert and where.</param>
     /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
     /// <returns>The files written and the model's shape.</returns>
-    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form or the precision is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
+    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
-    /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, or the tokenizer does not match its vocab_size.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, holds a NaN or infinite weight (the message names the tensor), or the tokenizer does not match its vocab_size.</exception>
     /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8.</exception>
-    /// <exception cref="IOException">The output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false.</exception>
+    /// <exception cref="IOException">The output path is a file or holds an input; or the output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false, or it is not a folder llmkit wrote (no marker, or files a conversion does not write).</exception>
     public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -64,38 +66,45 @@ public static class Llama2cConverter
             throw new ArgumentException($"Precision {nameof(WeightPrecision.Int4)} needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai).", nameof(request));
         }
 
+        if (request.Int4AccuracyLevel is < 0 or > 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.Int4AccuracyLevel, "Int4AccuracyLevel must be in [0, 4] (0 = exact fp32 activations, 4 = int8 activations).");
+        }
+
         if (request.Int4ZeroPoints && request.Precision != WeightPrecision.Int4)
         {
             throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
         }
 
         var stopwatch = Stopwatch.StartNew();
-        string output = Path.GetFullPath(request.OutputDirectory);
-        EnsureWritableDestination(output, request.Force);
+        string output = OutputFolder.Normalize(request.OutputDirectory);
+        string[] inputs = [request.CheckpointPath, request.TokenizerPath];
+        OutputFolder.CheckDestination(output, inputs, request.Force);
 
         var checkpoint = Llama2cCheckpoint.Load(request.CheckpointPath, cancellationToken);
+        FiniteWeights.Check(checkpoint, cancellationToken);
         if (request.GraphForm == OnnxGraphForm.OrtGenAI && checkpoint.Config.HeadSize % 8 != 0)
         {
             throw new NotSupportedException(
-                $"The OrtGenAI graph form needs head_size to be a multiple of 8 (GroupQueryAttention on CPU); this checkpoint has head_size {checkpoint.Config.HeadSize}. Use the Standard graph form.");
+                $"The OrtGenAI graph form needs head_size to be a multiple of 8 (GroupQueryAttention on CPU); this checkpoint has head_size {checkpoint.Config.HeadSize}. Use the Standard graph form (--graph standard, GraphForm = Standard).");
         }
 
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
         int contextLength = request.MaxLength ?? checkpoint.Config.SeqLen;
 
-        string parent = Path.GetDirectoryName(output) ?? throw new ArgumentException($"Output folder '{output}' has no parent folder.", nameof(request));
-        Directory.CreateDirectory(parent);
-        string staging = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Guid.NewGuid():N}");
+        // Write beside the destination and publish by rename: the old folder stays intact until the new one is complete.
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        string staging = OutputFolder.SiblingName(output, "tmp");
         Directory.CreateDirectory(staging);
         try
         {
             WriteFolder(staging, checkpoint, tokenizer, contextLength, request, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            MoveIntoPlace(staging, output, request.Force);
+            OutputFolder.Publish(staging, output, inputs, request.Force);
         }
         catch
         {
-            TryDeleteDirectory(staging);
+            TryDeleteStaging(staging);
             throw;
         }
 
@@ -106,6 +115,8 @@ public static class Llama2cConverter
         return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
         {
             Precision = request.Precision,
+            Int4ZeroPoints = request.Precision == WeightPrecision.Int4 && request.Int4ZeroPoints,
+            Int4AccuracyLevel = request.Precision == WeightPrecision.Int4 ? request.Int4AccuracyLevel : 0,
         };
     }
 
@@ -121,8 +132,10 @@ public static class Llama2cConverter
             ModelFileName);
         GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, genAi);
         SentencePieceModelWriter.Write(Path.Combine(folder, "tokenizer.model"), tokenizer);
+        TokenizerJsonWriter.Write(Path.Combine(folder, "tokenizer.json"), tokenizer); // onnxruntime-genai reads only this one
         TokenizerConfigWriter.WriteTokenizerConfig(Path.Combine(folder, "tokenizer_config.json"), contextLength);
         TokenizerConfigWriter.WriteSpecialTokensMap(Path.Combine(folder, "special_tokens_map.json"));
+        OutputFolder.WriteMarker(folder, request.GraphForm, request.Precision);
     }
 
     private static void WriteModel(string folder, Llama2cWeights weights, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
@@ -141,7 +154,7 @@ public static class Llama2cConverter
         var graph = new GraphBuilder("main_graph");
         if (request.GraphForm == OnnxGraphForm.OrtGenAI)
         {
-            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints).Emit(cancellationToken);
+            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel).Emit(cancellationToken);
         }
         else
         {
@@ -163,47 +176,8 @@ public static class Llama2cConverter
         model.WriteTo(stream);
     }
 
-    private static void EnsureWritableDestination(string output, bool force)
-    {
-        if (File.Exists(output))
-        {
-            throw new IOException($"Output path '{output}' is a file, not a folder.");
-        }
-
-        if (!force && Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
-        {
-            throw new IOException($"Output folder '{output}' is not empty; choose another folder or pass --force (Force = true) to replace it.");
-        }
-    }
-
-    private static void MoveIntoPlace(string staging, string output, bool force)
-    {
-        if (!Directory.Exists(output))
-        {
-            Directory.Move(staging, output);
-            return;
-        }
-
-        if (!Directory.EnumerateFileSystemEntries(output).Any())
-        {
-            Directory.Delete(output);
-            Directory.Move(staging, output);
-            return;
-        }
-
-        if (!force)
-        {
-            throw new IOException($"Output folder '{output}' is not empty; choose another folder or pass --force (Force = true) to replace it.");
-        }
-
-        // Swap by renames so the destination is never half-written, then drop the old folder.
-        string old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Guid.NewGuid():N}");
-        Directory.Move(output, old);
-        Directory.Move(staging, output);
-        TryDeleteDirectory(old);
-    }
-
-    private static void TryDeleteDirectory(string path)
+    // The staging folder is this conversion's own, made above: deleting it recursively removes only what it wrote.
+    private static void TryDeleteStaging(string path)
     {
         try
         {

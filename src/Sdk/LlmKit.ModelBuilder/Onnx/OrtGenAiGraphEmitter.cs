@@ -20,9 +20,11 @@ internal sealed class OrtGenAiGraphEmitter
     private readonly int _maxLength;
     private readonly WeightPrecision _precision;
     private readonly bool _zeroPoints;
+    private readonly int _accuracyLevel;
 
-    public OrtGenAiGraphEmitter(GraphBuilder graph, TensorStore store, Llama2cWeights weights, int maxLength, WeightPrecision precision, bool int4ZeroPoints)
+    public OrtGenAiGraphEmitter(GraphBuilder graph, TensorStore store, Llama2cWeights weights, int maxLength, WeightPrecision precision, bool int4ZeroPoints, int int4AccuracyLevel)
     {
+        _accuracyLevel = int4AccuracyLevel;
         _g = graph;
         _store = store;
         _w = weights;
@@ -185,8 +187,14 @@ internal sealed class OrtGenAiGraphEmitter
         }
 
         string result = outputName ?? $"{nbits}/output_0";
-        _g.AddNode("MatMulNBits", nbits, inputs, [result], Microsoft,
-            Attr("K", (long)k), Attr("N", (long)n), Attr("bits", 4L), Attr("block_size", (long)Int4Quantizer.BlockSize));
+        var attributes = new List<Onnx.Protos.AttributeProto> { Attr("K", (long)k), Attr("N", (long)n), Attr("bits", 4L), Attr("block_size", (long)Int4Quantizer.BlockSize) };
+        if (_accuracyLevel > 0)
+        {
+            // Level 0 is ONNX Runtime's default, so it is left out: the graph then says "exact" by omission, as before.
+            attributes.Add(Attr("accuracy_level", (long)_accuracyLevel));
+        }
+
+        _g.AddNode("MatMulNBits", nbits, inputs, [result], Microsoft, [.. attributes]);
         return result;
     }
 
