@@ -1,5 +1,6 @@
 using LlmKit.Generation;
 using LlmKit.Models;
+using LlmKit.Testing;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace LlmKit.Oracle.Tests;

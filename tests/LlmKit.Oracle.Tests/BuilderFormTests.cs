@@ -12,7 +12,8 @@ namespace LlmKit.Oracle.Tests;
 public class BuilderFormTests
 {
     // fp32 graphs: same graph, same ONNX Runtime, so the expected difference is 0; 1e-4 allows a different kernel
-    // order (~100 ulps at |logit| < 10). int4 weights are the same bytes in both runtimes, so the same bound holds.
+    // order (~100 ulps at |logit| < 10). int4 weights (and accuracy_level 4's int8 activations) are the same bytes and
+    // the same kernels in both runtimes, so the same bound holds.
     private const float LogitTolerance = 1e-4f;
 
     // GQA with 4 query heads over 2 KV heads, head size 16 (fused rotary in the official form).
@@ -27,13 +28,14 @@ public class BuilderFormTests
         "Tom had a big red ball.",
     ];
 
-    public static TheoryData<string> Forms => new() { "standard-fp32", "official-fp32", "official-int4", "official-int4-zero-points", "synthetic-gqa-official", "synthetic-gqa-standard" };
+    public static TheoryData<string> Forms => new() { "standard-fp32", "official-fp32", "official-int4", "official-int4-exact", "official-int4-zero-points", "synthetic-gqa-official", "synthetic-gqa-standard" };
 
     internal static string FolderFor(string form) => form switch
     {
         "standard-fp32" => TestModels.Stories260KFolderFor(OnnxGraphForm.Standard),
         "official-fp32" => TestModels.Stories260KFolderFor(OnnxGraphForm.OrtGenAI),
         "official-int4" => TestModels.Stories260KFolderFor(OnnxGraphForm.OrtGenAI, WeightPrecision.Int4),
+        "official-int4-exact" => TestModels.Stories260KFolderFor(OnnxGraphForm.OrtGenAI, WeightPrecision.Int4, int4AccuracyLevel: 0),
         "official-int4-zero-points" => TestModels.Stories260KFolderFor(OnnxGraphForm.OrtGenAI, WeightPrecision.Int4, int4ZeroPoints: true),
         "synthetic-gqa-official" => TestModels.Synthetic(Gqa, seed: 7, OnnxGraphForm.OrtGenAI),
         "synthetic-gqa-standard" => TestModels.Synthetic(Gqa, seed: 7, OnnxGraphForm.Standard),

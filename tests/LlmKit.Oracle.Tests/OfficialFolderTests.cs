@@ -1,4 +1,5 @@
 using LlmKit.Models;
+using LlmKit.Testing;
 
 namespace LlmKit.Oracle.Tests;
 

@@ -1,18 +1,20 @@
 using Microsoft.ML.OnnxRuntimeGenAI;
 
-namespace LlmKit.Oracle.Tests;
+namespace LlmKit.Testing;
 
 /// <summary>
 /// onnxruntime-genai 0.20.0 on a model folder, through its public managed API: the oracle LlmKit is compared with.
 /// Conventions of the official runtime kept here in one place: <c>max_length</c> counts the prompt, and an EOS
 /// token it picks is left out of the sequence.
 /// </summary>
-internal sealed class OfficialRuntime : IDisposable
+public sealed class OfficialRuntime : IDisposable
 {
     private readonly Config _config;
     private readonly Model _model;
     private Tokenizer? _tokenizer;
 
+    /// <summary>Loads <paramref name="folder"/> in onnxruntime-genai with one intra-op thread.</summary>
+    /// <param name="folder">An ONNX GenAI model folder.</param>
     public OfficialRuntime(string folder)
     {
         _config = new Config(folder);
@@ -22,12 +24,16 @@ internal sealed class OfficialRuntime : IDisposable
         _model = new Model(_config);
     }
 
+    /// <summary>The folder's model type as the official runtime reads it.</summary>
     public string ModelType => _model.GetModelType();
 
     /// <summary>The official tokenizer (needs tokenizer.json in the folder).</summary>
     public Tokenizer Tokenizer => _tokenizer ??= new Tokenizer(_model);
 
     /// <summary>Greedy (or configured) ids for <paramref name="prompt"/>, prompt included, as GetSequence returns them.</summary>
+    /// <param name="prompt">Prompt ids.</param>
+    /// <param name="maxLength">The official max_length (the prompt counts).</param>
+    /// <param name="configure">Further search options.</param>
     public int[] Generate(int[] prompt, int maxLength, Action<GeneratorParams>? configure = null)
     {
         using var parameters = new GeneratorParams(_model);
@@ -45,6 +51,10 @@ internal sealed class OfficialRuntime : IDisposable
     }
 
     /// <summary>The first <paramref name="count"/> sequences (beam search returns several), prompt included.</summary>
+    /// <param name="prompt">Prompt ids.</param>
+    /// <param name="maxLength">The official max_length (the prompt counts).</param>
+    /// <param name="count">Sequences to return.</param>
+    /// <param name="configure">Search options (num_beams and the like).</param>
     public int[][] GenerateMany(int[] prompt, int maxLength, int count, Action<GeneratorParams> configure)
     {
         using var parameters = new GeneratorParams(_model);
@@ -62,6 +72,7 @@ internal sealed class OfficialRuntime : IDisposable
     }
 
     /// <summary>The logits of the prompt's last position after the prefill (the first generation step), widened to float.</summary>
+    /// <param name="prompt">Prompt ids.</param>
     public float[] FirstStepLogits(int[] prompt)
     {
         using var parameters = new GeneratorParams(_model);
@@ -89,14 +100,19 @@ internal sealed class OfficialRuntime : IDisposable
         return result;
     }
 
+    /// <summary>The official tokenizer's ids for a text (0.20.0 adds no BOS to plain text).</summary>
+    /// <param name="text">Text to encode.</param>
     public int[] Encode(string text)
     {
         using var sequences = Tokenizer.Encode(text);
         return sequences[0].ToArray();
     }
 
+    /// <summary>The official tokenizer's text for ids (0.20.0 keeps a SentencePiece leading space).</summary>
+    /// <param name="ids">Token ids.</param>
     public string Decode(int[] ids) => Tokenizer.Decode(ids);
 
+    /// <inheritdoc />
     public void Dispose()
     {
         _tokenizer?.Dispose();
