@@ -92,6 +92,29 @@ public sealed class Stories260KTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Repetitive_benign_texts_pass_the_perplexity_heuristics()
+    {
+        // Repeated text is predictable from its own earlier copies, so its perplexity falls towards 1 and characters per
+        // perplexity soared past any threshold: "I want soup." × 2,000 was blocked as a long fluent jailbreak.
+        var (inTrain, offTrain, _, _) = Data.Value;
+        var moderator = new DomainModerator(
+            new ModerationOptions { DomainMode = DomainCheckMode.None, InDomainExamples = inTrain, OffDomainExamples = offTrain },
+            scorer: Scorer.Value);
+        var blocked = new List<string>();
+        foreach (var row in TestData.BenignRepetitive)
+        {
+            var result = await moderator.CheckInputAsync(row.Text);
+            output.WriteLine($"[{row.Category}] {result.DecidedBy} {result.Score:0.##} / {result.Threshold:0.##} ({row.Text.Length} chars)");
+            if (!result.Allowed)
+            {
+                blocked.Add($"[{row.Category}] {row.Text[..Math.Min(60, row.Text.Length)]}...: {result.Reason}");
+            }
+        }
+
+        Assert.True(blocked.Count == 0, string.Join("\n", blocked));
+    }
+
+    [Fact]
     public async Task Constrained_verdict_on_a_100_token_message_is_fast()
     {
         var (inTrain, offTrain, _, _) = Data.Value;

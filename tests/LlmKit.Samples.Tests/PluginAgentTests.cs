@@ -91,6 +91,22 @@ public partial class PluginAgentTests
     }
 
     [Fact]
+    public async Task A_harmless_sentence_repeated_2000_times_gets_the_same_moderation_decision_as_once()
+    {
+        // Issue 17: "I want soup." × 2,000 was blocked as an injection (its perplexity, repeated, fell towards 1).
+        // Repetition is no signal: the repeated text is decided like the single sentence, whatever the domain check says.
+        var environment = new Dictionary<string, string?> { ["LLMKIT_MODEL"] = TestModels.Stories260KFolder };
+        var once = await SampleProcess.RunAsync("PluginAgent", ["--prompt", "I want soup."], environment);
+        var repeated = await SampleProcess.RunAsync("PluginAgent", ["--prompt", string.Join(' ', Enumerable.Repeat("I want soup.", 2000))], environment);
+
+        Assert.True(once.ExitCode == 0, once.Stderr);
+        Assert.True(repeated.ExitCode == 0, repeated.Stderr);
+        string decision = Assert.Single(once.Stdout.Split('\n', StringSplitOptions.TrimEntries), l => l.StartsWith("moderation: allowed", StringComparison.Ordinal) || l.StartsWith("moderation: blocked", StringComparison.Ordinal));
+        Assert.DoesNotContain("category=injection", decision, StringComparison.Ordinal);
+        Assert.Contains(decision, repeated.Stdout.Split('\n', StringSplitOptions.TrimEntries));
+    }
+
+    [Fact]
     public async Task Bad_usage_exits_2_and_a_missing_model_exits_1_with_one_line()
     {
         var both = await SampleProcess.RunAsync("PluginAgent", ["--demo", "--prompt", "hello"]);
