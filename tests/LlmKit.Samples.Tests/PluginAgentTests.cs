@@ -24,9 +24,14 @@ public partial class PluginAgentTests
             var run = await SampleProcess.RunAsync("PluginAgent", ["--demo"], new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = cache });
 
             Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
-            Assert.True(run.Elapsed < TimeSpan.FromSeconds(45), $"the demo took {run.Elapsed.TotalSeconds:F1} s");
             Assert.Contains("Converting stories260K", run.Stderr, StringComparison.Ordinal);
             var lines = run.Stdout.Split('\n', StringSplitOptions.TrimEntries);
+
+            // The demo's model work, counted rather than timed: one generation per allowed input, none for a refusal.
+            var decisions = lines.Where(l => l.StartsWith("moderation: allowed", StringComparison.Ordinal) || l.StartsWith("moderation: blocked", StringComparison.Ordinal)).Select(Fields).ToList();
+            Assert.Contains(decisions, d => d.ContainsKey("category"));
+            Assert.Contains(decisions, d => !d.ContainsKey("category"));
+            Assert.All(decisions, d => Assert.Equal(d.ContainsKey("category") ? "0" : "1", d["generations"]));
 
             // Moderation: both refusals are decided by the render filter before the chat service runs.
             var injection = Single(lines, "moderation: blocked category=injection");
