@@ -65,15 +65,24 @@ internal static class InteractiveChat
             }
 
             var message = new ChatMessage(ChatRole.User, line);
-            if (TooLong(window, history, message) is { } tooLong)
+            int before = history.Count + 1;
+            try
             {
-                Report(tooLong);
+                if (TooLong(window, history, message) is { } tooLong)
+                {
+                    Report(tooLong);
+                    continue;
+                }
+
+                history = await window.FitAsync([.. history, message], cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                // The template rejects the conversation (its role rules): this message is not sent, the session goes on.
+                Report(ex.Message.Split(" (Parameter", 2)[0]);
                 continue;
             }
 
-            history.Add(message);
-            int before = history.Count;
-            history = await window.FitAsync(history, cancellationToken);
             if (history.Count < before)
             {
                 AnsiConsole.MarkupLine($"[grey]({before - history.Count} earlier messages dropped to fit the context; the system message is kept.)[/]");

@@ -128,6 +128,22 @@ public partial class PluginAgentTests
         Assert.Contains(missing, noModel.Stderr, StringComparison.Ordinal);
         Assert.Single(noModel.Stderr.Trim().Split('\n'));
         Assert.Equal("", noModel.Stdout);
+
+        // A folder whose config the loader does not expect (today: a NullReferenceException deep in the reader).
+        string malformed = Directory.CreateTempSubdirectory("llmkit-pluginagent-bad-model-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(malformed, "genai_config.json"), "{\"model\":null}");
+            var badModel = await SampleProcess.RunAsync("PluginAgent", ["--model", malformed, "--prompt", "Is the soup vegan?"]);
+            Assert.Equal(1, badModel.ExitCode);
+            string error = Assert.Single(badModel.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.StartsWith("pluginagent: ", error, StringComparison.Ordinal);
+            Assert.Contains(malformed, error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(malformed, recursive: true);
+        }
     }
 
     private static Dictionary<string, string> Single(string[] lines, string prefix, bool firstOnly = false)
