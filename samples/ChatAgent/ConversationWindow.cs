@@ -12,6 +12,9 @@ namespace ChatAgent;
 /// </summary>
 internal sealed class ConversationWindow
 {
+    // The reducer's smallest allowed budget (HistoryReducerOptions.MaxTokens); at it only the system message and the newest turn remain.
+    private const int MinimumReducerBudget = 16;
+
     private readonly OnnxGenAIModel _model;
     private readonly IChatTemplate _template;
 
@@ -75,9 +78,6 @@ internal sealed class ConversationWindow
             target = Math.Max(MinimumReducerBudget, target - (tokens - PromptBudget));
         }
     }
-
-    // The reducer's smallest allowed budget (HistoryReducerOptions.MaxTokens); at it only the system message and the newest turn remain.
-    private const int MinimumReducerBudget = 16;
 
     private async Task<List<ChatMessage>> ReduceAsync(List<ChatMessage> history, int budget, CancellationToken cancellationToken)
     {
