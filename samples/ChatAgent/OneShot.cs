@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using LlmKit.Chat;
 using LlmKit.Models;
-using LlmKit.Samples.Shared;
 using Microsoft.Extensions.AI;
 
 namespace ChatAgent;
@@ -11,8 +10,7 @@ internal static class OneShot
 {
     public static async Task<int> RunAsync(ChatAgentSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        string folder = ModelLocator.Resolve(settings.ModelPath, message => error.WriteLine($"chatagent: {message}"));
-        using var model = OnnxGenAIModel.Load(folder);
+        using var model = ModelStartup.Load(settings.ModelPath, message => error.WriteLine($"chatagent: {message}"));
         var client = new OnnxChatClient(model, new OnnxChatClientOptions { ChatTemplate = settings.EffectiveTemplate, DefaultGeneration = settings.Generation });
 
         var messages = new List<ChatMessage>();

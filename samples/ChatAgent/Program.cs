@@ -52,9 +52,10 @@ root.SetAction(async (parse, cancellationToken) =>
             ? await InteractiveChat.RunAsync(settings, cancellationToken)
             : await OneShot.RunAsync(settings, Console.Out, Console.Error, cancellationToken);
     }
-    catch (Exception ex) when (ex is FileNotFoundException or ModelFolderException or ChatTemplateException or NotSupportedException or ArgumentException)
+    catch (Exception ex) when (ex is ConfigurationException or FileNotFoundException or ModelFolderException or ChatTemplateException or NotSupportedException or ArgumentException)
     {
-        Console.Error.WriteLine($"chatagent: {ex.Message}");
+        // Configuration errors (a bad model folder, template or setting): one line on stderr, no stack trace.
+        Console.Error.WriteLine($"chatagent: {ex.Message.ReplaceLineEndings(" ")}");
         return 1;
     }
 });

@@ -41,7 +41,21 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         string folder = ModelLocator.Resolve(parse.GetValue(model), message => Console.Error.WriteLine($"pluginagent: {message}"));
         var data = AgentData.Load();
-        using var agent = await Agent.CreateAsync(folder, data, cancellationToken);
+        Agent started;
+        try
+        {
+            started = await Agent.CreateAsync(folder, data, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Whatever a bad model folder makes loading throw (even an exception type it should not): one line naming
+            // the folder, never a stack trace.
+            string message = ex.Message.Contains(folder, StringComparison.Ordinal) ? ex.Message : $"{folder}: {ex.Message}";
+            Console.Error.WriteLine($"pluginagent: {message.ReplaceLineEndings(" ")}");
+            return 1;
+        }
+
+        using var agent = started;
         if (runDemo)
         {
             await Demo.RunAsync(agent, report, cancellationToken);

@@ -110,6 +110,18 @@ public sealed class InjectionSuiteTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Repetitive_benign_texts_match_no_heuristic()
+    {
+        var moderator = InjectionOnly();
+        Assert.All(TestData.BenignRepetitive, row => Assert.False(row.IsInjection));
+        foreach (var row in TestData.BenignRepetitive)
+        {
+            var result = await moderator.CheckInputAsync(row.Text);
+            Assert.True(result.Allowed, $"[{row.Category}] {row.Text[..Math.Min(60, row.Text.Length)]}...: {result.Reason}");
+        }
+    }
+
+    [Fact]
     public async Task An_injection_inside_a_function_result_is_caught_but_an_explanation_in_the_answer_is_not_checked_for_it()
     {
         var moderator = InjectionOnly();

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LlmKit.Plugins.Moderation.Tests.Support;
 using LlmKit.Scoring;
 using LlmKit.Testing;
@@ -92,40 +91,55 @@ public sealed class Stories260KTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Constrained_verdict_on_a_100_token_message_is_fast()
+    public async Task Repetitive_benign_texts_pass_the_perplexity_heuristics()
     {
+        // Repeated text is predictable from its own earlier copies, so its perplexity falls towards 1 and characters per
+        // perplexity soared past any threshold: "I want soup." × 2,000 was blocked as a long fluent jailbreak.
         var (inTrain, offTrain, _, _) = Data.Value;
-        var scorer = Scorer.Value;
+        var moderator = new DomainModerator(
+            new ModerationOptions { DomainMode = DomainCheckMode.None, InDomainExamples = inTrain, OffDomainExamples = offTrain },
+            scorer: Scorer.Value);
+        var blocked = new List<string>();
+        foreach (var row in TestData.BenignRepetitive)
+        {
+            var result = await moderator.CheckInputAsync(row.Text);
+            output.WriteLine($"[{row.Category}] {result.DecidedBy} {result.Score:0.##} / {result.Threshold:0.##} ({row.Text.Length} chars)");
+            if (!result.Allowed)
+            {
+                blocked.Add($"[{row.Category}] {row.Text[..Math.Min(60, row.Text.Length)]}...: {result.Reason}");
+            }
+        }
+
+        Assert.True(blocked.Count == 0, string.Join("\n", blocked));
+    }
+
+    [Fact]
+    public async Task A_constrained_verdict_is_one_scorer_call_whatever_the_message_length()
+    {
+        // The verdict's cost, counted (the moderation benchmark reports its milliseconds): one scoring call per check,
+        // in which " True" and " False" share the prompt's prefill, and a long message is cut to the scorer's window
+        // instead of being scored in pieces.
+        var (inTrain, offTrain, _, _) = Data.Value;
+        var scorer = new CountingTokenScorer(Scorer.Value);
         var moderator = new DomainModerator(
             new ModerationOptions { Domain = "restaurants, food and dining", InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Verdict, DetectInjection = false, CalibrateVerdict = false },
             scorer: scorer);
+        await moderator.WarmUpAsync();
         string message = string.Join(' ', inTrain);
         while (scorer.Tokenizer.CountTokens(message) > 100)
         {
             message = message[..(message.Length * 9 / 10)];
         }
 
-        for (int i = 0; i < 5; i++)
+        string longMessage = string.Join(' ', inTrain.Concat(offTrain));
+        Assert.True(scorer.Tokenizer.CountTokens(longMessage) > 2 * scorer.MaxSequenceLength);
+        scorer.Reset();
+        for (int i = 0; i < 10; i++)
         {
-            await moderator.CheckInputAsync(message);
+            var result = await moderator.CheckInputAsync(i % 2 == 0 ? message : longMessage);
+            Assert.Equal(ModerationPath.ConstrainedVerdict, result.DecidedBy);
+            Assert.Equal(i + 1, scorer.Calls);
         }
-
-        double best = double.MaxValue;
-        for (int round = 0; round < 3; round++)
-        {
-            var watch = Stopwatch.StartNew();
-            for (int i = 0; i < 10; i++)
-            {
-                await moderator.CheckInputAsync(message);
-            }
-
-            best = Math.Min(best, watch.Elapsed.TotalMilliseconds / 10);
-        }
-
-        output.WriteLine($"{scorer.Tokenizer.CountTokens(message)}-token message: {best:0.00} ms per constrained-verdict check (best of 3 rounds of 10)");
-
-        // The budget is 20 ms; the test allows 5× for a loaded CI machine (the benchmark reports the real figure).
-        Assert.True(best < 100, $"{best:0.00} ms");
     }
 
     private static double Auroc(List<(double Score, bool Off)> scores)

@@ -24,9 +24,14 @@ public partial class PluginAgentTests
             var run = await SampleProcess.RunAsync("PluginAgent", ["--demo"], new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = cache });
 
             Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
-            Assert.True(run.Elapsed < TimeSpan.FromSeconds(45), $"the demo took {run.Elapsed.TotalSeconds:F1} s");
             Assert.Contains("Converting stories260K", run.Stderr, StringComparison.Ordinal);
             var lines = run.Stdout.Split('\n', StringSplitOptions.TrimEntries);
+
+            // The demo's model work, counted rather than timed: one generation per allowed input, none for a refusal.
+            var decisions = lines.Where(l => l.StartsWith("moderation: allowed", StringComparison.Ordinal) || l.StartsWith("moderation: blocked", StringComparison.Ordinal)).Select(Fields).ToList();
+            Assert.Contains(decisions, d => d.ContainsKey("category"));
+            Assert.Contains(decisions, d => !d.ContainsKey("category"));
+            Assert.All(decisions, d => Assert.Equal(d.ContainsKey("category") ? "0" : "1", d["generations"]));
 
             // Moderation: both refusals are decided by the render filter before the chat service runs.
             var injection = Single(lines, "moderation: blocked category=injection");
@@ -91,6 +96,22 @@ public partial class PluginAgentTests
     }
 
     [Fact]
+    public async Task A_harmless_sentence_repeated_2000_times_gets_the_same_moderation_decision_as_once()
+    {
+        // Issue 17: "I want soup." × 2,000 was blocked as an injection (its perplexity, repeated, fell towards 1).
+        // Repetition is no signal: the repeated text is decided like the single sentence, whatever the domain check says.
+        var environment = new Dictionary<string, string?> { ["LLMKIT_MODEL"] = TestModels.Stories260KFolder };
+        var once = await SampleProcess.RunAsync("PluginAgent", ["--prompt", "I want soup."], environment);
+        var repeated = await SampleProcess.RunAsync("PluginAgent", ["--prompt", string.Join(' ', Enumerable.Repeat("I want soup.", 2000))], environment);
+
+        Assert.True(once.ExitCode == 0, once.Stderr);
+        Assert.True(repeated.ExitCode == 0, repeated.Stderr);
+        string decision = Assert.Single(once.Stdout.Split('\n', StringSplitOptions.TrimEntries), l => l.StartsWith("moderation: allowed", StringComparison.Ordinal) || l.StartsWith("moderation: blocked", StringComparison.Ordinal));
+        Assert.DoesNotContain("category=injection", decision, StringComparison.Ordinal);
+        Assert.Contains(decision, repeated.Stdout.Split('\n', StringSplitOptions.TrimEntries));
+    }
+
+    [Fact]
     public async Task Bad_usage_exits_2_and_a_missing_model_exits_1_with_one_line()
     {
         var both = await SampleProcess.RunAsync("PluginAgent", ["--demo", "--prompt", "hello"]);
@@ -107,6 +128,22 @@ public partial class PluginAgentTests
         Assert.Contains(missing, noModel.Stderr, StringComparison.Ordinal);
         Assert.Single(noModel.Stderr.Trim().Split('\n'));
         Assert.Equal("", noModel.Stdout);
+
+        // A folder whose config the loader does not expect (today: a NullReferenceException deep in the reader).
+        string malformed = Directory.CreateTempSubdirectory("llmkit-pluginagent-bad-model-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(malformed, "genai_config.json"), "{\"model\":null}");
+            var badModel = await SampleProcess.RunAsync("PluginAgent", ["--model", malformed, "--prompt", "Is the soup vegan?"]);
+            Assert.Equal(1, badModel.ExitCode);
+            string error = Assert.Single(badModel.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.StartsWith("pluginagent: ", error, StringComparison.Ordinal);
+            Assert.Contains(malformed, error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(malformed, recursive: true);
+        }
     }
 
     private static Dictionary<string, string> Single(string[] lines, string prefix, bool firstOnly = false)

@@ -21,7 +21,14 @@ internal static class SampleProcess
         return path;
     }
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)> RunAsync(string sample, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <summary>Runs the sample to its exit.</summary>
+    /// <param name="sample">The sample's name (its project folder under samples/).</param>
+    /// <param name="arguments">The command line.</param>
+    /// <param name="environment">Extra environment variables.</param>
+    /// <param name="standardInput">Piped to the sample's stdin, which is then closed; null closes it at once.</param>
+    /// <param name="timeout">How long the process may run before it is killed (a hang guard, not a speed target); default 90 s.</param>
+    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)> RunAsync(
+        string sample, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null, TimeSpan? timeout = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -46,18 +53,34 @@ internal static class SampleProcess
 
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
-        process.StandardInput.Close();
+
+        // Output is drained before input is written, so a sample blocked on a full stdout pipe cannot stall the writer.
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var limit = timeout ?? TimeSpan.FromSeconds(90);
+        using var hangGuard = new CancellationTokenSource(limit);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            try
+            {
+                if (standardInput is not null)
+                {
+                    await process.StandardInput.WriteAsync(standardInput.AsMemory(), hangGuard.Token);
+                }
+
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The sample exited before reading all its input (e.g. on a bad model path): its exit code tells the test.
+            }
+
+            await process.WaitForExitAsync(hangGuard.Token);
         }
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{sample} did not exit within 90 s. stderr so far: {await stderr}");
+            throw new TimeoutException($"{sample} did not exit within {limit.TotalSeconds:F0} s. stderr so far: {await stderr}");
         }
 
         return (process.ExitCode, await stdout, await stderr, clock.Elapsed);

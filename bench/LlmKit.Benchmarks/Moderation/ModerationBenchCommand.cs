@@ -90,6 +90,7 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         string reference = NaiveBayesRow(inTrain, offTrain, inTest, offTest);
         report.AppendLine(reference);
         Console.WriteLine(reference);
+        report.AppendLine().AppendLine(await LongTextLatencyAsync(options.Domain, inTrain, offTrain, inTest, cancellationToken));
         if (scorer is not null)
         {
             report.AppendLine().AppendLine(await VerdictLatencyAsync(scorer, options.Domain, inTrain, offTrain, cancellationToken));
@@ -161,6 +162,41 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         var roc = Roc.Of(scores);
         return string.Create(CultureInfo.InvariantCulture,
             $"| reference only, not a moderator path: naive Bayes (words, bigrams, 5-letter prefixes) | {recall:0.000} | {fpr:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | | | |");
+    }
+
+    /// <summary>
+    /// One check of a long message through the default pipeline (injection heuristics over all of it, the embedding
+    /// classifier over MaxScoredCharacters): the timing the unit tests leave to this benchmark (they count the work).
+    /// </summary>
+    private static async Task<string> LongTextLatencyAsync(string domain, List<string> inTrain, List<string> offTrain, List<string> inTest, CancellationToken cancellationToken)
+    {
+        var moderator = new DomainModerator(new ModerationOptions { Domain = domain, InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Embedding });
+        await moderator.WarmUpAsync(cancellationToken);
+        string paragraph = string.Join(' ', inTest.Take(50)) + " ";
+        var lines = new StringBuilder();
+        lines.AppendLine("Long messages, default pipeline (heuristics over the whole text, classifier over `MaxScoredCharacters`), best of 3 checks after one warm-up check:").AppendLine();
+        foreach (int characters in new[] { 100_000, 1_048_576 })
+        {
+            var text = new StringBuilder(characters + paragraph.Length);
+            while (text.Length < characters)
+            {
+                text.Append(paragraph);
+            }
+
+            string message = text.ToString(0, characters);
+            await moderator.CheckInputAsync(message, cancellationToken);
+            double best = double.MaxValue;
+            for (int i = 0; i < 3; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await moderator.CheckInputAsync(message, cancellationToken);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+
+            lines.AppendLine(CultureInfo.InvariantCulture, $"- {characters:N0} characters: {best:0} ms");
+        }
+
+        return lines.ToString();
     }
 
     private static async Task<string> VerdictLatencyAsync(ITokenScorer scorer, string domain, List<string> inTrain, List<string> offTrain, CancellationToken cancellationToken)

@@ -179,6 +179,9 @@ public sealed partial class DomainModerator
             throw new ArgumentOutOfRangeException(nameof(target), target, "target must be UserInput, FunctionArgument, FunctionResult or ModelOutput.");
         }
 
+        // After warm-up a check may never await anything, so a cancelled token is honoured here, not only while waiting.
+        cancellationToken.ThrowIfCancellationRequested();
+
         using var activity = ModerationTelemetry.ActivitySource.StartActivity("moderation.check");
         long started = Stopwatch.GetTimestamp();
         var result = await DecideAsync(text, target, cancellationToken).ConfigureAwait(false) with { Target = target };

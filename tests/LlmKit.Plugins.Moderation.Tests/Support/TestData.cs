@@ -15,6 +15,12 @@ internal static class TestData
     /// </summary>
     public static IReadOnlyList<SuiteRow> Holdout(int number) => LoadSuite($"injection-holdout-{number}.tsv");
 
+    /// <summary>
+    /// Benign repetitive inputs (<c>benign-repetitive.tsv</c>, same format as the suite): repeated sentences and words
+    /// ("I want soup." × 2,000, which PluginAgent once blocked), song lyrics, lists and tables. Repetition alone is not an injection.
+    /// </summary>
+    public static IReadOnlyList<SuiteRow> BenignRepetitive { get; } = LoadSuite("benign-repetitive.tsv");
+
     /// <summary>Restaurant reviews (in-domain) and phone reviews (off-domain), 1,000 each, in file order.</summary>
     public static (IReadOnlyList<string> Yelp, IReadOnlyList<string> Amazon) Sentiment()
     {

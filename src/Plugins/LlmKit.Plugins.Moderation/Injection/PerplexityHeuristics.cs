@@ -15,7 +15,9 @@ internal sealed record PerplexityFinding(string Check, double Value, double Thre
 /// <summary>
 /// NeMo-Guardrails-style jailbreak heuristics through an <see cref="ITokenScorer"/>: characters per perplexity of
 /// the whole text (long fluent jailbreak prompts) and the perplexity of the first and last words (gibberish
-/// adversarial affixes). Thresholds default to values calibrated on benign text; see <see cref="PerplexityHeuristicOptions"/>.
+/// adversarial affixes). Both score the text with its repeats removed (<see cref="RepetitionCollapser"/>), so a repetitive
+/// but harmless text (a repeated sentence, lyrics, a list, a table) is judged on its distinct content.
+/// Thresholds default to values calibrated on benign text; see <see cref="PerplexityHeuristicOptions"/>.
 /// Thread-safe after <see cref="CalibrateAsync"/>.
 /// </summary>
 internal sealed class PerplexityHeuristics
@@ -50,8 +52,9 @@ internal sealed class PerplexityHeuristics
         var words = new List<string>();
         double maxLength = 0, maxWindow = 0;
         int samples = 0;
-        foreach (string text in benignTexts)
+        foreach (string benign in benignTexts)
         {
+            string text = RepetitionCollapser.Collapse(benign); // calibrated on what the checks score
             maxLength = Math.Max(maxLength, await LengthPerPerplexityAsync(text, cancellationToken).ConfigureAwait(false));
             samples++;
             words.AddRange(SplitWords(text));
@@ -80,6 +83,8 @@ internal sealed class PerplexityHeuristics
     /// <summary>The first heuristic that fires on <paramref name="text"/>, or null.</summary>
     public async Task<PerplexityFinding?> CheckAsync(string text, CancellationToken cancellationToken)
     {
+        // Repetition skews perplexity both ways and says nothing about an attack: each piece of content is scored once.
+        text = RepetitionCollapser.Collapse(text);
         var thresholds = Thresholds;
         if (thresholds.PrefixSuffixPerplexity is { } windowThreshold)
         {
