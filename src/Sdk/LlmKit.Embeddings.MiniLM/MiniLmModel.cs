@@ -35,8 +35,9 @@ public static class MiniLmModel
     private const string MarkerFile = "llmkit-extracted.txt";
 
     /// <summary>
-    /// The cache root used when none is given: <c>$LLMKIT_CACHE</c>, else <c>llmkit</c> under the user's local application
-    /// data folder, else under the temporary folder.
+    /// The cache root used when none is given: <c>$LLMKIT_CACHE</c>; else <c>$XDG_CACHE_HOME/llmkit</c>; else
+    /// <c>llmkit</c> under the local application data folder on Windows and under <c>~/.cache</c> elsewhere (where LlmKit's
+    /// samples also cache converted models).
     /// </summary>
     public static string DefaultCacheDirectory
     {
@@ -48,8 +49,16 @@ public static class MiniLmModel
                 return Path.GetFullPath(fromEnvironment);
             }
 
-            string local = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
-            return Path.Combine(string.IsNullOrEmpty(local) ? Path.GetTempPath() : local, "llmkit");
+            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            if (!string.IsNullOrWhiteSpace(xdg))
+            {
+                return Path.Combine(Path.GetFullPath(xdg), "llmkit");
+            }
+
+            string home = OperatingSystem.IsWindows()
+                ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify)
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache");
+            return Path.Combine(string.IsNullOrEmpty(home) || home == ".cache" ? Path.GetTempPath() : home, "llmkit");
         }
     }
 
