@@ -137,6 +137,23 @@ public sealed class BertOnnxEmbeddingGeneratorTests(MiniLmFixture fixture)
     }
 
     [Fact]
+    public async Task Stream_overload_gives_the_same_vectors_with_the_same_settings()
+    {
+        var services = new ServiceCollection();
+        using (var model = File.OpenRead(Path.Combine(fixture.Folder, "model.onnx")))
+        using (var vocab = File.OpenRead(Path.Combine(fixture.Folder, "vocab.txt")))
+        {
+            services.AddBertOnnxEmbeddingGenerator(onnxModelStream: model, vocabStream: vocab, options: new BertOnnxOptions { MaximumTokens = 256, IntraOpThreads = 1 });
+        }
+
+        await using var provider = services.BuildServiceProvider();
+        var generator = provider.GetRequiredService<BertOnnxEmbeddingGenerator>();
+        Assert.Equal(EmbeddingPoolingMode.Mean, generator.PoolingMode);
+        Assert.True(generator.NormalizeEmbeddings);
+        AssertClose(fixture.Generator.Embed(["Cold fries."])[0], generator.Embed(["Cold fries."])[0], BatchTolerance);
+    }
+
+    [Fact]
     public async Task AddLlmKitEmbeddings_registers_the_offline_minilm()
     {
         var services = new ServiceCollection();

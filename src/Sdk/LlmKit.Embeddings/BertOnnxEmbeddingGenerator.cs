@@ -40,7 +40,7 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
     private readonly EmbeddingGeneratorMetadata _metadata;
     private int _disposed;
 
-    private BertOnnxEmbeddingGenerator(string onnxModelPath, WordPieceTokenizer tokenizer, SentenceTransformersFolder folder, BertOnnxOptions options, string modelId)
+    private BertOnnxEmbeddingGenerator(string onnxModelPath, byte[]? modelBytes, WordPieceTokenizer tokenizer, SentenceTransformersFolder folder, BertOnnxOptions options, string modelId)
     {
         Tokenizer = tokenizer;
         PoolingMode = options.PoolingMode ?? folder.PoolingMode ?? EmbeddingPoolingMode.Mean;
@@ -53,7 +53,7 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         using var sessionOptions = EmbeddingSessionOptions.Create(options);
         try
         {
-            _session = new InferenceSession(onnxModelPath, sessionOptions);
+            _session = modelBytes is null ? new InferenceSession(onnxModelPath, sessionOptions) : new InferenceSession(modelBytes, sessionOptions);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -157,7 +157,62 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         var folder = SentenceTransformersFolder.Read(settingsDirectory);
         var tokenizer = SentenceTransformersFolder.LoadTokenizer(vocab, options.CaseSensitive, folder.DoLowerCase);
         string modelId = options.ModelId ?? new DirectoryInfo(settingsDirectory).Name;
-        return new BertOnnxEmbeddingGenerator(model, tokenizer, folder, options, modelId);
+        return new BertOnnxEmbeddingGenerator(model, null, tokenizer, folder, options, modelId);
+    }
+
+    /// <summary>Largest ONNX model read from a stream (bytes): the managed array limit.</summary>
+    public const long MaxModelStreamBytes = int.MaxValue - 64;
+
+    /// <summary>
+    /// Loads a model from streams, with the parameter names of Semantic Kernel's stream overload. Both streams are read to
+    /// their end during this call and not disposed. No settings files exist for streams: pooling is mean, vectors are
+    /// normalised and inputs are cut at 512 tokens unless <paramref name="options"/> says otherwise; the vocabulary is
+    /// uncased unless <see cref="BertOnnxOptions.CaseSensitive"/> is true.
+    /// </summary>
+    /// <param name="onnxModelStream">The ONNX model.</param>
+    /// <param name="vocabStream">The <c>vocab.txt</c> content.</param>
+    /// <param name="options">Settings.</param>
+    /// <exception cref="InvalidDataException">The model stream is longer than <see cref="MaxModelStreamBytes"/>.</exception>
+    public static BertOnnxEmbeddingGenerator Create(Stream onnxModelStream, Stream vocabStream, BertOnnxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(onnxModelStream);
+        ArgumentNullException.ThrowIfNull(vocabStream);
+        options ??= new BertOnnxOptions();
+        options.Validate();
+        var tokenizer = WordPieceTokenizer.FromVocabStream(vocabStream, new WordPieceTokenizerOptions { LowerCase = options.CaseSensitive != true });
+        byte[] model = ReadAll(onnxModelStream);
+        return new BertOnnxEmbeddingGenerator("(stream)", model, tokenizer, new SentenceTransformersFolder(), options, options.ModelId ?? "bert-onnx");
+    }
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        if (stream.CanSeek)
+        {
+            long remaining = stream.Length - stream.Position;
+            if (remaining > MaxModelStreamBytes)
+            {
+                throw new InvalidDataException($"The ONNX model stream has {remaining} bytes; at most {MaxModelStreamBytes} can be read into memory. Load it from a file instead.");
+            }
+
+            byte[] bytes = new byte[remaining];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+
+        using var copy = new MemoryStream();
+        byte[] buffer = new byte[1 << 20];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (copy.Length + read > MaxModelStreamBytes)
+            {
+                throw new InvalidDataException($"The ONNX model stream is longer than {MaxModelStreamBytes} bytes. Load it from a file instead.");
+            }
+
+            copy.Write(buffer, 0, read);
+        }
+
+        return copy.ToArray();
     }
 
     /// <inheritdoc />

@@ -34,6 +34,27 @@ public static class EmbeddingServiceCollectionExtensions
         return services.AddEmbeddingGenerator(() => BertOnnxEmbeddingGenerator.Create(onnxModelPath, vocabPath, options), serviceId);
     }
 
+    /// <summary>
+    /// Registers a BERT-family ONNX sentence encoder read from streams (Semantic Kernel's stream overload). The streams are
+    /// read during this call and not used afterwards; see <see cref="BertOnnxEmbeddingGenerator.Create(Stream, Stream, BertOnnxOptions?)"/>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="onnxModelStream">The ONNX model.</param>
+    /// <param name="vocabStream">The <c>vocab.txt</c> content.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="serviceId">A key to register under; null registers the default generator.</param>
+    public static IServiceCollection AddBertOnnxEmbeddingGenerator(
+        this IServiceCollection services,
+        Stream onnxModelStream,
+        Stream vocabStream,
+        BertOnnxOptions? options = null,
+        string? serviceId = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var generator = BertOnnxEmbeddingGenerator.Create(onnxModelStream, vocabStream, options);
+        return services.AddEmbeddingGenerator(() => generator, serviceId);
+    }
+
     /// <summary>Registers a BERT-family ONNX sentence encoder loaded from a model folder (see <see cref="BertOnnxEmbeddingGenerator.Load"/>).</summary>
     /// <param name="services">The services.</param>
     /// <param name="modelDirectory">The folder holding <c>model.onnx</c> and <c>tokenizer.json</c> or <c>vocab.txt</c>.</param>
@@ -65,6 +86,24 @@ public static class EmbeddingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddBertOnnxEmbeddingGenerator(onnxModelPath, vocabPath, options, serviceId);
+        return builder;
+    }
+
+    /// <summary>Registers a BERT-family ONNX sentence encoder read from streams on a kernel builder.</summary>
+    /// <param name="builder">The kernel builder.</param>
+    /// <param name="onnxModelStream">The ONNX model (read during this call).</param>
+    /// <param name="vocabStream">The <c>vocab.txt</c> content (read during this call).</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="serviceId">A key to register under; null registers the default generator.</param>
+    public static IKernelBuilder AddBertOnnxEmbeddingGenerator(
+        this IKernelBuilder builder,
+        Stream onnxModelStream,
+        Stream vocabStream,
+        BertOnnxOptions? options = null,
+        string? serviceId = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddBertOnnxEmbeddingGenerator(onnxModelStream, vocabStream, options, serviceId);
         return builder;
     }
 
