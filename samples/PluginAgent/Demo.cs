@@ -18,6 +18,7 @@ internal static class Demo
     {
         report.Section("1 · Chat service: the local model in a Semantic Kernel kernel");
         report.Line($"model: id={agent.Model.ModelId} max_length={agent.Model.MaxLength} load_ms={agent.Startup.ModelLoadTime.TotalMilliseconds:F0} chat_service={agent.Kernel.GetRequiredService<Microsoft.SemanticKernel.ChatCompletion.IChatCompletionService>().GetType().Name}");
+        report.Embeddings(agent);
         report.Line($"kernel: plugins={string.Join(',', agent.Kernel.Plugins.Select(p => p.Name).Order(StringComparer.Ordinal))} prompt_render_filters={agent.Kernel.PromptRenderFilters.Count}");
 
         report.Section("2 · Moderation: the prompt render filter in front of every prompt");

@@ -8,16 +8,22 @@ using Microsoft.Extensions.Options;
 using PluginAgent;
 using Spectre.Console;
 
-// dotnet run --project samples/PluginAgent -- [--model DIR] [--demo] [--prompt TEXT]
+// dotnet run --project samples/PluginAgent -- [--model DIR] [--embeddings minilm|hashing] [--demo] [--prompt TEXT]
 Console.OutputEncoding = Encoding.UTF8;
 
 var model = new Option<string?>("--model") { Description = "ONNX GenAI model folder (default: $LLMKIT_MODEL, else the stories260K fixture)" };
 var demo = new Option<bool>("--demo") { Description = "run the scripted tour: one section per plugin, then the whole pipeline" };
 var prompt = new Option<string?>("--prompt") { Description = "run one guest input through the whole pipeline and exit" };
+var embeddingsOption = new Option<string>("--embeddings")
+{
+    Description = "embedding generator of the plugins: minilm (all-MiniLM-L6-v2, offline, the default) or hashing",
+    DefaultValueFactory = _ => "minilm",
+};
+embeddingsOption.AcceptOnlyFromAmong("minilm", "hashing");
 
 var root = new RootCommand("PluginAgent: LlmKit's moderation, few-shot, compression and ordinal plugins around a local model in one Semantic Kernel agent.")
 {
-    model, demo, prompt,
+    model, demo, prompt, embeddingsOption,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -44,7 +50,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Agent started;
         try
         {
-            started = await Agent.CreateAsync(folder, data, cancellationToken);
+            started = await Agent.CreateAsync(folder, data, cancellationToken, parse.GetValue(embeddingsOption)!);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

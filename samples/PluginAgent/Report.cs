@@ -24,10 +24,17 @@ internal sealed class Report(TextWriter output)
     {
         var s = agent.Startup;
         Line($"model: id={agent.Model.ModelId} max_length={agent.Model.MaxLength} load_ms={s.ModelLoadTime.TotalMilliseconds:F0}");
+        Embeddings(agent);
         Line($"moderation: ready domain=\"{AgentData.Domain}\" in_domain_examples={AgentData.InDomainExamples.Count} off_domain_examples={AgentData.OffDomainExamples.Count} warmup_ms={s.ModerationWarmUpTime.TotalMilliseconds:F0}");
         Line($"few-shot: pool={s.ExamplePoolSize} count={Agent.ExampleCount} budget_tokens={Agent.ExampleTokenBudget}");
         Compression(agent);
         Line($"ordinal: trained rows={s.SentimentRows} labels={s.SentimentLabels} ms={s.SentimentTrainTime.TotalMilliseconds:F0} scale={string.Join('|', AgentData.SentimentScale)}");
+    }
+
+    public void Embeddings(Agent agent)
+    {
+        var s = agent.Startup;
+        Line($"embeddings: model={s.EmbeddingModel} dimensions={s.EmbeddingDimensions} load_ms={s.EmbeddingLoadTime.TotalMilliseconds:F0}");
     }
 
     public void Compression(Agent agent)

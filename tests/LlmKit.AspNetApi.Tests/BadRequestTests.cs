@@ -121,7 +121,7 @@ public sealed class BadRequestTests(SharedApp shared)
     [Fact]
     public async Task UnknownRouteAnswersInTheErrorShape()
     {
-        using var response = await shared.App.Http.PostAsync(new Uri("v1/embeddings", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
+        using var response = await shared.App.Http.PostAsync(new Uri("v1/audio/speech", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("not_found", json.RootElement.GetProperty("error").GetProperty("code").GetString());

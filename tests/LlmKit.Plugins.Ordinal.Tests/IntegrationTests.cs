@@ -144,6 +144,22 @@ public class IntegrationTests
     }
 
     [Fact]
+    public async Task Di_falls_back_to_hashing_of_the_heads_width_when_the_registered_generator_is_wider()
+    {
+        // A head trained on the 512-wide hashing features, in a container whose generator (e.g. a 384-d sentence encoder
+        // registered for the other plugins) has another width: the head keeps the features it was trained on.
+        var head = await Severity.Value;
+        var services = new ServiceCollection();
+        services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(new HashingEmbeddingGenerator(new HashingEmbeddingOptions { Dimensions = 384 }));
+        services.AddOrdinalClassifier(head.Model);
+        using var provider = services.BuildServiceProvider();
+        var fromDi = provider.GetRequiredService<OrdinalClassifier>();
+
+        const string text = "Users say the vpn shows some errors";
+        Assert.Equal((await head.RateAsync(text)).Exceedance, (await fromDi.RateAsync(text)).Exceedance);
+    }
+
+    [Fact]
     public void Di_without_a_model_path_fails_with_a_clear_message()
     {
         var services = new ServiceCollection();

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using LlmKit.Benchmarks.Embeddings;
 using LlmKit.Embeddings;
+using Microsoft.Extensions.AI;
 using LlmKit.Plugins.FewShot;
 using LlmKit.Plugins.FewShot.Evaluation;
 using LlmKit.Plugins.FewShot.Selection;
@@ -9,7 +11,7 @@ using LlmKit.Plugins.FewShot.Storage;
 namespace LlmKit.Benchmarks.FewShot;
 
 /// <summary>
-/// <c>fewshot --data FILE[,FILE] --k 4 --seed S [--train 0.8] [--perf-pool 10000]</c>: selector quality on labelled data
+/// <c>fewshot --data FILE[,FILE] --k 4 --seed S [--train 0.8] [--perf-pool 10000] [--embeddings hashing|minilm|DIR]</c>: selector quality on labelled data
 /// (label agreement and kNN-vote accuracy with 95% intervals, ms per query), then similarity-selection latency over a
 /// large cached pool.
 /// </summary>
@@ -26,7 +28,8 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         var options = ParseArguments(args);
         if (options is null)
         {
-            Console.Error.WriteLine("usage: fewshot --data FILE[,FILE] [--k 4] [--seed 42] [--train 0.8] [--perf-pool 10000]");
+            Console.Error.WriteLine("usage: fewshot --data FILE[,FILE] [--k 4] [--seed 42] [--train 0.8] [--perf-pool 10000] [--embeddings hashing|minilm|DIR]");
+            Console.Error.WriteLine("  " + BenchEmbeddings.Usage);
             Console.Error.WriteLine("  FILE: .jsonl/.csv/.tsv with input/output/label, or a UCI sentiment file (sentence<TAB>label, .txt)");
             return 2;
         }
@@ -43,11 +46,14 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         Console.WriteLine($"runtime: .NET {Environment.Version}, {Environment.ProcessorCount} cores, {(Debugger.IsAttached ? "debugger" : "no debugger")}");
         Console.WriteLine();
 
+        using var encoder = BenchEmbeddings.Create(options.Embeddings);
+        IEmbeddingGenerator<string, Embedding<float>> generator = encoder is null ? new HashingEmbeddingGenerator() : encoder;
+        string generatorName = BenchEmbeddings.Describe(encoder, "hashing generator, 1024 dims");
         var store = new FewShotExampleStore(split.Train);
-        var cache = new ExampleEmbeddingCache(store, new HashingEmbeddingGenerator());
+        var cache = new ExampleEmbeddingCache(store, generator);
         var buildWatch = Stopwatch.StartNew();
         await cache.GetAsync(cancellationToken);
-        Console.WriteLine($"embedding the pool once (hashing generator, 1024 dims): {buildWatch.Elapsed.TotalMilliseconds:F0} ms");
+        Console.WriteLine($"embedding the pool once ({generatorName}): {buildWatch.Elapsed.TotalMilliseconds:F0} ms");
         Console.WriteLine();
 
         var selectors = new (string Name, IFewShotSelector Selector)[]
@@ -69,19 +75,24 @@ internal sealed class FewShotBenchCommand : IBenchCommand
 
         Console.WriteLine("| selector | label agreement (95% CI) | kNN-vote accuracy (95% CI) | ms per query |");
         Console.WriteLine("| --- | --- | --- | --- |");
+        var agreement = new Dictionary<string, double>();
         foreach (var (name, selector) in selectors)
         {
             var result = await SelectorEvaluation.EvaluateAsync(selector, split.Test, options.K, cancellationToken);
+            agreement[name] = result.LabelAgreement.Value;
             Console.WriteLine($"| {name} | {Format(result.LabelAgreement)} | {Format(result.KnnAccuracy)} | {result.MillisecondsPerQuery.ToString("F3", Invariant)} |");
         }
 
         Console.WriteLine();
-        await MeasureLatencyAsync(all, split.Test, options, cancellationToken);
+        Console.WriteLine(string.Create(Invariant, $"label agreement similarity {agreement["similarity"]:F3} vs random {agreement["random (baseline)"]:F3} [{generatorName}]"));
+        Console.WriteLine();
+        await MeasureLatencyAsync(all, split.Test, options, generator, generatorName, cancellationToken);
         return 0;
     }
 
     /// <summary>Similarity selection of k from a large cached pool; the pool pairs real sentences so texts stay realistic.</summary>
-    private static async Task MeasureLatencyAsync(List<FewShotExample> all, IReadOnlyList<FewShotExample> queries, BenchOptions options, CancellationToken cancellationToken)
+    private static async Task MeasureLatencyAsync(List<FewShotExample> all, IReadOnlyList<FewShotExample> queries, BenchOptions options,
+        IEmbeddingGenerator<string, Embedding<float>> generator, string generatorName, CancellationToken cancellationToken)
     {
         var random = new Random(options.Seed);
         var pool = new List<FewShotExample>(options.PerfPool);
@@ -93,10 +104,10 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         }
 
         var store = new FewShotExampleStore(pool);
-        var selector = new SemanticSimilaritySelector(store, new HashingEmbeddingGenerator());
+        var selector = new SemanticSimilaritySelector(store, generator);
         var build = Stopwatch.StartNew();
         await selector.SelectAsync("warm up", options.K, cancellationToken);
-        Console.WriteLine($"latency: similarity, k = {options.K} of {pool.Count:N0} cached examples (1024 dims); embedding the pool once took {build.Elapsed.TotalSeconds:F2} s");
+        Console.WriteLine($"latency: similarity, k = {options.K} of {pool.Count:N0} cached examples ({generatorName}); embedding the pool once took {build.Elapsed.TotalSeconds:F2} s");
 
         for (int i = 0; i < 200; i++)
         {
@@ -174,6 +185,10 @@ internal sealed class FewShotBenchCommand : IBenchCommand
                     options.PerfPool = pool;
                     i++;
                     break;
+                case "--embeddings" when value is not null:
+                    options.Embeddings = value;
+                    i++;
+                    break;
                 default:
                     Console.Error.WriteLine($"unknown or invalid argument '{args[i]}'");
                     return null;
@@ -194,5 +209,7 @@ internal sealed class FewShotBenchCommand : IBenchCommand
         public double TrainFraction { get; set; } = 0.8;
 
         public int PerfPool { get; set; } = 10_000;
+
+        public string Embeddings { get; set; } = "hashing";
     }
 }

@@ -7,9 +7,13 @@ internal sealed record BenchOptions(string Input, string Output, double TrainFra
     /// <summary>Hashing-embedding settings for an extra embedding row (--dims, --char-weight, --word-ngrams, --min-char, --max-char); null when none given.</summary>
     public LlmKit.Embeddings.HashingEmbeddingOptions? Hashing { get; init; }
 
+    /// <summary>The <c>--embeddings</c> switch: hashing (default), minilm or a model folder.</summary>
+    public string Embeddings { get; init; } = "hashing";
+
     public static BenchOptions? Parse(string[] args)
     {
         string? input = null, output = null, model = null, injection = null;
+        string embeddings = "hashing";
         string domain = "restaurants, food and dining";
         double fraction = 0.2;
         LlmKit.Embeddings.HashingEmbeddingOptions? hashing = null;
@@ -25,6 +29,7 @@ internal sealed record BenchOptions(string Input, string Output, double TrainFra
                 case "--model": model = args[i + 1]; break;
                 case "--injection": injection = args[i + 1]; break;
                 case "--domain": domain = args[i + 1]; break;
+                case "--embeddings": embeddings = args[i + 1]; break;
                 case "--dims": hashing = (hashing ?? new()) with { Dimensions = int.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
                 case "--char-weight": hashing = (hashing ?? new()) with { CharNGramWeight = float.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
                 case "--word-ngrams": hashing = (hashing ?? new()) with { MaxWordNGram = int.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
@@ -46,7 +51,7 @@ internal sealed record BenchOptions(string Input, string Output, double TrainFra
         }
 
         injection ??= Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "tests", "LlmKit.Plugins.Moderation.Tests", "Data", "injection-suite.tsv");
-        return new BenchOptions(input, output, fraction, seed, model, Path.GetFullPath(injection), domain) { Hashing = hashing };
+        return new BenchOptions(input, output, fraction, seed, model, Path.GetFullPath(injection), domain) { Hashing = hashing, Embeddings = embeddings };
     }
 }
 

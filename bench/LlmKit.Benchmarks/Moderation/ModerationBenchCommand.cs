@@ -4,12 +4,14 @@ using System.Text;
 using LlmKit.ModelBuilder;
 using LlmKit.Models;
 using LlmKit.Plugins.Moderation;
+using LlmKit.Benchmarks.Embeddings;
 using LlmKit.Scoring;
+using Microsoft.Extensions.AI;
 
 namespace LlmKit.Benchmarks.Moderation;
 
 /// <summary>
-/// <c>moderation --in PATH --out FILE [--train-fraction 0.2] [--seed 42] [--model FOLDER|none] [--injection FILE] [--domain TEXT]</c>:
+/// <c>moderation --in PATH --out FILE [--train-fraction 0.2] [--seed 42] [--model FOLDER|none] [--injection FILE] [--domain TEXT] [--embeddings hashing|minilm|DIR]</c>:
 /// trains each domain path on a seeded fraction of in-domain and off-domain texts and reports, on the rest,
 /// off-domain recall, in-domain false-positive rate, AUROC and milliseconds per check; then injection recall and
 /// false-positive rate on a labelled injection set.
@@ -18,14 +20,15 @@ internal sealed class ModerationBenchCommand : IBenchCommand
 {
     public string Name => "moderation";
 
-    public string Summary => "Domain moderation: recall / FPR / AUROC / ms per check for each path (--in, --out, --train-fraction, --seed, --model, --injection).";
+    public string Summary => "Domain moderation: recall / FPR / AUROC / ms per check for each path (--in, --out, --train-fraction, --seed, --model, --injection, --embeddings).";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
-            Console.Error.WriteLine("usage: moderation --in PATH --out FILE [--train-fraction 0.2] [--seed 42] [--model FOLDER|none] [--injection FILE] [--domain TEXT]");
+            Console.Error.WriteLine("usage: moderation --in PATH --out FILE [--train-fraction 0.2] [--seed 42] [--model FOLDER|none] [--injection FILE] [--domain TEXT] [--embeddings hashing|minilm|DIR]");
+            Console.Error.WriteLine("  " + BenchEmbeddings.Usage);
             Console.Error.WriteLine("  --in: the sentiment-sentences folder (yelp = in-domain, amazon = off-domain) or a TSV 'text<TAB>label' (label in/off or 0/1, 1 = off-domain)");
             Console.Error.WriteLine("  --model: an ONNX GenAI folder for the constrained verdict and perplexity heuristics; default converts ../shared/models/stories260K; 'none' skips");
             Console.Error.WriteLine("  --injection: a TSV 'label<TAB>category<TAB>text' (label 1 = injection) or 'text<TAB>label'; default: the test suite's injection-suite.tsv");
@@ -48,20 +51,25 @@ internal sealed class ModerationBenchCommand : IBenchCommand
 
         using var model = LoadModel(options.Model);
         ITokenScorer? scorer = model is null ? null : new OnnxTokenScorer(model);
+        using var encoder = BenchEmbeddings.Create(options.Embeddings);
+        IEmbeddingGenerator<string, Embedding<float>>? embeddings = encoder;
+        string embeddingName = BenchEmbeddings.Describe(embeddings, "hashing");
+        report.Insert(report.ToString().IndexOf("| path |", StringComparison.Ordinal),
+            $"Embedding generator of the embedding rows: {BenchEmbeddings.Describe(embeddings, "LlmKit's hashing generator (the moderator's default: 16,384 buckets, words + character n-grams)")}.\n\n");
         var runs = new List<(string Name, DomainCheckMode Mode, ITokenScorer? Scorer, bool Injection)>();
         if (options.Hashing is { } hashing)
         {
             var custom = new DomainModerator(
                 new ModerationOptions { Domain = options.Domain, InDomainExamples = inTrain, OffDomainExamples = offTrain, DomainMode = DomainCheckMode.Embedding, DetectInjection = false },
                 new LlmKit.Embeddings.HashingEmbeddingGenerator(hashing));
-            string line = await EvaluateDomainAsync($"embedding classifier ({hashing})", custom, inTest, offTest, cancellationToken);
+            var (line, _, _) = await EvaluateDomainAsync($"embedding classifier ({hashing})", custom, inTest, offTest, cancellationToken);
             report.AppendLine(line);
             Console.WriteLine(line);
         }
 
         runs.AddRange(new List<(string Name, DomainCheckMode Mode, ITokenScorer? Scorer, bool Injection)>
         {
-            ("embedding classifier (hashing, LR)", DomainCheckMode.Embedding, null, false),
+            ($"embedding classifier ({embeddingName}, LR)", DomainCheckMode.Embedding, null, false),
             ("embedding classifier + injection heuristics (default pipeline)", DomainCheckMode.Embedding, null, true),
         });
         if (scorer is not null)
@@ -81,10 +89,15 @@ internal sealed class ModerationBenchCommand : IBenchCommand
                     DomainMode = mode,
                     DetectInjection = injection,
                 },
+                embeddings,
                 scorer: runScorer);
-            var line = await EvaluateDomainAsync(name, moderator, inTest, offTest, cancellationToken);
+            var (line, recallAtFpr, auroc) = await EvaluateDomainAsync(name, moderator, inTest, offTest, cancellationToken);
             report.AppendLine(line);
             Console.WriteLine(line);
+            if (mode == DomainCheckMode.Embedding && !injection)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"off-domain recall at FPR<=0.05: {recallAtFpr:0.000} (AUROC {auroc:0.000}) [{embeddingName}]"));
+            }
         }
 
         string reference = NaiveBayesRow(inTrain, offTrain, inTest, offTest);
@@ -112,7 +125,7 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         return 0;
     }
 
-    private static async Task<string> EvaluateDomainAsync(string name, DomainModerator moderator, List<string> inTest, List<string> offTest, CancellationToken cancellationToken)
+    private static async Task<(string Line, double RecallAtFpr, double Auroc)> EvaluateDomainAsync(string name, DomainModerator moderator, List<string> inTest, List<string> offTest, CancellationToken cancellationToken)
     {
         long warmStart = Stopwatch.GetTimestamp();
         await moderator.WarmUpAsync(cancellationToken);
@@ -148,8 +161,9 @@ internal sealed class ModerationBenchCommand : IBenchCommand
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / (inTest.Count + offTest.Count);
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / (inTest.Count + offTest.Count);
         var roc = Roc.Of(scores);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {caught / (double)offTest.Count:0.000} | {falsePositives / (double)inTest.Count:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | {ms:0.000} | {cpuMs:0.000} | {warmUp:0.0} |");
+        return (string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {caught / (double)offTest.Count:0.000} | {falsePositives / (double)inTest.Count:0.000} | {roc.Auroc:0.000} | {roc.RecallAtFpr(0.05):0.000} | {ms:0.000} | {cpuMs:0.000} | {warmUp:0.0} |"),
+            roc.RecallAtFpr(0.05), roc.Auroc);
     }
 
     /// <summary>The naive Bayes reference learner on the same split, scored like the paths (log-odds 0 = threshold 0.5).</summary>

@@ -14,7 +14,8 @@ namespace LlmKit.Plugins.Ordinal.Integration;
 /// Registers an <see cref="OrdinalClassifier"/>, its <see cref="OrdinalClassifierPlugin"/> and the plugin as a
 /// <see cref="KernelPlugin"/> (so a kernel built from the same services sees it). The classifier uses the
 /// registered <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> of strings, or a
-/// <see cref="HashingEmbeddingGenerator"/> of the model's width when none is registered.
+/// <see cref="HashingEmbeddingGenerator"/> of the model's width when none is registered or the registered one's
+/// vectors have another width than the model takes (logged as a warning).
 /// </summary>
 public static class OrdinalServiceCollectionExtensions
 {
@@ -102,9 +103,29 @@ public static class OrdinalServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var model = sp.GetRequiredService<OrdinalModel>();
-            var embeddings = sp.GetService<IEmbeddingGenerator<string, Embedding<float>>>()
-                ?? new HashingEmbeddingGenerator(new HashingEmbeddingOptions { Dimensions = model.InputDimension });
-            return new OrdinalClassifier(embeddings, model, sp.GetService<ILogger<OrdinalClassifier>>());
+            var logger = sp.GetService<ILogger<OrdinalClassifier>>();
+            var registered = sp.GetService<IEmbeddingGenerator<string, Embedding<float>>>();
+            int? registeredDimensions = registered?.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelDimensions;
+            IEmbeddingGenerator<string, Embedding<float>> embeddings;
+            if (registered is not null && (registeredDimensions is null || registeredDimensions == model.InputDimension))
+            {
+                embeddings = registered;
+            }
+            else
+            {
+                // No generator, or one of another width (e.g. a sentence encoder registered for other plugins while this
+                // head was trained on hashing features): the head's own width of hashing features.
+                if (registered is not null)
+                {
+                    logger?.LogWarning(
+                        "The registered embedding generator makes {Registered}-dimensional vectors but the ordinal head takes {Head}; the head uses hashing features of its width.",
+                        registeredDimensions, model.InputDimension);
+                }
+
+                embeddings = new HashingEmbeddingGenerator(new HashingEmbeddingOptions { Dimensions = model.InputDimension });
+            }
+
+            return new OrdinalClassifier(embeddings, model, logger);
         });
         services.TryAddSingleton<OrdinalClassifierPlugin>();
         services.AddSingleton(sp => KernelPluginFactory.CreateFromObject(
