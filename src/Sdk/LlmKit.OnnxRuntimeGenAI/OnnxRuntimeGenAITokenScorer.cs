@@ -106,7 +106,8 @@ public sealed class OnnxRuntimeGenAITokenScorer : ITokenScorer
         return tokenizer.AddBos && tokenizer.BosTokenId >= 0 ? [tokenizer.BosTokenId, .. context] : context;
     }
 
-    private TokenScores[] Score(int[] prefix, int[][] continuations, CancellationToken cancellationToken)
+    // Raw ids in: the prefix is used as given (no BOS added). Internal so tests can score the README rows id for id.
+    internal TokenScores[] Score(int[] prefix, int[][] continuations, CancellationToken cancellationToken)
     {
         int longest = 0;
         foreach (var tokens in continuations)
