@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
+using LlmKit.Diagnostics;
 using LlmKit.Generation;
 using LlmKit.Models;
 using LlmKit.Testing;
@@ -66,6 +69,62 @@ public sealed class EngineTests(OgaModels models)
         {
             Directory.Delete(copy, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Generations_are_traced_and_counted_on_LlmKits_telemetry_tagged_with_the_engine()
+    {
+        string modelId = "telemetry-" + Guid.NewGuid().ToString("N");
+        using var engine = OnnxRuntimeGenAIEngine.Load(OgaModels.Gpt2Folder, new OnnxRuntimeGenAIEngineOptions { IntraOpThreads = 1, ModelId = modelId });
+        var activities = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == LlmKitTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("gen_ai.request.model"), modelId))
+                {
+                    lock (activities)
+                    {
+                        activities.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        long outputTokens = 0;
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == LlmKitTelemetry.Name && instrument.Name == "llmkit.tokens.output")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "llmkit.engine" && Equals(tag.Value, "onnxruntime-genai"))
+                {
+                    Interlocked.Add(ref outputTokens, value);
+                }
+            }
+        });
+        meters.Start();
+
+        await engine.GenerateAsync([0, 0, 0, 52], new GenerationOptions { Temperature = 0, MaxNewTokens = 6 });
+
+        var activity = Assert.Single(activities);
+        Assert.Equal("llmkit.generate", activity.OperationName);
+        Assert.Equal("onnxruntime-genai", activity.GetTagItem("llmkit.engine"));
+        Assert.Equal(6, activity.GetTagItem("gen_ai.usage.output_tokens"));
+        Assert.Equal("MaxNewTokens", activity.GetTagItem("gen_ai.response.finish_reasons"));
+        Assert.True(Interlocked.Read(ref outputTokens) >= 6, $"the output-token counter must see this run's 6 tokens (saw {outputTokens})");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmKit.Diagnostics;
 using LlmKit.Generation;
 using LlmKit.Tokenization;
 using Microsoft.ML.OnnxRuntimeGenAI;
@@ -9,7 +10,8 @@ namespace LlmKit.OnnxRuntimeGenAI;
 /// <summary>
 /// One generation on onnxruntime-genai: its <see cref="Generator"/> picks the tokens (search, sampling, penalties and
 /// <c>min_length</c> as the official runtime does them); LlmKit's incremental detokenizer and stop-sequence matcher make the
-/// text, so both engines produce text the same way. Not thread-safe: one run per request.
+/// text, so both engines produce text the same way. Telemetry goes to LlmKit's own activity source and meter
+/// (<see cref="LlmKitTelemetry"/>), tagged <c>llmkit.engine</c> = <c>onnxruntime-genai</c>. Not thread-safe: one run per request.
 /// </summary>
 internal sealed class OgaGenerationRun : IDisposable
 {
@@ -23,7 +25,9 @@ internal sealed class OgaGenerationRun : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly int _maxNewTokens;
     private readonly bool _limitedByContext;
+    private readonly Activity? _activity;
     private bool _prefilled;
+    private bool _recorded;
     private int _sequenceLength;
 
     public OgaGenerationRun(OnnxRuntimeGenAIEngine engine, int[] prompt, GenerationOptions resolved)
@@ -50,7 +54,14 @@ internal sealed class OgaGenerationRun : IDisposable
         var tokenizer = engine.Tokenizer;
         _detokenizer = tokenizer.CreateDetokenizer(isSequenceStart: prompt.Length == 1 && prompt[0] == tokenizer.BosTokenId);
         _stops = resolved.StopSequences is { Count: > 0 } stops ? new StopSequenceMatcher(stops) : null;
+        _activity = LlmKitTelemetry.ActivitySource.StartActivity("llmkit.generate");
+        _activity?.SetTag("gen_ai.request.model", engine.ModelId);
+        _activity?.SetTag("gen_ai.usage.input_tokens", prompt.Length);
+        _activity?.SetTag(EngineTag.Key, EngineTag.Value);
     }
+
+    /// <summary>The tag that tells this engine's telemetry from LlmKit's own.</summary>
+    public static KeyValuePair<string, object?> EngineTag { get; } = new("llmkit.engine", "onnxruntime-genai");
 
     public int PromptLength { get; }
 
@@ -67,13 +78,22 @@ internal sealed class OgaGenerationRun : IDisposable
     /// <summary>Generates one token (the first call also prefills the prompt); returns the text it makes safe to emit.</summary>
     public string Step(CancellationToken cancellationToken, out int token)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Record("cancelled");
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (!_prefilled)
         {
             _generator.AppendTokens(_prompt);
             _sequenceLength = _prompt.Length;
             _prefilled = true;
-            cancellationToken.ThrowIfCancellationRequested();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                Record("cancelled");
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
 
         _generator.GenerateNextToken();
@@ -95,6 +115,7 @@ internal sealed class OgaGenerationRun : IDisposable
         if (_generated.Count == 1)
         {
             TimeToFirstToken = _clock.Elapsed;
+            LlmKitTelemetry.TimeToFirstToken.Record(TimeToFirstToken.TotalSeconds, EngineTag);
         }
 
         bool eos = !grew || IsEos(token);
@@ -134,8 +155,25 @@ internal sealed class OgaGenerationRun : IDisposable
 
     public void Dispose()
     {
+        Record(FinishReason?.ToString() ?? "abandoned");
         _generator.Dispose();
         _params.Dispose();
+        _activity?.Dispose();
+    }
+
+    private void Record(string reason)
+    {
+        if (_recorded)
+        {
+            return;
+        }
+
+        _recorded = true;
+        LlmKitTelemetry.InputTokens.Add(PromptLength, EngineTag);
+        LlmKitTelemetry.OutputTokens.Add(_generated.Count, EngineTag);
+        LlmKitTelemetry.Generations.Add(1, new KeyValuePair<string, object?>("finish_reason", reason), EngineTag);
+        _activity?.SetTag("gen_ai.usage.output_tokens", _generated.Count);
+        _activity?.SetTag("gen_ai.response.finish_reasons", reason);
     }
 
     private bool IsEos(int token)
