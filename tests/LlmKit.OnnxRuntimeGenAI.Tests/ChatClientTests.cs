@@ -123,6 +123,23 @@ public sealed class ChatClientTests(OgaModels models)
         Assert.Equal(ids(greedy), ids(topOne));
     }
 
+    [Theory]
+    [InlineData("repetition_penalty", 1.3)]
+    [InlineData("no_repeat_ngram_size", 3)]
+    public async Task Penalty_settings_reach_onnxruntime_genai_and_give_LlmKits_own_ids(string name, double value)
+    {
+        using var ours = new OnnxChatClient(models.Stories260K);
+        using var llmkit = new OnnxChatClient(LoadedModels.Stories260K);
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 120, AdditionalProperties = new() { [name] = value } };
+
+        var a = (GenerationResult)(await ours.GetResponseAsync(Prompt, options)).RawRepresentation!;
+        var b = (GenerationResult)(await llmkit.GetResponseAsync(Prompt, options)).RawRepresentation!;
+        var plain = (GenerationResult)(await ours.GetResponseAsync(Prompt, new ChatOptions { Temperature = 0, MaxOutputTokens = 120 })).RawRepresentation!;
+
+        Assert.NotEqual(plain.TokenIds, a.TokenIds); // the setting changed something
+        Assert.Equal(b.TokenIds, a.TokenIds);
+    }
+
     [Fact]
     public async Task Settings_onnxruntime_genai_cannot_honour_fail_with_their_name()
     {
