@@ -9,23 +9,29 @@ namespace LlmKit.Chat;
 
 /// <summary>
 /// What the M.E.AI client and the Semantic Kernel service share: template rendering, encoding, merging request
-/// settings over defaults, generation, and the per-response log line. Thread-safe (the model is).
+/// settings over defaults, generation, and the per-response log line. Thread-safe (the engine is).
+/// The engine is LlmKit's own <see cref="OnnxGenAIModel"/> or another <see cref="IGenerationEngine"/> (e.g. onnxruntime-genai).
 /// </summary>
 internal sealed partial class LocalChatEngine
 {
     private readonly ILogger _logger;
 
-    public LocalChatEngine(OnnxGenAIModel model, OnnxChatClientOptions options, ILogger logger)
+    public LocalChatEngine(IGenerationEngine engine, OnnxChatClientOptions options, ILogger logger)
     {
-        Model = model;
-        Template = options.Template ?? ChatTemplates.Resolve(model, options.ChatTemplate);
-        ModelId = string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId;
+        Engine = engine;
+        Template = options.Template ?? ChatTemplates.Create(options.ChatTemplate == ChatTemplateKind.Auto
+            ? ChatTemplates.Detect(engine.Tokenizer.Config, engine.ModelType)
+            : options.ChatTemplate);
+        ModelId = string.IsNullOrWhiteSpace(options.ModelId) ? engine.ModelId : options.ModelId;
         Defaults = options.DefaultGeneration ?? new GenerationOptions();
         Defaults.Validate();
         _logger = logger;
     }
 
-    public OnnxGenAIModel Model { get; }
+    public IGenerationEngine Engine { get; }
+
+    /// <summary>LlmKit's own model when that is the engine; null for another engine.</summary>
+    public OnnxGenAIModel? Model => Engine as OnnxGenAIModel;
 
     public IChatTemplate Template { get; }
 
@@ -33,9 +39,9 @@ internal sealed partial class LocalChatEngine
 
     public GenerationOptions Defaults { get; }
 
-    public int[] EncodeChat(IReadOnlyList<ChatTemplateMessage> messages) => ChatPromptEncoder.Encode(Model.Tokenizer, Template.Render(messages));
+    public int[] EncodeChat(IReadOnlyList<ChatTemplateMessage> messages) => ChatPromptEncoder.Encode(Engine.Tokenizer, Template.Render(messages));
 
-    public int[] EncodeRaw(string prompt) => Model.Tokenizer.Encode(prompt);
+    public int[] EncodeRaw(string prompt) => Engine.Tokenizer.Encode(prompt);
 
     /// <summary>Request values win; unset ones come from <see cref="Defaults"/>. Throws when the merged settings are invalid.</summary>
     public GenerationOptions Merge(GenerationOptions? request)
@@ -70,7 +76,7 @@ internal sealed partial class LocalChatEngine
 
     public async Task<GenerationResult> GenerateAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
     {
-        var result = await Model.GenerateAsync(prompt, options, cancellationToken).ConfigureAwait(false);
+        var result = await Engine.GenerateAsync(prompt, options, cancellationToken).ConfigureAwait(false);
         LogResponse(result.PromptTokenCount, result.CachedPromptTokenCount, result.GeneratedTokenCount, result.TimeToFirstToken, result.Elapsed, result.FinishReason);
         return result;
     }
@@ -79,7 +85,7 @@ internal sealed partial class LocalChatEngine
     {
         var clock = Stopwatch.StartNew();
         TimeSpan firstToken = TimeSpan.Zero;
-        await foreach (var update in Model.GenerateStreamingAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in Engine.GenerateStreamingAsync(prompt, options, cancellationToken).ConfigureAwait(false))
         {
             if (update.GeneratedTokenCount == 1)
             {

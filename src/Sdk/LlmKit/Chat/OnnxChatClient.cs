@@ -9,7 +9,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LlmKit.Chat;
 
 /// <summary>
-/// A Microsoft.Extensions.AI <see cref="IChatClient"/> over a local <see cref="OnnxGenAIModel"/>: renders the
+/// A Microsoft.Extensions.AI <see cref="IChatClient"/> over a local <see cref="OnnxGenAIModel"/> (or another
+/// <see cref="IGenerationEngine"/>, such as the onnxruntime-genai engine of <c>LlmKit.OnnxRuntimeGenAI</c>): renders the
 /// conversation with the model family's chat template, generates in-process and reports usage and finish reason.
 /// Compose it with <see cref="ChatClientBuilder"/> (<c>UseOpenTelemetry</c>, <c>UseLogging</c>, ...).
 /// </summary>
@@ -32,14 +33,30 @@ public sealed class OnnxChatClient : IChatClient
     /// <exception cref="ChatTemplateException">The folder's chat template is not recognised; set <see cref="OnnxChatClientOptions.ChatTemplate"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A default generation setting is out of range.</exception>
     public OnnxChatClient(OnnxGenAIModel model, OnnxChatClientOptions? options = null, ILogger<OnnxChatClient>? logger = null)
+        : this((IGenerationEngine)model, options, logger)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        Engine = new LocalChatEngine(model, options ?? new OnnxChatClientOptions(), (ILogger?)logger ?? NullLogger.Instance);
+    }
+
+    /// <summary>Creates a client over any <see cref="IGenerationEngine"/> (LlmKit's own model or another engine).</summary>
+    /// <param name="engine">The loaded engine (not owned).</param>
+    /// <param name="options">Template and default settings; null for defaults (template recognised from the folder).</param>
+    /// <param name="logger">Receives one line per response (tokens, tok/s); null for none.</param>
+    /// <exception cref="ChatTemplateException">The folder's chat template is not recognised; set <see cref="OnnxChatClientOptions.ChatTemplate"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A default generation setting is out of range.</exception>
+    public OnnxChatClient(IGenerationEngine engine, OnnxChatClientOptions? options = null, ILogger<OnnxChatClient>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        Engine = new LocalChatEngine(engine, options ?? new OnnxChatClientOptions(), (ILogger?)logger ?? NullLogger.Instance);
         _metadata = new ChatClientMetadata("llmkit", null, Engine.ModelId);
     }
 
-    /// <summary>The model this client generates with.</summary>
-    public OnnxGenAIModel Model => Engine.Model;
+    /// <summary>The model this client generates with, when it runs on LlmKit's own engine.</summary>
+    /// <exception cref="InvalidOperationException">The client runs on another engine; use <see cref="GenerationEngine"/>.</exception>
+    public OnnxGenAIModel Model => Engine.Model ?? throw new InvalidOperationException(
+        $"This OnnxChatClient runs on {Engine.Engine.GetType().Name}, not on LlmKit's own OnnxGenAIModel; use GenerationEngine.");
+
+    /// <summary>The engine this client generates with (<see cref="OnnxGenAIModel"/> or another engine).</summary>
+    public IGenerationEngine GenerationEngine => Engine.Engine;
 
     /// <summary>The template conversations are rendered with.</summary>
     public IChatTemplate Template => Engine.Template;
@@ -95,7 +112,12 @@ public sealed class OnnxChatClient : IChatClient
 
         if (serviceType == typeof(OnnxGenAIModel))
         {
-            return Model;
+            return Engine.Model;
+        }
+
+        if (typeof(IGenerationEngine).IsAssignableFrom(serviceType) && serviceType.IsInstanceOfType(Engine.Engine))
+        {
+            return Engine.Engine;
         }
 
         if (serviceType == typeof(IChatTemplate))

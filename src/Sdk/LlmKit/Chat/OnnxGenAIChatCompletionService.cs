@@ -34,6 +34,16 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     {
     }
 
+    /// <summary>Creates the service over any <see cref="IGenerationEngine"/> (LlmKit's own model or another engine).</summary>
+    /// <param name="engine">The loaded engine (not owned).</param>
+    /// <param name="options">Template and defaults; null for defaults.</param>
+    /// <param name="loggerFactory">For the per-response log line; null for none.</param>
+    /// <exception cref="ChatTemplateException">The folder's chat template is not recognised; set <see cref="OnnxChatClientOptions.ChatTemplate"/>.</exception>
+    public OnnxGenAIChatCompletionService(IGenerationEngine engine, OnnxChatClientOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(new OnnxChatClient(engine, options, loggerFactory?.CreateLogger<OnnxChatClient>()))
+    {
+    }
+
     /// <summary>Creates the service over an existing client, sharing its model, template and defaults.</summary>
     /// <param name="chatClient">The client (not owned).</param>
     public OnnxGenAIChatCompletionService(OnnxChatClient chatClient)

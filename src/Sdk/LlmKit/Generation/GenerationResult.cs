@@ -22,7 +22,13 @@ public sealed record GenerationResult(
     /// Every sequence returned, best first: the <see cref="GenerationOptions.NumReturnSequences"/> sequences of a beam
     /// search (the first is this result's <see cref="Text"/>), or this result alone.
     /// </summary>
-    public IReadOnlyList<GeneratedSequence> Sequences { get; init; } = [];
+    public IReadOnlyList<GeneratedSequence> Sequences
+    {
+        get => _sequences ?? [new GeneratedSequence(Text, TokenIds, 0f, FinishReason)];
+        init => _sequences = value;
+    }
+
+    private readonly IReadOnlyList<GeneratedSequence>? _sequences;
 
     /// <summary>
     /// Prompt tokens whose KV cache was reused from an earlier sequence instead of prefilled (part of

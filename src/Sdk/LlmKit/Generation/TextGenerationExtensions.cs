@@ -42,14 +42,14 @@ public static class TextGenerationExtensions
                 }
 
                 var generator = run.Generator;
-                string generated = text.ToString();
-                int[] ids = generator.GeneratedTokens.ToArray();
-                var finish = generator.FinishReason!.Value;
-                return new GenerationResult(generated, ids, generator.PromptLength, finish, run.TimeToFirstToken, run.Elapsed)
-                {
-                    CachedPromptTokenCount = generator.CachedPromptTokens,
-                    Sequences = [new GeneratedSequence(generated, ids, 0f, finish)],
-                };
+                return new GenerationResult(
+                    text.ToString(),
+                    generator.GeneratedTokens.ToArray(),
+                    generator.PromptLength,
+                    generator.FinishReason!.Value,
+                    run.TimeToFirstToken,
+                    run.Elapsed)
+                { CachedPromptTokenCount = generator.CachedPromptTokens };
             }
 
             // No token for Task.Run itself: the delegate must run to dispose the run (and return its pooled KV state);

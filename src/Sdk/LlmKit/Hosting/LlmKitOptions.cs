@@ -15,6 +15,15 @@ public sealed class LlmKitOptions
     /// <summary>Path of an ONNX GenAI model folder (<c>genai_config.json</c>, the decoder ONNX file, a tokenizer). Required.</summary>
     public string? ModelPath { get; set; }
 
+    /// <summary>
+    /// Which engine runs the model: <c>LlmKit</c> (the default, LlmKit's own generation loop on
+    /// Microsoft.ML.OnnxRuntime) or the name of an engine package registered on the same services, e.g.
+    /// <c>OnnxRuntimeGenAI</c> (package <c>LlmKit.OnnxRuntimeGenAI</c>, registered with <c>UseOnnxRuntimeGenAI()</c>).
+    /// Case-insensitive. The chat client, the Semantic Kernel services, the token scorer and the tokenizer are the same
+    /// services whichever engine runs.
+    /// </summary>
+    public string? Engine { get; set; }
+
     /// <summary>Model id reported by the chat services; default: the folder's name.</summary>
     public string? ModelId { get; set; }
 

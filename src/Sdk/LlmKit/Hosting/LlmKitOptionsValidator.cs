@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace LlmKit.Hosting;
 
 /// <summary>Checks <see cref="LlmKitOptions"/> before any model is loaded: each failure names the setting and what is allowed.</summary>
-internal sealed class LlmKitOptionsValidator : IValidateOptions<LlmKitOptions>
+internal sealed class LlmKitOptionsValidator(IEnumerable<ILlmKitEngineProvider> engines) : IValidateOptions<LlmKitOptions>
 {
     public ValidateOptionsResult Validate(string? name, LlmKitOptions options)
     {
@@ -27,6 +27,11 @@ internal sealed class LlmKitOptionsValidator : IValidateOptions<LlmKitOptions>
             {
                 failures.Add($"{prefix}:ModelPath '{folder}' has no {GenAIConfigReader.FileName}: it is not an ONNX GenAI model folder.");
             }
+        }
+
+        if (!LlmKitEngines.IsBuiltIn(options.Engine) && LlmKitEngines.Find(engines, options.Engine!) is null)
+        {
+            failures.Add(LlmKitEngines.NotRegisteredMessage($"{prefix}:Engine", options.Engine!, engines.Select(e => e.Name)));
         }
 
         if (!Enum.IsDefined(options.ChatTemplate))

@@ -1,4 +1,5 @@
 using LlmKit.Chat;
+using LlmKit.Generation;
 using LlmKit.Models;
 using LlmKit.Scoring;
 using Microsoft.Extensions.AI;
@@ -17,7 +18,7 @@ namespace LlmKit.Hosting;
 
 /// <summary>
 /// Registers a local ONNX GenAI model and the services over it: <see cref="OnnxGenAIModel"/> (a singleton the container
-/// disposes), <see cref="OnnxChatClient"/> / <see cref="IChatClient"/>, <see cref="OnnxGenAIChatCompletionService"/> /
+/// disposes), <see cref="IGenerationEngine"/> (that model, or the engine <see cref="LlmKitOptions.Engine"/> names), <see cref="OnnxChatClient"/> / <see cref="IChatClient"/>, <see cref="OnnxGenAIChatCompletionService"/> /
 /// <see cref="IChatCompletionService"/> / <see cref="ITextGenerationService"/>, <see cref="ITokenScorer"/>, the model's
 /// <see cref="Tokenizer"/>, and a <see cref="Kernel"/>. Options are validated when the host starts.
 /// </summary>
@@ -133,18 +134,23 @@ public static partial class LlmKitServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmKitOptions>, LlmKitOptionsValidator>());
 
         Add(services, key, sp => LoadModel(sp, name));
+        Add(services, key, sp => LoadEngine(sp, name, key));
         Add(services, key, sp =>
         {
             var options = sp.GetRequiredService<IOptionsMonitor<LlmKitOptions>>().Get(name);
             var clientOptions = new OnnxChatClientOptions { ChatTemplate = options.ChatTemplate, ModelId = options.ModelId, DefaultGeneration = options.Generation };
-            return new OnnxChatClient(Resolve<OnnxGenAIModel>(sp, key), clientOptions, sp.GetService<ILogger<OnnxChatClient>>());
+            return new OnnxChatClient(Resolve<IGenerationEngine>(sp, key), clientOptions, sp.GetService<ILogger<OnnxChatClient>>());
         });
         Add<IChatClient>(services, key, sp => Resolve<OnnxChatClient>(sp, key));
         Add(services, key, sp => new OnnxGenAIChatCompletionService(Resolve<OnnxChatClient>(sp, key)));
         Add<IChatCompletionService>(services, key, sp => Resolve<OnnxGenAIChatCompletionService>(sp, key));
         Add<ITextGenerationService>(services, key, sp => Resolve<OnnxGenAIChatCompletionService>(sp, key));
-        Add<ITokenScorer>(services, key, sp => new OnnxTokenScorer(Resolve<OnnxGenAIModel>(sp, key)));
-        Add(services, key, sp => Resolve<OnnxGenAIModel>(sp, key).Tokenizer.Inner);
+        Add<ITokenScorer>(services, key, sp =>
+        {
+            var engine = Resolve<IGenerationEngine>(sp, key);
+            return engine is OnnxGenAIModel model ? new OnnxTokenScorer(model) : FindEngine(sp, name).CreateScorer(engine);
+        });
+        Add(services, key, sp => Resolve<IGenerationEngine>(sp, key).Tokenizer.Inner);
 
         if (addKernel && !services.Any(d => d.ServiceType == typeof(Kernel) && !d.IsKeyedService))
         {
@@ -154,9 +160,32 @@ public static partial class LlmKitServiceCollectionExtensions
         return services;
     }
 
+    // The IGenerationEngine registration: LlmKit's own model, or the registered provider's engine (owned by the container).
+    private static IGenerationEngine LoadEngine(IServiceProvider services, string name, string? key)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<LlmKitOptions>>().Get(name);
+        return LlmKitEngines.IsBuiltIn(options.Engine) ? Resolve<OnnxGenAIModel>(services, key) : FindEngine(services, name).Load(options, services);
+    }
+
+    private static ILlmKitEngineProvider FindEngine(IServiceProvider services, string name)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<LlmKitOptions>>().Get(name);
+        var providers = services.GetServices<ILlmKitEngineProvider>().ToArray();
+        return LlmKitEngines.Find(providers, options.Engine!) ?? throw new InvalidOperationException(
+            LlmKitEngines.NotRegisteredMessage(SettingPrefix(name) + ":Engine", options.Engine!, providers.Select(p => p.Name)));
+    }
+
+    private static string SettingPrefix(string name) => string.IsNullOrEmpty(name) ? "LlmKit" : $"LlmKit[{name}]";
+
     private static OnnxGenAIModel LoadModel(IServiceProvider services, string name)
     {
         var options = services.GetRequiredService<IOptionsMonitor<LlmKitOptions>>().Get(name);
+        if (!LlmKitEngines.IsBuiltIn(options.Engine))
+        {
+            throw new InvalidOperationException(
+                $"{SettingPrefix(name)}:Engine is '{options.Engine}', so LlmKit's own OnnxGenAIModel is not loaded: resolve IGenerationEngine, IChatClient or IChatCompletionService instead.");
+        }
+
         var logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger("LlmKit.Hosting") ?? NullLogger.Instance;
         var model = OnnxGenAIModel.Load(options.ModelPath!, new OnnxGenAIModelOptions
         {

@@ -14,7 +14,7 @@ namespace LlmKit.Models;
 /// Thread-safe: one model serves any number of concurrent generations, each with its own KV state
 /// (ONNX Runtime sessions allow concurrent runs). Dispose it when no generation is running.
 /// </remarks>
-public sealed partial class OnnxGenAIModel : IDisposable
+public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
 {
     private const int MaxPooledStates = 8;
     private readonly List<DecoderState> _statePool = []; // oldest first; guarded by itself
@@ -368,6 +368,17 @@ public sealed partial class OnnxGenAIModel : IDisposable
 
         return created;
     }
+
+    /// <inheritdoc />
+    string IGenerationEngine.ModelType => Config.Model.Type;
+
+    /// <inheritdoc />
+    Task<GenerationResult> IGenerationEngine.GenerateAsync(int[] promptTokens, GenerationOptions? options, CancellationToken cancellationToken) =>
+        TextGenerationExtensions.GenerateAsync(this, promptTokens, options, cancellationToken);
+
+    /// <inheritdoc />
+    IAsyncEnumerable<GenerationUpdate> IGenerationEngine.GenerateStreamingAsync(int[] promptTokens, GenerationOptions? options, CancellationToken cancellationToken) =>
+        TextGenerationExtensions.GenerateStreamingAsync(this, promptTokens, options, cancellationToken);
 
     /// <inheritdoc />
     public void Dispose()
