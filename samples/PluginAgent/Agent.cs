@@ -26,6 +26,9 @@ namespace PluginAgent;
 /// <remarks>Calls may run concurrently (every part is thread-safe); the sample itself runs one input at a time.</remarks>
 internal sealed class Agent : IDisposable
 {
+    /// <summary>The kernel argument holding the guest's text as written (moderated, not rendered).</summary>
+    private const string GuestTextArgument = "guest_text";
+
     /// <summary>Fraction of the context's tokens kept by the compression plugin.</summary>
     public const double CompressionRate = 0.2;
 
@@ -148,8 +151,11 @@ internal sealed class Agent : IDisposable
         builder.Services.AddSingleton<IPromptRenderFilter>(sp => new FewShotTurnsFilter(sp.GetRequiredService<IFewShotSelector>(), ExampleCount));
         var kernel = builder.Build();
 
-        // The filter checks only the guest's text: instruction, context and examples are the app's own.
-        kernel.GetRequiredService<ModerationPromptRenderFilter>().ArgumentNames.Add("input");
+        // The filter checks only the guest's text: instruction, context and examples are the app's own. It checks the text
+        // as the guest wrote it (guest_text) as well as what reaches the prompt (input, compressed when too long).
+        var moderation = kernel.GetRequiredService<ModerationPromptRenderFilter>();
+        moderation.ArgumentNames.Add("input");
+        moderation.ArgumentNames.Add(GuestTextArgument);
 
         var model = kernel.GetRequiredService<OnnxGenAIModel>(); // already loaded: moderation's scorer needed it when the kernel was built
 
@@ -194,7 +200,8 @@ internal sealed class Agent : IDisposable
             ["instruction"] = Startup.Instruction,
             ["context"] = Startup.Context.Text,
             [FewShotTurnsFilter.ExamplesArgument] = string.Empty,
-            ["input"] = input,
+            ["input"] = await FitInputAsync(input, cancellationToken).ConfigureAwait(false),
+            [GuestTextArgument] = input,
         };
 
         var clock = Stopwatch.StartNew();
@@ -209,6 +216,24 @@ internal sealed class Agent : IDisposable
         var rating = await RateAsync(input, cancellationToken).ConfigureAwait(false);
         int? promptTokens = result.Metadata?.TryGetValue("InputTokenCount", out object? tokens) == true ? Convert.ToInt32(tokens, System.Globalization.CultureInfo.InvariantCulture) : null;
         return new AgentTurn(input, null, selected, rating, result.GetValue<string>() ?? string.Empty, promptTokens, Generations - generationsBefore, answerTime);
+    }
+
+    /// <summary>
+    /// The guest's text as it goes into the prompt: unchanged when it fits an eighth of the model's context, else
+    /// compressed to that by the compression plugin (an over-long message would not fit beside the fact sheet and the
+    /// examples). Moderation still sees the full text.
+    /// </summary>
+    private async Task<string> FitInputAsync(string input, CancellationToken cancellationToken)
+    {
+        var compressor = Kernel.GetRequiredService<PromptCompressor>();
+        int budget = Math.Max(16, Kernel.GetRequiredService<OnnxGenAIModel>().MaxLength / 8);
+        if (compressor.CountTokens(input) <= budget)
+        {
+            return input;
+        }
+
+        var fitted = await compressor.CompressAsync(input, CompressionTarget.Tokens(budget), cancellationToken).ConfigureAwait(false);
+        return fitted.Text;
     }
 
     /// <summary>Rates a text through the kernel's <c>sentiment.rate</c> function (the ordinal plugin).</summary>

@@ -266,6 +266,9 @@ public sealed partial class DomainModerator
 
     private async Task<ModerationResult> DecideDomainAsync(string text, CancellationToken cancellationToken)
     {
+        // Repetition carries no domain signal either: the verdicts see each sentence once. This also stops repeated
+        // in-domain filler from drowning one off-domain request in an averaged embedding.
+        text = RepetitionCollapser.Collapse(text);
         double threshold = _options.OffDomainThreshold;
         double sum = 0;
         int count = 0;

@@ -128,12 +128,15 @@ public sealed class ConfigHardeningTests : IDisposable
         return Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
     }
 
-    [Fact]
-    public void Sliding_window_the_runtime_cannot_honour_fails_by_name()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100_000)]
+    public void Sliding_window_size_outside_the_context_is_named(int size)
     {
-        EditConfig(c => c["model"]!["decoder"]!["sliding_window"] = new JsonObject { ["window_size"] = 64 });
+        EditConfig(c => c["model"]!["decoder"]!["sliding_window"] = new JsonObject { ["window_size"] = size });
         var ex = Assert.Throws<ModelFolderException>(() => OnnxGenAIModel.Load(Copy));
-        Assert.Contains("$.model.decoder.sliding_window", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("$.model.decoder.sliding_window.window_size", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(size.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -13,6 +13,7 @@ public sealed class LlamaReference
     private readonly Llama2cWeights _w;
     private readonly LlamaConfig _c;
     private readonly int _maxPositions;
+    private readonly int _window;
 
     // Activation buffers, reused for every token (as in run.c's RunState).
     private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
@@ -21,13 +22,19 @@ public sealed class LlamaReference
     /// <summary>Creates a reference model over loaded weights.</summary>
     /// <param name="weights">The checkpoint tensors.</param>
     /// <param name="maxPositions">Cache length; defaults to the checkpoint's seq_len.</param>
-    public LlamaReference(Llama2cWeights weights, int? maxPositions = null)
+    /// <param name="slidingWindow">
+    /// Sliding-window attention (Mistral, Hugging Face semantics): the query at position i sees keys j with
+    /// i − window &lt; j ≤ i, the window's tokens including itself. Null: full causal attention.
+    /// </param>
+    public LlamaReference(Llama2cWeights weights, int? maxPositions = null, int? slidingWindow = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         _w = weights;
         _c = weights.Config;
         _maxPositions = maxPositions ?? _c.SeqLen;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxPositions, nameof(maxPositions));
+        _window = slidingWindow ?? int.MaxValue;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_window, nameof(slidingWindow));
         _x = new float[_c.Dim];
         _xb = new float[_c.Dim];
         _xb2 = new float[_c.Dim];
@@ -51,7 +58,8 @@ public sealed class LlamaReference
     public LlamaConfig Config => _c;
 
     /// <summary>
-    /// Runs one token at <paramref name="position"/>, attending to the cached keys of positions 0..position,
+    /// Runs one token at <paramref name="position"/>, attending to the cached keys of positions 0..position (the last
+    /// window's worth with a sliding window),
     /// and returns a new array of logits [vocab].
     /// </summary>
     /// <param name="token">Token id in [0, VocabSize).</param>
@@ -95,26 +103,27 @@ public sealed class LlamaReference
                 }
             }
 
-            // Multi-head attention over positions 0..position.
+            // Multi-head attention over positions first..position (first = 0 without a sliding window).
+            int first = Math.Max(0, position - _window + 1);
             for (int h = 0; h < _c.Heads; h++)
             {
                 ReadOnlySpan<float> q = _q.AsSpan(h * headSize, headSize);
                 int kvHead = h / kvMul;
-                Span<float> att = _att.AsSpan(0, position + 1);
-                for (int t = 0; t <= position; t++)
+                Span<float> att = _att.AsSpan(0, position + 1 - first);
+                for (int t = first; t <= position; t++)
                 {
                     long at = ((long)l * _maxPositions + t) * kvDim + (kvHead * headSize);
-                    att[t] = TensorPrimitives.Dot(q, _keyCache.AsSpan((int)at, headSize)) / MathF.Sqrt(headSize);
+                    att[t - first] = TensorPrimitives.Dot(q, _keyCache.AsSpan((int)at, headSize)) / MathF.Sqrt(headSize);
                 }
 
                 Softmax(att);
 
                 Span<float> xb = _xb.AsSpan(h * headSize, headSize);
                 xb.Clear();
-                for (int t = 0; t <= position; t++)
+                for (int t = first; t <= position; t++)
                 {
                     long at = ((long)l * _maxPositions + t) * kvDim + (kvHead * headSize);
-                    TensorPrimitives.MultiplyAdd(_valueCache.AsSpan((int)at, headSize), att[t], xb, xb);
+                    TensorPrimitives.MultiplyAdd(_valueCache.AsSpan((int)at, headSize), att[t - first], xb, xb);
                 }
             }
 

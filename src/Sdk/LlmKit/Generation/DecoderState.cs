@@ -53,9 +53,13 @@ internal sealed class DecoderState : IDisposable
     private readonly long[] _shape;
     private float[] _prefillLogits = [];
     private Half[] _prefillLogitsHalf = [];
+    private readonly int _window;              // sliding-window size (int.MaxValue: none)
+    private float[] _slidingLogits = [];
     private int _side;
-    private int _length;
+    private int _length;                       // positions in the KV cache
+    private int _offset;                       // positions dropped from the front by a sliding window
     private int _lengthBeforeLastRun;
+    private int _offsetBeforeLastRun;
     private bool _disposed;
 
     public DecoderState(OnnxGenAIModel model)
@@ -67,7 +71,8 @@ internal sealed class DecoderState : IDisposable
         _blocks = _signature.KvBlocksPerTensor;
         _blockRowBytes = _signature.HeadSize * _signature.KvElementSize;
         _vocab = model.VocabularySize;
-        Capacity = model.MaxLength;
+        Capacity = model.KvCapacity;
+        _window = model.SlidingWindow ?? int.MaxValue;
         _shape = new long[_signature.KvRank];
 
         int buffers = (_shared ? 1 : 2) * _kvTensors;
@@ -146,6 +151,71 @@ internal sealed class DecoderState : IDisposable
             throw new ArgumentException("At least one token is required.", nameof(tokens));
         }
 
+        _offsetBeforeLastRun = _offset;
+        if (_offset + _length + count > _window && (count > 1 || _length >= _window))
+        {
+            return AppendSliding(tokens, cancellationToken);
+        }
+
+        return AppendRun(tokens, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sliding-window attention done by the cache: a position sees the last <c>window</c> positions, itself included.
+    /// Tokens that still fit the window run together (plain causal attention is then exact); each later token runs on
+    /// its own after the oldest positions are dropped, so it sees exactly the window.
+    /// </summary>
+    private Span<float> AppendSliding(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
+    {
+        int count = tokens.Length;
+        int values = checked(count * _vocab);
+        if (_slidingLogits.Length < values)
+        {
+            _slidingLogits = new float[values];
+        }
+
+        int done = Math.Max(0, Math.Min(count, _window - (_offset + _length)));
+        if (done > 0)
+        {
+            AppendRun(tokens[..done], cancellationToken).CopyTo(_slidingLogits);
+        }
+
+        for (; done < count; done++)
+        {
+            if (_length >= _window)
+            {
+                Slide(_length - (_window - 1));
+            }
+
+            AppendRun(tokens.Slice(done, 1), cancellationToken).CopyTo(_slidingLogits.AsSpan(done * _vocab));
+        }
+
+        return _slidingLogits.AsSpan(0, values);
+    }
+
+    /// <summary>Drops the oldest <paramref name="drop"/> positions: each block's later rows move to its front (ping-pong layout).</summary>
+    private void Slide(int drop)
+    {
+        int keptBytes = (_length - drop) * _blockRowBytes;
+        for (int t = 0; t < _kvTensors; t++)
+        {
+            var buffer = _kvBuffers[(_side * _kvTensors) + t].AsSpan();
+            for (int b = 0; b < _blocks; b++)
+            {
+                // Block b's destination ends before block b + 1's source starts, so moving in order is safe.
+                buffer.Slice(((b * _length) + drop) * _blockRowBytes, keptBytes).CopyTo(buffer.Slice(b * keptBytes, keptBytes));
+            }
+        }
+
+        _history.AsSpan(drop, _length - drop).CopyTo(_history);
+        _offset += drop;
+        _length -= drop;
+        _lengthBeforeLastRun = _length;
+    }
+
+    private Span<float> AppendRun(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
+    {
+        int count = tokens.Length;
         if (_length + count > Capacity)
         {
             throw new ArgumentException(
@@ -156,7 +226,7 @@ internal sealed class DecoderState : IDisposable
         for (int i = 0; i < count; i++)
         {
             _ids.Set(i, tokens[i]);
-            _positions?.Set(i, _length + i);
+            _positions?.Set(i, _offset + _length + i);
         }
 
         int total = _length + count;
@@ -221,6 +291,11 @@ internal sealed class DecoderState : IDisposable
             return;
         }
 
+        if (_offset != _offsetBeforeLastRun)
+        {
+            throw new InvalidOperationException("Cannot rewind across a sliding-window step: the dropped positions are gone.");
+        }
+
         if (_shared)
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
@@ -250,6 +325,16 @@ internal sealed class DecoderState : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+        if (length == 0)
+        {
+            _offset = 0;
+            _offsetBeforeLastRun = 0;
+        }
+        else if (_offset > 0)
+        {
+            throw new InvalidOperationException("A sequence that slid past its window cannot be kept as a prefix.");
+        }
+
         if (!_shared && length > 0 && length < _length)
         {
             int rowBytes = length * _blockRowBytes;
@@ -296,6 +381,8 @@ internal sealed class DecoderState : IDisposable
 
         source._history.AsSpan(0, length).CopyTo(_history);
         _side = source._side;
+        _offset = source._offset;
+        _offsetBeforeLastRun = source._offset;
         _length = length;
         _lengthBeforeLastRun = length;
     }

@@ -199,9 +199,9 @@ public static class GenAIConfigReader
             Require(decoder.Outputs.PresentValueNames.Contains("%d", StringComparison.Ordinal), "$.model.decoder.outputs.present_value_names", "must contain %d for the layer index");
         }
 
-        if (decoder.SlidingWindow is not null)
+        if (decoder.SlidingWindow is { } window)
         {
-            Fail("$.model.decoder.sliding_window", $"is set (window_size {decoder.SlidingWindow.WindowSize}) but LlmKit does not slide the KV cache yet; a graph that applies the window itself (GroupQueryAttention local_window_size) needs no sliding_window entry");
+            Require(window.WindowSize > 0 && window.WindowSize <= model.ContextLength, "$.model.decoder.sliding_window.window_size", $"must be in [1, context_length {model.ContextLength}] (was {window.WindowSize})");
         }
 
         ValidateSearch(search, model, path);

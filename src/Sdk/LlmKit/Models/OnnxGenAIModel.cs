@@ -33,9 +33,13 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         Signature = signature;
         MaxLength = maxLength;
         LoadTime = loadTime;
-        ReusesPromptPrefixes = options.ReusePromptPrefixes;
+        SlidingWindow = config.Model.Decoder.SlidingWindow?.WindowSize;
+
+        // A sliding window keeps only the last positions, so the cache is no prefix of the sequence: nothing to reuse.
+        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null;
+        KvCapacity = Math.Min(maxLength, SlidingWindow ?? maxLength);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
-        KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, maxLength, config.Search.PastPresentShareBuffer);
+        KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, KvCapacity, config.Search.PastPresentShareBuffer);
         _maxPooledStates = (int)Math.Clamp(options.MaxPooledKvCacheBytes / Math.Max(1, KvCacheBytesPerSequence), 0, MaxPooledStates);
         _ones = new IndexTensorBuffer(signature.AttentionMaskType, maxLength);
         _ones.Fill(1);
@@ -72,6 +76,16 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// up to <see cref="OnnxGenAIModelOptions.MaxPooledKvCacheBytes"/>.
     /// </summary>
     public long KvCacheBytesPerSequence { get; }
+
+    /// <summary>
+    /// The sliding-window size from <c>decoder.sliding_window.window_size</c>, or null: each position attends to the last
+    /// this-many positions (itself included, Hugging Face's convention). The KV cache then holds at most this many
+    /// positions whatever the sequence length, and prompt prefixes are not reused.
+    /// </summary>
+    public int? SlidingWindow { get; }
+
+    /// <summary>Positions one sequence's KV cache holds: <see cref="MaxLength"/>, or the sliding window when smaller.</summary>
+    internal int KvCapacity { get; }
 
     /// <summary>The model family from <c>genai_config.json</c>'s <c>model.type</c>.</summary>
     public string ModelType => Config.Model.Type;
@@ -138,7 +152,8 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         try
         {
             var signature = DecoderSignature.Resolve(config, session, modelPath);
-            CheckKvCacheFits(signature, maxLength, config, configPath);
+            CheckSlidingWindow(signature, config, configPath);
+            CheckKvCacheFits(signature, Math.Min(maxLength, config.Model.Decoder.SlidingWindow?.WindowSize ?? maxLength), config, configPath);
             var model = new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options);
             if (options.Logger is { } logger)
             {
@@ -180,6 +195,27 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
                 $"A sequence of max length {maxLength} (search.max_length / context_length in {GenAIConfigReader.FileName}, or OnnxGenAIModelOptions.MaxLength) " +
                 $"needs {stateBytes:N0} bytes of KV cache ({signature.Layers} layers x {signature.KvHeads} KV heads x head size {signature.HeadSize}, {signature.KvType}); " +
                 $"one sequence may use at most {available:N0} bytes (half the memory available to this process) and one KV tensor at most {Array.MaxLength:N0}. Set OnnxGenAIModelOptions.MaxLength lower ('{configPath}').")
+            { FilePath = configPath };
+        }
+    }
+
+    /// <summary>
+    /// The runtime slides the cache only where it controls positions: a graph that takes position_ids and
+    /// concatenates its KV. A GroupQueryAttention graph with shared buffers derives positions from the cache length,
+    /// so its window must be in the graph (local_window_size), not in the configuration.
+    /// </summary>
+    private static void CheckSlidingWindow(DecoderSignature signature, GenAIConfig config, string configPath)
+    {
+        if (config.Model.Decoder.SlidingWindow is not { } window)
+        {
+            return;
+        }
+
+        if (config.Search.PastPresentShareBuffer || signature.PositionIds is null)
+        {
+            throw new ModelFolderException(
+                $"{GenAIConfigReader.FileName}: $.model.decoder.sliding_window (window_size {window.WindowSize}) needs a graph with a position_ids input and " +
+                $"past_present_share_buffer false; this graph derives positions from its KV cache, so its window belongs in the graph (GroupQueryAttention local_window_size) ('{configPath}').")
             { FilePath = configPath };
         }
     }
