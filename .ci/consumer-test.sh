@@ -76,7 +76,7 @@ mkdir -p "$log" "$work/packages" "$work/consumer" "$work/scratch"
 
 start=$SECONDS
 if ! dotnet pack "$work/packages.slnf" -c Release -o "$work/packages" -p:Version="$version" -nologo >"$log/pack.txt" 2>&1; then
-  grep -E 'error|warning' "$log/pack.txt" | sort -u | head -n 20
+  { grep -E ': error ' "$log/pack.txt" || grep -E 'warning' "$log/pack.txt"; } | sort -u | head -n 20
   fail "dotnet pack failed"
 fi
 pack_seconds=$((SECONDS - start))

@@ -11,6 +11,7 @@ using LlmKit.Generation;
 using LlmKit.ModelBuilder;
 using LlmKit.Models;
 using LlmKit.Plugins.Compression;
+using Microsoft.Extensions.DependencyInjection;
 using LlmKit.Scoring;
 
 if (args.Length != 2)
@@ -31,7 +32,8 @@ try
 {
     // 1. Dependency closure of every LlmKit assembly the packages brought in.
     string[] packaged = ["LlmKit", "LlmKit.Abstractions", "LlmKit.ModelBuilder", "LlmKit.Plugins.Compression",
-        "LlmKit.Plugins.FewShot", "LlmKit.Plugins.Moderation", "LlmKit.Plugins.Ordinal"];
+        "LlmKit.Plugins.FewShot", "LlmKit.Plugins.Moderation", "LlmKit.Plugins.Ordinal", "LlmKit.Embeddings",
+        "LlmKit.Embeddings.MiniLM", "LlmKit.OnnxRuntimeGenAI"];
     int references = 0;
     foreach (string name in packaged)
     {
@@ -77,6 +79,22 @@ try
     {
         Console.Error.WriteLine($"consumer: compression kept {compressed.CompressedTokens} of {compressed.OriginalTokens} tokens");
         return 1;
+    }
+
+    // 5. The offline embedding default: all-MiniLM-L6-v2 from the packaged resource assembly, extracted into scratch.
+    var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+    services.AddLlmKitEmbeddings(options => options.CacheDirectory = Path.Combine(scratch, "embeddings-cache"));
+    using (var provider = services.BuildServiceProvider())
+    {
+        var embedder = provider.GetRequiredService<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>();
+        var embeddings = await embedder.GenerateAsync(["The soup was cold.", "The soup was lukewarm.", "Stocks fell sharply."]);
+        float Cosine(int a, int b) => System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(embeddings[a].Vector.Span, embeddings[b].Vector.Span);
+        Console.WriteLine($"embeddings: {embeddings[0].Vector.Length} dimensions, cos(soup, soup) {Cosine(0, 1):F3}, cos(soup, stocks) {Cosine(0, 2):F3}");
+        if (embeddings[0].Vector.Length != 384 || Cosine(0, 1) <= Cosine(0, 2))
+        {
+            Console.Error.WriteLine("consumer: MiniLM embeddings are not 384-dimensional or do not rank the similar sentence first");
+            return 1;
+        }
     }
 
     return 0;
