@@ -40,8 +40,8 @@ public sealed class TokenScorerTests(OgaModels models)
             }
 
             // The scorer's own formula agrees with the plain one at the argmax and at another token.
-            Assert.Equal(logProbabilities[argmax], OnnxRuntimeGenAITokenScorer.LogProbability(row, argmax), 1e-5);
-            Assert.Equal(logProbabilities[(argmax + 1) % row.Length], OnnxRuntimeGenAITokenScorer.LogProbability(row, (argmax + 1) % row.Length), 1e-5);
+            Assert.Equal(logProbabilities[argmax], LlmKit.Scoring.ModelTokenScorer.LogProbability(row, argmax), 1e-5);
+            Assert.Equal(logProbabilities[(argmax + 1) % row.Length], LlmKit.Scoring.ModelTokenScorer.LogProbability(row, (argmax + 1) % row.Length), 1e-5);
 
             Assert.Equal(1.0, total, 1e-4);
             Assert.Equal(expected[i], argmax);
@@ -57,7 +57,7 @@ public sealed class TokenScorerTests(OgaModels models)
         var engine = models.For(folder);
         var scorer = new OnnxRuntimeGenAITokenScorer(engine);
         int[] continuation = expected[input.Length..];
-        var scores = scorer.Score(input, [continuation], CancellationToken.None)[0];
+        var scores = scorer.ScoreIds(input, [continuation], CancellationToken.None)[0];
         Assert.Equal(continuation, scores.TokenIds);
 
         // fp32 graphs: incremental decode and prefill agree to float rounding. The fp16 Llama keeps its KV cache and
@@ -71,7 +71,7 @@ public sealed class TokenScorerTests(OgaModels models)
             using var generator = new Generator(engine.NativeModel, parameters);
             generator.AppendTokens(expected[..(input.Length + i)]);
             engine.CopyLastLogits(generator, row);
-            float fresh = OnnxRuntimeGenAITokenScorer.LogProbability(row, continuation[i]);
+            float fresh = LlmKit.Scoring.ModelTokenScorer.LogProbability(row, continuation[i]);
             Assert.Equal(fresh, scores.LogProbabilities[i], tolerance);
 
             Assert.Equal(LogSoftmax(row).Max(), fresh, 1e-5);
