@@ -182,7 +182,6 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
     /// <exception cref="NotSupportedException">A setting onnxruntime-genai cannot honour is set; the message names it.</exception>
     public GenerationOptions ResolveOptions(GenerationOptions? options)
     {
-        var search = Config.Search;
         options ??= new GenerationOptions();
         options.Validate();
         Unsupported(options.MinP, "MinP (min_p)");
@@ -193,14 +192,7 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
             throw new NotSupportedException($"NumBeams (num_beams) = {options.NumBeams}: LlmKit's onnxruntime-genai engine streams one sequence and does not run beam search; use LlmKit's own engine for beam search, or NumBeams = 1.");
         }
 
-        return options with
-        {
-            Temperature = options.Temperature ?? (search.DoSample ? search.Temperature : 0f),
-            TopK = options.TopK ?? (search.DoSample ? search.TopK : 0),
-            TopP = options.TopP ?? (search.DoSample ? search.TopP : 1f),
-            RepetitionPenalty = options.RepetitionPenalty ?? search.RepetitionPenalty,
-            NoRepeatNGramSize = options.NoRepeatNGramSize ?? search.NoRepeatNGramSize,
-        };
+        return options.WithDefaultsFrom(Config.Search);
     }
 
     /// <inheritdoc />

@@ -61,6 +61,28 @@ public sealed record GenerationOptions
     /// <summary>Texts that end generation when produced; they are matched across token boundaries and never emitted.</summary>
     public IReadOnlyList<string>? StopSequences { get; init; }
 
+    /// <summary>
+    /// These settings with every unset sampling and search value taken from a folder's <c>search</c> section (temperature,
+    /// top-k and top-p only when it samples; greedy otherwise), as every engine resolves them.
+    /// </summary>
+    /// <param name="search">The folder's <c>search</c> section.</param>
+    public GenerationOptions WithDefaultsFrom(Models.GenAISearchSection search)
+    {
+        ArgumentNullException.ThrowIfNull(search);
+        return this with
+        {
+            Temperature = Temperature ?? (search.DoSample ? search.Temperature : 0f),
+            TopK = TopK ?? (search.DoSample ? search.TopK : 0),
+            TopP = TopP ?? (search.DoSample ? search.TopP : 1f),
+            RepetitionPenalty = RepetitionPenalty ?? search.RepetitionPenalty,
+            NoRepeatNGramSize = NoRepeatNGramSize ?? search.NoRepeatNGramSize,
+            NumBeams = NumBeams ?? search.NumBeams,
+            NumReturnSequences = NumReturnSequences ?? Math.Min(search.NumReturnSequences, NumBeams ?? search.NumBeams),
+            LengthPenalty = LengthPenalty ?? search.LengthPenalty,
+            EarlyStopping = EarlyStopping ?? search.EarlyStopping,
+        };
+    }
+
     /// <summary>Validates the settings.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is outside its range; the message names the setting.</exception>
     public void Validate()

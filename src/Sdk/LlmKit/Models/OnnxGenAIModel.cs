@@ -234,21 +234,9 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// </summary>
     public GenerationOptions ResolveOptions(GenerationOptions? options)
     {
-        var search = Config.Search;
         options ??= new GenerationOptions();
         options.Validate();
-        return options with
-        {
-            Temperature = options.Temperature ?? (search.DoSample ? search.Temperature : 0f),
-            TopK = options.TopK ?? (search.DoSample ? search.TopK : 0),
-            TopP = options.TopP ?? (search.DoSample ? search.TopP : 1f),
-            RepetitionPenalty = options.RepetitionPenalty ?? search.RepetitionPenalty,
-            NoRepeatNGramSize = options.NoRepeatNGramSize ?? search.NoRepeatNGramSize,
-            NumBeams = options.NumBeams ?? search.NumBeams,
-            NumReturnSequences = options.NumReturnSequences ?? Math.Min(search.NumReturnSequences, options.NumBeams ?? search.NumBeams),
-            LengthPenalty = options.LengthPenalty ?? search.LengthPenalty,
-            EarlyStopping = options.EarlyStopping ?? search.EarlyStopping,
-        };
+        return options.WithDefaultsFrom(Config.Search);
     }
 
     /// <summary>Starts a generation for a tokenized prompt.</summary>
