@@ -65,6 +65,19 @@ public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
             }
         }
 
+        // The newest user message is what the older text is ranked against (question-aware compression).
+        string? query = null;
+        if (_options.QuestionAware)
+        {
+            for (int m = messages.Count - 1; m >= 0 && query is null; m--)
+            {
+                if (adapter.RoleOf(messages[m]) == HistoryMessageRole.User && adapter.TextOf(messages[m]).Length > 0)
+                {
+                    query = adapter.TextOf(messages[m]);
+                }
+            }
+        }
+
         int compressed = 0;
         if (candidateTokens > 0)
         {
@@ -74,7 +87,8 @@ public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
             {
                 foreach ((int u, int m, string text) in candidates)
                 {
-                    CompressionResult result = await _compressor.CompressAsync(text, CompressionTarget.Rate(rate), cancellationToken).ConfigureAwait(false);
+                    var parts = PromptParts.FromText(text) with { Query = query };
+                    CompressionResult result = await _compressor.CompressAsync(parts, CompressionTarget.Rate(rate), cancellationToken).ConfigureAwait(false);
                     units[u].Messages[m] = adapter.WithText(units[u].Messages[m], result.Text, HistoryTags.Compressed);
                     compressed++;
                 }

@@ -82,6 +82,12 @@ public sealed class CompressingHistoryReducerOptions : HistoryReducerOptions
     /// <summary>Lowest rate older messages are compressed to before whole turns are dropped; in [0.05, 1]; default 0.3.</summary>
     public double MinimumRate { get; set; } = 0.3;
 
+    /// <summary>
+    /// Rank each older message's sentences against the newest user message and give the relevant ones more of the
+    /// budget (<see cref="PromptCompressionOptions.RankSegments"/> must be on in the compressor); default true.
+    /// </summary>
+    public bool QuestionAware { get; set; } = true;
+
     /// <inheritdoc />
     public override void Validate()
     {
