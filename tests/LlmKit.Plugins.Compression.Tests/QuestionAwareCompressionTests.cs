@@ -1,5 +1,7 @@
 using LlmKit.Embeddings;
+using LlmKit.Plugins.Compression.History;
 using LlmKit.Plugins.Compression.Scoring;
+using Microsoft.Extensions.AI;
 
 namespace LlmKit.Plugins.Compression.Tests;
 
@@ -144,6 +146,48 @@ public sealed class QuestionAwareCompressionTests
 
         Assert.True(result.Text.Contains("berth is on pier seven", StringComparison.Ordinal), result.Text);
         Assert.True(result.Ratio < 0.45, $"ratio {result.Ratio:0.000}");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Compressing_reducer_recalls_the_old_turn_the_newest_question_needs(bool questionAware)
+    {
+        var random = new Random(40);
+        var messages = new List<ChatMessage> { new(ChatRole.System, HistoryFixtures.Instruction) };
+        for (int turn = 1; turn <= 40; turn++)
+        {
+            string user = turn switch
+            {
+                3 => "My parcel has not arrived yet; my order number is 4471.",
+                40 => "What was my order number again?",
+                _ => HistoryFixtures.Sentence(random, 8, 20),
+            };
+            messages.Add(new ChatMessage(ChatRole.User, user));
+            if (turn < 40)
+            {
+                messages.Add(new ChatMessage(ChatRole.Assistant, HistoryFixtures.Sentence(random, 8, 20)));
+            }
+        }
+
+        var reducer = new CompressingHistoryReducer(Fallback(), new CompressingHistoryReducerOptions { MaxTokens = 256, QuestionAware = questionAware });
+        List<ChatMessage> reduced = [.. await reducer.ReduceAsync(messages, CancellationToken.None)];
+
+        Assert.Same(messages[0], reduced[0]); // the instruction, verbatim and first
+        Assert.Same(messages[^1], reduced[^1]); // the live question, untouched
+        Assert.True(HistoryFixtures.Count(reduced, new HistoryReducerOptions()) <= 256);
+        ChatMessage? recalled = reduced.SingleOrDefault(m => m.Text.Contains("4471", StringComparison.Ordinal));
+        if (questionAware)
+        {
+            Assert.NotNull(recalled);
+            Assert.Equal(ChatRole.User, recalled.Role); // the speaker is kept
+            Assert.Equal(HistoryTags.Recalled, HistoryFixtures.Tag(recalled));
+            Assert.Equal(1, reduced.IndexOf(recalled));
+        }
+        else
+        {
+            Assert.Null(recalled); // dropped with the oldest turns
+        }
     }
 
     [Fact]

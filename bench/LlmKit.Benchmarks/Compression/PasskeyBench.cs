@@ -218,7 +218,7 @@ internal static class PasskeyBench
         return scorer.Tokenizer.Decode(ids[^keep..]) ?? string.Empty;
     }
 
-    private static string[] ReviewSentences(string shared) =>
+    internal static string[] ReviewSentences(string shared) =>
         new[] { "yelp_labelled.txt", "amazon_cells_labelled.txt" }
             .SelectMany(file => File.ReadAllLines(Path.Combine(shared, "datasets", "sentiment-sentences", file)))
             .Select(line => line.Split('\t')[0].Trim())
@@ -226,7 +226,7 @@ internal static class PasskeyBench
             .ToArray();
 
     /// <summary>TinyStories-like sentences: stories sampled from stories260K (temperature 1, one seed per story), split at sentence ends, digits-free.</summary>
-    private static async Task<string[]> StorySentencesAsync(OnnxGenAIModel model, int tokens, CancellationToken cancellationToken)
+    internal static async Task<string[]> StorySentencesAsync(OnnxGenAIModel model, int tokens, CancellationToken cancellationToken)
     {
         var sentences = new List<string>();
         int total = 0;
