@@ -62,6 +62,8 @@ internal static class PasskeyBench
         // results[(length, depth, rate, method)] = (kept, total, ratio sum)
         var kept = new Dictionary<(int, int, double, string), (int Kept, int Total, double RatioSum)>();
         var msPer1K = new Dictionary<(int, string), List<double>>();
+        var cpuPer1K = new Dictionary<(int, string, double), List<double>>();
+        var wallPer1K = new Dictionary<(int, string, double), List<double>>();
         var actualLengths = new Dictionary<int, List<int>>();
         foreach (int length in lengths)
         {
@@ -81,6 +83,7 @@ internal static class PasskeyBench
                     {
                         foreach (string method in Methods)
                         {
+                            TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                             var timer = Stopwatch.StartNew();
                             string output = method switch
                             {
@@ -90,9 +93,12 @@ internal static class PasskeyBench
                                 _ => Truncate(scorer, ids, rate),
                             };
                             timer.Stop();
+                            double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
                             if (method.StartsWith("ours", StringComparison.Ordinal))
                             {
                                 (msPer1K.TryGetValue((length, method), out var times) ? times : msPer1K[(length, method)] = []).Add(timer.Elapsed.TotalMilliseconds / (haystackTokens / 1000.0));
+                                (cpuPer1K.TryGetValue((length, method, rate), out var cpu) ? cpu : cpuPer1K[(length, method, rate)] = []).Add(cpuMs / (haystackTokens / 1000.0));
+                                (wallPer1K.TryGetValue((length, method, rate), out var wall) ? wall : wallPer1K[(length, method, rate)] = []).Add(timer.Elapsed.TotalMilliseconds / (haystackTokens / 1000.0));
                             }
 
                             bool found = output.Contains(passkey, StringComparison.Ordinal);
@@ -159,10 +165,16 @@ internal static class PasskeyBench
         }
 
         Console.WriteLine();
-        Console.WriteLine("Time, ms per 1,000 input tokens (mean over every call of the length; includes ranking and pruning):");
+        Console.WriteLine("Time per 1,000 input tokens, medians over the calls of a cell: process CPU ms (what the compression costs, whatever else runs on the machine) / wall ms (includes waiting for a core on a shared machine).");
+        Console.WriteLine();
+        Console.WriteLine("| tokens | method | " + string.Join(" | ", rates.Select(r => $"{Rate(r)} CPU / wall")) + " |");
+        Console.WriteLine("| ---: | --- | " + string.Join(" | ", rates.Select(_ => "---:")) + " |");
         foreach (int length in lengths)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {length} (actual {actualLengths[length].Average():0}): ours-question {msPer1K[(length, "ours-question")].Average():0.0}, ours-no-question {msPer1K[(length, "ours-no-question")].Average():0.0}"));
+            foreach (string method in Methods.Take(2))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {length} | {method} | {string.Join(" | ", rates.Select(r => $"{Median(cpuPer1K[(length, method, r)]):0.0} / {Median(wallPer1K[(length, method, r)]):0.0}"))} |"));
+            }
         }
 
         return 0;
