@@ -15,7 +15,7 @@ namespace LlmKit.Benchmarks.Compression;
 /// filler sentences, and a question asking for it. Does a compression method keep the passkey verbatim (every digit, in
 /// order, as one number) at a given rate? Methods: ours question-aware, ours without the question, random token
 /// dropping at the same ratio, keep-the-last-N-tokens truncation. Options: <c>--lengths</c>, <c>--depths</c> (percent),
-/// <c>--rates</c>, <c>--haystacks</c> (per cell), <c>--story-tokens</c> (size of the generated story pool).
+/// <c>--rates</c>, <c>--haystacks</c> (per cell), <c>--story-tokens</c> (size of the generated story pool), <c>--show-failures</c> (print what ours-question kept when it missed).
 /// </summary>
 internal static class PasskeyBench
 {
@@ -42,6 +42,7 @@ internal static class PasskeyBench
         int[] depths = Ints(Option(args, "--depths", "0,25,50,75,100"));
         double[] rates = Option(args, "--rates", "0.5,0.2,0.1,0.05").Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
         int haystacks = int.Parse(Option(args, "--haystacks", "10"), CultureInfo.InvariantCulture);
+        bool showFailures = args.Contains("--show-failures");
         int storyTokens = int.Parse(Option(args, "--story-tokens", "30000"), CultureInfo.InvariantCulture);
 
         // Digits are NOT force-kept here: with KeepDigits (the default) every number survives any of our methods, and
@@ -102,6 +103,11 @@ internal static class PasskeyBench
                             }
 
                             bool found = output.Contains(passkey, StringComparison.Ordinal);
+                            if (!found && showFailures && method == "ours-question")
+                            {
+                                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"missed: length {length} depth {depth}% rate {Rate(rate)} haystack {h} passkey {passkey} question \"{question}\" -> {output}"));
+                            }
+
                             double ratio = ours.CountTokens(output) / (double)haystackTokens;
                             var key = (length, depth, rate, method);
                             (int k, int n, double r) = kept.TryGetValue(key, out var v) ? v : (0, 0, 0);
