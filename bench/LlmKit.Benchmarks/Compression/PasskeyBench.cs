@@ -15,7 +15,7 @@ namespace LlmKit.Benchmarks.Compression;
 /// filler sentences, and a question asking for it. Does a compression method keep the passkey verbatim (every digit, in
 /// order, as one number) at a given rate? Methods: ours question-aware, ours without the question, random token
 /// dropping at the same ratio, keep-the-last-N-tokens truncation. Options: <c>--lengths</c>, <c>--depths</c> (percent),
-/// <c>--rates</c>, <c>--haystacks</c> (per cell), <c>--story-tokens</c> (size of the generated story pool), <c>--show-failures</c> (print what ours-question kept when it missed).
+/// <c>--rates</c>, <c>--haystacks</c> (per cell), <c>--story-tokens</c> (size of the generated story pool), <c>--show-failures</c> (print what ours-question kept when it missed), <c>--ranking</c> (a <see cref="SegmentRanking"/> name; default Auto).
 /// </summary>
 internal static class PasskeyBench
 {
@@ -47,12 +47,12 @@ internal static class PasskeyBench
 
         // Digits are NOT force-kept here: with KeepDigits (the default) every number survives any of our methods, and
         // the benchmark would measure that rule, not whether the ranking finds the passkey line.
-        var options = new PromptCompressionOptions { KeepDigits = false };
+        var options = new PromptCompressionOptions { KeepDigits = false, SegmentRanking = Enum.Parse<SegmentRanking>(Option(args, "--ranking", nameof(SegmentRanking.Auto)), ignoreCase: true) };
         var ours = new PromptCompressor(scorer, options);
 
         Console.WriteLine($"# compress passkey — scorer window {scorer.MaxSequenceLength}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"args: {string.Join(' ', args)}"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lengths {string.Join(',', lengths)}; depths {string.Join(',', depths)}%; rates {string.Join(',', rates)}; {haystacks} haystacks per cell (even: story filler, odd: review filler); KeepDigits off for ours."));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lengths {string.Join(',', lengths)}; depths {string.Join(',', depths)}%; rates {string.Join(',', rates)}; {haystacks} haystacks per cell (even: story filler, odd: review filler); KeepDigits off for ours; segment ranking {options.SegmentRanking}."));
 
         var clock = Stopwatch.StartNew();
         string[] stories = await StorySentencesAsync(model, storyTokens, cancellationToken);
