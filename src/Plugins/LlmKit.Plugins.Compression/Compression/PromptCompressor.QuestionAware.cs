@@ -8,9 +8,6 @@ namespace LlmKit.Plugins.Compression;
 /// <content>The question-aware coarse stage: segments ranked against the question, budget allocated by rank.</content>
 public sealed partial class PromptCompressor
 {
-    /// <summary>Reciprocal-rank-fusion constant (the usual 60).</summary>
-    private const double FusionK = 60;
-
     /// <summary>Ranks segments against the question, drops the lowest-ranked ones (keeping their force-kept characters) and returns the reduced contexts with per-character priorities.</summary>
     private async Task<(List<string> Contexts, List<float[]> Priorities, List<bool[]> Forced, int Segments)> SelectSegmentsAsync(
         PromptParts prompt, int[] keptContexts, string query, int targetTokens, CancellationToken cancellationToken)
@@ -195,16 +192,48 @@ public sealed partial class PromptCompressor
         }
     }
 
-    /// <summary>Reciprocal-rank fusion: sum over rankers of 1 / (k + rank).</summary>
+    /// <summary>
+    /// Score fusion: the sum over rankers of each score's z-score (distance from the mean in standard deviations), so
+    /// a ranker that singles one segment out (BM25 on shared rare words) decides, and a ranker that sees no difference
+    /// (BM25 when the question shares no word; standard deviation 0) adds nothing.
+    /// </summary>
     internal static double[] Fuse(params double[][] scores)
     {
         var fused = new double[scores[0].Length];
         foreach (double[] values in scores)
         {
-            int[] order = Enumerable.Range(0, values.Length).OrderByDescending(i => values[i]).ThenBy(i => i).ToArray();
-            for (int r = 0; r < order.Length; r++)
+            double mean = 0;
+            int finite = 0;
+            foreach (double value in values)
             {
-                fused[order[r]] += 1 / (FusionK + r + 1);
+                if (double.IsFinite(value))
+                {
+                    mean += value;
+                    finite++;
+                }
+            }
+
+            if (finite < 2)
+            {
+                continue;
+            }
+
+            mean /= finite;
+            double variance = 0;
+            foreach (double value in values)
+            {
+                variance += double.IsFinite(value) ? (value - mean) * (value - mean) : 0;
+            }
+
+            double deviation = Math.Sqrt(variance / finite);
+            if (deviation <= 1e-12)
+            {
+                continue;
+            }
+
+            for (int i = 0; i < values.Length; i++)
+            {
+                fused[i] += double.IsFinite(values[i]) ? (values[i] - mean) / deviation : -10;
             }
         }
 

@@ -5,7 +5,7 @@ public enum SegmentRanking
 {
     /// <summary>
     /// Embedding similarity when the compressor has an embedding generator; otherwise the scorer's log P(question | segment)
-    /// fused with BM25 by reciprocal rank (BM25 alone when the scorer is the model-free <see cref="Scoring.StatisticalTokenScorer"/>).
+    /// fused with BM25 by summed z-scores (BM25 alone when the scorer is the model-free <see cref="Scoring.StatisticalTokenScorer"/>).
     /// </summary>
     Auto,
 
@@ -18,6 +18,6 @@ public enum SegmentRanking
     /// <summary>Cosine similarity of question and segment embeddings; needs an embedding generator.</summary>
     Embedding,
 
-    /// <summary>Reciprocal-rank fusion of <see cref="LogProbability"/> and <see cref="Bm25"/>.</summary>
+    /// <summary>The sum of the z-scores of <see cref="LogProbability"/> and <see cref="Bm25"/> (a ranker that sees no difference adds nothing).</summary>
     LogProbabilityAndBm25,
 }
