@@ -13,7 +13,7 @@ namespace LlmKit.Benchmarks.Compression;
 
 /// <summary>
 /// <c>compress</c>: achieved ratio, speed and fidelity of <see cref="PromptCompressor"/> with the stories260K scorer,
-/// against random token dropping at the same rate. Fidelity is ROUGE-L F1 between stories260K's greedy continuation
+/// against random token dropping at the same rate. Modes: <c>compress passkey</c> (see <see cref="PasskeyBench"/>), <c>compress retention</c> and <c>compress history</c> (see <see cref="RetentionBench"/>). Fidelity is ROUGE-L F1 between stories260K's greedy continuation
 /// of the original prompt and of the compressed one. Options: <c>--quick</c> (fewer prompts), <c>--shared DIR</c>.
 /// </summary>
 internal sealed class CompressBenchCommand : IBenchCommand
@@ -36,6 +36,22 @@ internal sealed class CompressBenchCommand : IBenchCommand
         using OnnxGenAIModel model = OnnxGenAIModel.Load(folder, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
         Task<string> ContinueAsync(string prompt) => GreedyContinuationAsync(model, prompt, continuationTokens, cancellationToken);
         var scorer = new OnnxTokenScorer(model);
+        if (args.Length > 0 && args[0] == "passkey")
+        {
+            return await PasskeyBench.RunAsync(args, model, scorer, shared, cancellationToken);
+        }
+
+        if (args.Length > 0 && args[0] == "retention")
+        {
+            string[] stories = await PasskeyBench.StorySentencesAsync(model, 12_000, cancellationToken);
+            return await RetentionBench.RetentionAsync(args, scorer, stories, PasskeyBench.ReviewSentences(shared), cancellationToken);
+        }
+
+        if (args.Length > 0 && args[0] == "history")
+        {
+            return await RetentionBench.HistoryAsync(args, model, scorer, PasskeyBench.ReviewSentences(shared), cancellationToken);
+        }
+
         var ours = new PromptCompressor(scorer);
         var oursTokens = new PromptCompressor(scorer, new PromptCompressionOptions { PruneWholeWords = false });
         var random = new PromptCompressor(new RandomTokenScorer(scorer));

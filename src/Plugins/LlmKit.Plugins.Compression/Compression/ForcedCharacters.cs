@@ -9,6 +9,9 @@ internal sealed class ForcedCharacters
 
     // A number with its internal separators (19:00, 3.5, 1,200, 2024-05-01), so kept digits keep their meaning.
     private static readonly Regex Number = new(@"\d+(?:[.,:/\-]\d+)*", RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
+    // A capitalised word of two or more characters after a word, comma, colon, semicolon, quote or bracket on the same
+    // line: not the first word of a sentence or line (a crude but predictable named-entity rule).
+    private static readonly Regex NamedEntity = new(@"(?<=[\p{L}\p{N},;:'""\u2019)\]][ \t]+)\p{Lu}[\p{L}\p{N}]+(?:[-'\u2019]\p{L}+)*", RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
     private readonly Regex[] _patterns;
     private readonly string[] _strings;
     private readonly bool _digits;
@@ -28,6 +31,11 @@ internal sealed class ForcedCharacters
             {
                 patterns.Add(new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout));
             }
+        }
+
+        if (options.KeepNamedEntities)
+        {
+            patterns.Add(NamedEntity);
         }
 
         _patterns = [.. patterns];

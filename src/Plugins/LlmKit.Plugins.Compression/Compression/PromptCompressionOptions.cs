@@ -70,6 +70,40 @@ public sealed class PromptCompressionOptions
     /// </summary>
     public double CoarseContextRetention { get; set; } = 2.0;
 
+    /// <summary>
+    /// Question-aware coarse-to-fine mode: when the prompt has a question (or <see cref="PromptParts.Query"/>) and a
+    /// rate or token target, split the contexts into segments (sentences and lines), rank them by relevance to the
+    /// question (<see cref="SegmentRanking"/>), drop the lowest-ranked ones whole, give the higher-ranked ones a larger
+    /// share of the budget, then prune tokens within them; default true.
+    /// </summary>
+    public bool RankSegments { get; set; } = true;
+
+    /// <summary>How segments are ranked against the question; default <see cref="SegmentRanking.Auto"/>.</summary>
+    public SegmentRanking SegmentRanking { get; set; } = SegmentRanking.Auto;
+
+    /// <summary>
+    /// How many times the context budget the segment stage keeps (in rank order) before token pruning, in [1, 10];
+    /// default 1.5. 1 keeps only what fits the budget (no pruning within segments); larger leaves the finer pass
+    /// more to choose from and costs more scorer calls.
+    /// </summary>
+    public double SegmentRetention { get; set; } = 1.5;
+
+    /// <summary>
+    /// Share of the context budget given to the top-ranked segments whole, in [0, 1]; default 0.5. Segments are taken
+    /// in rank order while their tokens fit this share (the first one whenever it fits the whole budget) and are kept
+    /// before anything else; the other retained segments are pruned, the lower-ranked ones harder.
+    /// </summary>
+    public double TopSegmentShare { get; set; } = 0.5;
+
+    /// <summary>Longest segment in characters; longer sentences or lines are cut at a space; in [16, 100,000]; default 400.</summary>
+    public int MaxSegmentCharacters { get; set; } = 400;
+
+    /// <summary>
+    /// Keep simple named entities: capitalised words (two or more characters) that do not start a sentence or a line;
+    /// default false (the rule also catches ordinary capitalised words such as titles).
+    /// </summary>
+    public bool KeepNamedEntities { get; set; }
+
     /// <summary>Checks every option and throws an exception naming the bad one and its allowed range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A numeric option is out of range.</exception>
     /// <exception cref="ArgumentException">A force-keep pattern is not a valid regular expression, or a force-keep string is empty.</exception>
@@ -93,6 +127,26 @@ public sealed class PromptCompressionOptions
         if (!(CoarseContextRetention >= 1 && CoarseContextRetention <= 10))
         {
             throw new ArgumentOutOfRangeException(nameof(CoarseContextRetention), CoarseContextRetention, "CoarseContextRetention must be in [1, 10].");
+        }
+
+        if (!(SegmentRetention >= 1 && SegmentRetention <= 10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SegmentRetention), SegmentRetention, "SegmentRetention must be in [1, 10].");
+        }
+
+        if (!(TopSegmentShare >= 0 && TopSegmentShare <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopSegmentShare), TopSegmentShare, "TopSegmentShare must be in [0, 1].");
+        }
+
+        if (MaxSegmentCharacters is < 16 or > 100_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSegmentCharacters), MaxSegmentCharacters, "MaxSegmentCharacters must be in [16, 100000].");
+        }
+
+        if (!Enum.IsDefined(SegmentRanking))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SegmentRanking), SegmentRanking, "SegmentRanking must be Auto, LogProbability, Bm25, Embedding or LogProbabilityAndBm25.");
         }
 
         foreach (string value in ForceKeepStrings)
@@ -132,6 +186,12 @@ public sealed class PromptCompressionOptions
             RankContexts = RankContexts,
             PruneWholeWords = PruneWholeWords,
             CoarseContextRetention = CoarseContextRetention,
+            RankSegments = RankSegments,
+            SegmentRanking = SegmentRanking,
+            SegmentRetention = SegmentRetention,
+            TopSegmentShare = TopSegmentShare,
+            MaxSegmentCharacters = MaxSegmentCharacters,
+            KeepNamedEntities = KeepNamedEntities,
         };
         foreach (string value in ForceKeepStrings)
         {

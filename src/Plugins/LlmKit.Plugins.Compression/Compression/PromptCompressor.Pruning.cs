@@ -85,15 +85,44 @@ public sealed partial class PromptCompressor
 
         if (targetTokens is int goal)
         {
-            keepUnit = Calibrate(tokens, units, segments, selfInformation, goal, target.Kind == CompressionTargetKind.Rate);
+            keepUnit = Calibrate(tokens, units, segments, selfInformation, goal, target.Kind == CompressionTargetKind.Rate, UnitPriorities(tokens, units, prompt.Priority));
         }
 
         return (KeptText(tokens, units.TokenMask(keepUnit)), segments.Count);
     }
 
+    /// <summary>Per unit, the priority scale of its first visible character (null when segments were not ranked).</summary>
+    private static float[]? UnitPriorities(TokenizedText tokens, PruningUnits units, float[]? characterPriority)
+    {
+        if (characterPriority is null)
+        {
+            return null;
+        }
+
+        var priority = new float[units.Count];
+        for (int u = 0; u < units.Count; u++)
+        {
+            // The priority of the unit's first visible character (its leading space belongs to the previous segment).
+            float value = 1;
+            int to = tokens.End(units.End(u) - 1);
+            for (int c = tokens.Starts[units.Start(u)]; c < to; c++)
+            {
+                if (!char.IsWhiteSpace(tokens.Text[c]))
+                {
+                    value = characterPriority[c];
+                    break;
+                }
+            }
+
+            priority[u] = value;
+        }
+
+        return priority;
+    }
+
     private bool[] MarkForcedTokens(TokenizedText tokens, AssembledPrompt prompt)
     {
-        bool[] forcedCharacters = _forced.Mark(prompt.Text);
+        bool[] forcedCharacters = prompt.Forced ?? _forced.Mark(prompt.Text);
         var forced = new bool[tokens.Count];
         for (int i = 0; i < tokens.Count; i++)
         {
@@ -115,7 +144,7 @@ public sealed partial class PromptCompressor
     /// Orders prunable units by their rank within their own segment (most surprising first), so keeping the first K
     /// spreads the budget evenly over segments, then finds the K whose kept text has the target count in real tokens.
     /// </summary>
-    private bool[] Calibrate(TokenizedText tokens, PruningUnits units, List<(int FirstUnit, int UnitCount)> segments, float[] selfInformation, int goal, bool closest)
+    private bool[] Calibrate(TokenizedText tokens, PruningUnits units, List<(int FirstUnit, int UnitCount)> segments, float[] selfInformation, int goal, bool closest, float[]? priority)
     {
         var rankKey = new double[units.Count];
         var value = new double[units.Count];
@@ -125,7 +154,7 @@ public sealed partial class PromptCompressor
             List<int> ranked = units.RankPrunable(firstUnit, unitCount, selfInformation);
             for (int j = 0; j < ranked.Count; j++)
             {
-                rankKey[ranked[j]] = (j + 0.5) / ranked.Count;
+                rankKey[ranked[j]] = (j + 0.5) / ranked.Count * (priority is null ? 1 : priority[ranked[j]]);
                 value[ranked[j]] = units.MeanSelfInformation(ranked[j], selfInformation);
             }
 

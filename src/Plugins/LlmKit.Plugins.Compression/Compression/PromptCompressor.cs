@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using LlmKit.Scoring;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.Tokenizers;
@@ -20,6 +21,7 @@ public sealed partial class PromptCompressor
     private readonly ForcedCharacters _forced;
     private readonly TokenCounter _counter;
     private readonly ILogger _logger;
+    private readonly IEmbeddingGenerator<string, Embedding<float>>? _embeddings;
 
     /// <summary>Creates a compressor.</summary>
     /// <param name="scorer">Scores tokens; its tokenizer defines the pruning units.</param>
@@ -29,6 +31,19 @@ public sealed partial class PromptCompressor
     /// <exception cref="ArgumentNullException"><paramref name="scorer"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid (see <see cref="PromptCompressionOptions.Validate"/>).</exception>
     public PromptCompressor(ITokenScorer scorer, PromptCompressionOptions? options = null, Tokenizer? targetTokenizer = null, ILogger<PromptCompressor>? logger = null)
+        : this(scorer, embeddings: null, options, targetTokenizer, logger)
+    {
+    }
+
+    /// <summary>Creates a compressor that can rank segments by embedding similarity (<see cref="SegmentRanking.Embedding"/>, and <see cref="SegmentRanking.Auto"/> when given).</summary>
+    /// <param name="scorer">Scores tokens; its tokenizer defines the pruning units.</param>
+    /// <param name="embeddings">Embeds the question and the segments for question-aware ranking; null for none.</param>
+    /// <param name="options">Options (copied); null for defaults.</param>
+    /// <param name="targetTokenizer">Tokenizer of the model that will read the prompt, for counting; null to count with the scorer's tokenizer.</param>
+    /// <param name="logger">Logger; null for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="scorer"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (see <see cref="PromptCompressionOptions.Validate"/>).</exception>
+    public PromptCompressor(ITokenScorer scorer, IEmbeddingGenerator<string, Embedding<float>>? embeddings, PromptCompressionOptions? options = null, Tokenizer? targetTokenizer = null, ILogger<PromptCompressor>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         Options = options?.Clone() ?? new PromptCompressionOptions();
@@ -38,6 +53,7 @@ public sealed partial class PromptCompressor
         _counter = new TokenCounter(TargetTokenizer);
         _forced = new ForcedCharacters(Options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _embeddings = embeddings;
     }
 
     /// <summary>The scorer whose log-probabilities drive pruning.</summary>
@@ -115,7 +131,30 @@ public sealed partial class PromptCompressor
         }
 
         AssembledPrompt assembled = keptContexts.Length == allContexts.Length ? original : AssembledPrompt.Build(prompt, keptContexts, Options);
+        int ranked = 0;
+        string? query = string.IsNullOrWhiteSpace(prompt.Query) ? prompt.Question : prompt.Query;
+        if (targetTokens is int goal && Options.RankSegments && !string.IsNullOrWhiteSpace(query) && keptContexts.Length > 0)
+        {
+            (List<string> contexts, List<float[]> priorities, List<bool[]> forced, ranked) = await SelectSegmentsAsync(prompt, keptContexts, query, goal, cancellationToken).ConfigureAwait(false);
+            assembled = AssembledPrompt.Build(prompt, keptContexts, Options, contexts, priorities);
+            bool[] marks = _forced.Mark(assembled.Text);
+            for (int k = 0; k < contexts.Count; k++)
+            {
+                if (assembled.ContextStarts[k] >= 0)
+                {
+                    Array.Copy(forced[k], 0, marks, assembled.ContextStarts[k], forced[k].Length);
+                }
+            }
+
+            assembled.Forced = marks;
+            if (CountTokens(assembled.Text) <= goal)
+            {
+                return Finish(assembled.Text, originalTokens, CountTokens(assembled.Text), targetTokens, keptContexts, 0, clock, activity);
+            }
+        }
+
         (string text, int segments) = await PruneTokensAsync(assembled, target, targetTokens, cancellationToken).ConfigureAwait(false);
+        activity?.SetTag("llmkit.compression.ranked_segments", ranked);
         return Finish(text, originalTokens, CountTokens(text), targetTokens, keptContexts, segments, clock, activity);
     }
 

@@ -13,6 +13,12 @@ public sealed record PromptParts(string? Instruction, IReadOnlyList<string> Cont
     /// <summary>Text placed between parts when the prompt is assembled (default: a blank line).</summary>
     public string Separator { get; init; } = "\n\n";
 
+    /// <summary>
+    /// Text the contexts are ranked against when it should not appear in the output (e.g. the newest user turn while
+    /// older turns are compressed); when null, <see cref="Question"/> is used.
+    /// </summary>
+    public string? Query { get; init; }
+
     /// <summary>A prompt made of one context only.</summary>
     /// <param name="text">The whole prompt.</param>
     public static PromptParts FromText(string text) => new(null, [text], null);

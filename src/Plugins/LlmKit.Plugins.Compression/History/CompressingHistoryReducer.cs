@@ -65,6 +65,19 @@ public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
             }
         }
 
+        // The newest user message is what the older text is ranked against (question-aware compression).
+        string? query = null;
+        if (_options.QuestionAware)
+        {
+            for (int m = messages.Count - 1; m >= 0 && query is null; m--)
+            {
+                if (adapter.RoleOf(messages[m]) == HistoryMessageRole.User && adapter.TextOf(messages[m]).Length > 0)
+                {
+                    query = adapter.TextOf(messages[m]);
+                }
+            }
+        }
+
         int compressed = 0;
         if (candidateTokens > 0)
         {
@@ -74,7 +87,8 @@ public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
             {
                 foreach ((int u, int m, string text) in candidates)
                 {
-                    CompressionResult result = await _compressor.CompressAsync(text, CompressionTarget.Rate(rate), cancellationToken).ConfigureAwait(false);
+                    var parts = PromptParts.FromText(text) with { Query = query };
+                    CompressionResult result = await _compressor.CompressAsync(parts, CompressionTarget.Rate(rate), cancellationToken).ConfigureAwait(false);
                     units[u].Messages[m] = adapter.WithText(units[u].Messages[m], result.Text, HistoryTags.Compressed);
                     compressed++;
                 }
@@ -82,10 +96,65 @@ public sealed partial class CompressingHistoryReducer : ChatHistoryReducerBase
         }
 
         HistoryComposer<TMessage>.Fitted fitted = composer.Fit(layout, [], units);
+        if (query is not null && fitted.DroppedUnits > 0 && _options.RecallShare > 0)
+        {
+            fitted = Recall(composer, layout, units, adapter, query, fitted);
+        }
         int after = composer.Count(fitted.Messages);
         CompressionTelemetry.Reductions.Add(1);
         LogReduced(before, after, compressed, fitted.DroppedMessages);
         return fitted.Messages;
+    }
+
+    /// <summary>Keeps the dropped text messages most relevant to <paramref name="query"/> (BM25 above 0) within <see cref="CompressingHistoryReducerOptions.RecallShare"/> of the budget, right after the instruction.</summary>
+    private HistoryComposer<TMessage>.Fitted Recall<TMessage>(HistoryComposer<TMessage> composer, HistoryLayout<TMessage> layout, List<HistoryUnit<TMessage>> units, IMessageAdapter<TMessage> adapter, string query, HistoryComposer<TMessage>.Fitted fitted)
+        where TMessage : class
+    {
+        var candidates = new List<TMessage>();
+        for (int u = 0; u < fitted.DroppedUnits; u++)
+        {
+            if (units[u].HasFunctionContent)
+            {
+                continue; // a function call must not be separated from its results
+            }
+
+            foreach (TMessage message in units[u].Messages)
+            {
+                HistoryMessageRole role = adapter.RoleOf(message);
+                if (role is HistoryMessageRole.User or HistoryMessageRole.Assistant && adapter.TextOf(message).Length > 0 && adapter.TagOf(message) is null or HistoryTags.Compressed or HistoryTags.Recalled)
+                {
+                    candidates.Add(message);
+                }
+            }
+        }
+
+        double[] scores = Bm25Ranker.Score(query, candidates.Select(adapter.TextOf).ToList());
+        var chosen = new List<int>();
+        int used = 0;
+        foreach (int i in Enumerable.Range(0, candidates.Count).OrderByDescending(i => scores[i]).ThenByDescending(i => i))
+        {
+            int tokens = composer.Count(candidates[i]);
+            if (scores[i] <= 0)
+            {
+                break;
+            }
+
+            if (used + tokens <= _options.RecallShare * _options.MaxTokens)
+            {
+                chosen.Add(i);
+                used += tokens;
+            }
+        }
+
+        if (chosen.Count == 0)
+        {
+            return fitted;
+        }
+
+        chosen.Sort();
+        List<TMessage> recalled = [.. chosen.Select(i => adapter.Create(adapter.RoleOf(candidates[i]), adapter.TextOf(candidates[i]), HistoryTags.Recalled))];
+        HistoryComposer<TMessage>.Fitted refitted = composer.Fit(layout, recalled, units);
+        return composer.Count(refitted.Messages) <= _options.MaxTokens ? refitted : fitted;
     }
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Reduced history from {Before} to {After} tokens: {Compressed} messages compressed, {Dropped} dropped (named in the omission note).")]

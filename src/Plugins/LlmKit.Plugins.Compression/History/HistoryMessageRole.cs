@@ -27,4 +27,7 @@ public static class HistoryTags
 
     /// <summary>A message whose text was shortened by the prompt compressor.</summary>
     public const string Compressed = "compressed";
+
+    /// <summary>An older message that would have been dropped, kept because it is relevant to the newest user message.</summary>
+    public const string Recalled = "recalled";
 }

@@ -82,6 +82,20 @@ public sealed class CompressingHistoryReducerOptions : HistoryReducerOptions
     /// <summary>Lowest rate older messages are compressed to before whole turns are dropped; in [0.05, 1]; default 0.3.</summary>
     public double MinimumRate { get; set; } = 0.3;
 
+    /// <summary>
+    /// Rank each older message's sentences against the newest user message and give the relevant ones more of the
+    /// budget (<see cref="PromptCompressionOptions.RankSegments"/> must be on in the compressor); default true.
+    /// </summary>
+    public bool QuestionAware { get; set; } = true;
+
+    /// <summary>
+    /// With <see cref="QuestionAware"/>, when older turns must still be dropped, the share of
+    /// <see cref="HistoryReducerOptions.MaxTokens"/> given to the dropped text messages most relevant to the newest user
+    /// message (BM25 of its words, score above 0): they stay, compressed and tagged <see cref="HistoryTags.Recalled"/>,
+    /// right after the instruction. In [0, 0.9]; default 0.25; 0 turns recall off.
+    /// </summary>
+    public double RecallShare { get; set; } = 0.25;
+
     /// <inheritdoc />
     public override void Validate()
     {
@@ -89,6 +103,11 @@ public sealed class CompressingHistoryReducerOptions : HistoryReducerOptions
         if (!(MinimumRate >= 0.05 && MinimumRate <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(MinimumRate), MinimumRate, "MinimumRate must be in [0.05, 1].");
+        }
+
+        if (!(RecallShare >= 0 && RecallShare <= 0.9))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecallShare), RecallShare, "RecallShare must be in [0, 0.9].");
         }
     }
 }

@@ -20,6 +20,8 @@ public static class CompressionServiceCollectionExtensions
     /// The compressor scores with the registered <see cref="ITokenScorer"/>; without one it falls back to a
     /// <see cref="StatisticalTokenScorer"/> over the registered <see cref="Tokenizer"/> (or a <see cref="WordTokenizer"/>),
     /// which is much weaker (see the docs). Counting uses the registered <see cref="Tokenizer"/> when there is one.
+    /// A registered <c>IEmbeddingGenerator&lt;string, Embedding&lt;float&gt;&gt;</c> is handed to the compressor, so
+    /// <see cref="SegmentRanking.Auto"/> ranks segments by embedding similarity with it.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">Optional configuration root; sections <c>LlmKit:Compression</c> and <c>LlmKit:Compression:History</c> are bound.</param>
@@ -52,6 +54,7 @@ public static class CompressionServiceCollectionExtensions
             ITokenScorer scorer = sp.GetService<ITokenScorer>() ?? new StatisticalTokenScorer(tokenizer ?? new WordTokenizer());
             return new PromptCompressor(
                 scorer,
+                sp.GetService<IEmbeddingGenerator<string, Embedding<float>>>(),
                 sp.GetRequiredService<IOptions<PromptCompressionOptions>>().Value,
                 tokenizer,
                 sp.GetService<ILogger<PromptCompressor>>());
