@@ -14,7 +14,7 @@ namespace LlmKit.Benchmarks.Compression;
 /// <c>compress retention</c>: QA-style prompts (review or story filler with two labelled "needed" fact sentences and a
 /// question about them); per method and rate, how many needed segments survive (every content word kept) and the mean
 /// embedding cosine between each needed segment and what is left of it. Embeddings: LlmKit's
-/// <see cref="HashingEmbeddingGenerator"/> (MiniLM is not in this branch). <c>compress history</c>: a 40-turn chat whose
+/// <see cref="HashingEmbeddingGenerator"/> by default, all-MiniLM-L6-v2 with <c>--embeddings minilm</c>. <c>compress history</c>: a 40-turn chat whose
 /// turn 3 states "my order number is 4471" and whose turn 40 asks for it; each history reducer at 256/512/1,024 tokens.
 /// </summary>
 internal static class RetentionBench
@@ -45,9 +45,12 @@ internal static class RetentionBench
         int prompts = int.Parse(Option(args, "--prompts", "20"), CultureInfo.InvariantCulture);
         double[] rates = Option(args, "--rates", "0.5,0.2,0.1,0.05").Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
         var ours = new PromptCompressor(scorer);
-        var embeddings = new HashingEmbeddingGenerator();
+        // The cosine column's generator: --embeddings hashing|minilm|DIR (the plugin benchmarks' switch).
+        using var sentenceEncoder = LlmKit.Benchmarks.Embeddings.BenchEmbeddings.Create(Option(args, "--embeddings", "hashing"));
+        IEmbeddingGenerator<string, Embedding<float>> embeddings = sentenceEncoder ?? (IEmbeddingGenerator<string, Embedding<float>>)new HashingEmbeddingGenerator();
+        string described = LlmKit.Benchmarks.Embeddings.BenchEmbeddings.Describe(sentenceEncoder, "HashingEmbeddingGenerator (word and character n-grams, 1,024 dims)");
         string[] methods = ["ours-question", "ours-no-question", "random-drop", "truncate-last-n"];
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# compress retention — {prompts} QA prompts of ~{tokens} tokens (even: story filler, odd: review filler), two needed sentences each at random depths; embeddings: HashingEmbeddingGenerator (word and character n-grams, 1,024 dims), not MiniLM; default compressor options (KeepDigits on)."));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# compress retention — {prompts} QA prompts of ~{tokens} tokens (even: story filler, odd: review filler), two needed sentences each at random depths; cosine embeddings: {described}; default compressor options (KeepDigits on)."));
         Console.WriteLine();
         Console.WriteLine("| rate | " + string.Join(" | ", methods.Select(m => $"{m} needed kept | cosine")) + " |");
         Console.WriteLine("| ---: | " + string.Join(" | ", methods.Select(_ => "---: | ---:")) + " |");
