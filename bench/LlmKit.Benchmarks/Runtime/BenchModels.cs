@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using LlmKit.Benchmarks.Peers;
 using LlmKit.ModelBuilder;
 
 namespace LlmKit.Benchmarks.Runtime;
@@ -42,15 +43,58 @@ internal static class BenchModels
 
     public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
     {
-        string folder = CheckpointCache.GetOrCreate(Key($"{BuilderHash.Value}|{config}|{seed}"), staging =>
+        string folder = SyntheticCheckpoint(config, seed);
+        string checkpoint = Path.Combine(folder, "model.bin");
+        string tokenizer = Path.Combine(folder, "tokenizer.bin");
+        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision);
+    }
+
+    /// <summary>stories260K as a GGUF file for llama.cpp (F32 only: its 172-wide feed-forward cannot be block-quantised).</summary>
+    public static string Stories260KGguf(GgufWeights weights)
+    {
+        string shared = SharedRoot();
+        string checkpoint = Path.Combine(shared, "models", "stories260K", "stories260K.bin");
+        string tokenizer = Path.Combine(shared, "models", "stories260K", "tok512.bin");
+        return Gguf("stories260K", checkpoint, tokenizer, weights);
+    }
+
+    /// <summary>The synthetic checkpoint <see cref="Synthetic"/> converts, as a GGUF file for llama.cpp.</summary>
+    public static string SyntheticGguf(LlamaConfig config, int seed, GgufWeights weights)
+    {
+        string folder = SyntheticCheckpoint(config, seed);
+        return Gguf($"synthetic-{config.Dim}x{config.Layers}-{seed}", Path.Combine(folder, "model.bin"), Path.Combine(folder, "tokenizer.bin"), weights);
+    }
+
+    private static string SyntheticCheckpoint(LlamaConfig config, int seed) =>
+        CheckpointCache.GetOrCreate(Key($"{BuilderHash.Value}|{config}|{seed}"), staging =>
         {
             Directory.CreateDirectory(staging);
             CheckpointSynthesizer.Write(Path.Combine(staging, "model.bin"), config, seed);
             CheckpointSynthesizer.WriteTokenizer(Path.Combine(staging, "tokenizer.bin"), config.VocabSize);
         });
-        string checkpoint = Path.Combine(folder, "model.bin");
-        string tokenizer = Path.Combine(folder, "tokenizer.bin");
-        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision);
+
+    private static string Gguf(string name, string checkpoint, string tokenizer, GgufWeights weights)
+    {
+        // Next to the converted folders; keyed by the writer's version and the checkpoint (whose path carries the builder key).
+        string key = Key($"gguf-v{GgufLlama2c.WriterVersion}|{checkpoint}|{tokenizer}");
+        string f32 = ModelCache.GetOrCreate($"{name}-gguf-F32-{key}", staging =>
+        {
+            Console.Error.WriteLine($"writing {name} F32 GGUF ...");
+            Directory.CreateDirectory(staging);
+            GgufLlama2c.WriteF32(checkpoint, tokenizer, Path.Combine(staging, "model.gguf"), name);
+        });
+        if (weights == GgufWeights.F32)
+        {
+            return Path.Combine(f32, "model.gguf");
+        }
+
+        string quantized = ModelCache.GetOrCreate($"{name}-gguf-{weights}-{key}", staging =>
+        {
+            Console.Error.WriteLine($"quantising {name} to {weights} ...");
+            Directory.CreateDirectory(staging);
+            GgufLlama2c.Quantize(Path.Combine(f32, "model.gguf"), Path.Combine(staging, "model.gguf"), weights);
+        });
+        return Path.Combine(quantized, "model.gguf");
     }
 
     private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
