@@ -157,7 +157,7 @@ public sealed class Generator : IDisposable
     private bool SpeculativeStep(CancellationToken cancellationToken)
     {
         // Never choose past the token limit, and keep last token + drafts inside the KV capacity.
-        int budget = Math.Min(_drafter!.DraftTokens, MaxNewTokens - GeneratedCount - 1);
+        int budget = Math.Min(_drafter!.NextLength, MaxNewTokens - GeneratedCount - 1);
         budget = Math.Min(budget, _state.Capacity - _state.Length - 1);
         if (budget <= 0)
         {
@@ -192,6 +192,8 @@ public sealed class Generator : IDisposable
                 break;
             }
         }
+
+        _drafter.Record(drafted, chosen - 1);
 
         // The cache keeps the fed last token and the accepted drafts before the last chosen token (fed next step).
         _state.Truncate(before + chosen);

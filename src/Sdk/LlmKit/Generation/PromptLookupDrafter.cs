@@ -4,6 +4,11 @@ namespace LlmKit.Generation;
 /// Proposes draft tokens by prompt lookup: the latest earlier occurrence of the sequence's last n tokens (longest n
 /// first) and the tokens that followed it. Allocation-free; O(sequence x n) per call.
 /// </summary>
+/// <remarks>
+/// The draft length adapts to how the model takes the drafts: after a rejection the next draft is one token longer than
+/// the accepted run was, after a fully accepted draft it grows by two, up to <see cref="PromptLookupOptions.DraftTokens"/>.
+/// Free text that happens to repeat an n-gram then costs short verification runs, while a long copy soon drafts in full.
+/// </remarks>
 internal sealed class PromptLookupDrafter
 {
     private readonly int _minNGram;
@@ -13,12 +18,20 @@ internal sealed class PromptLookupDrafter
     {
         options.Validate();
         DraftTokens = options.DraftTokens;
+        NextLength = options.DraftTokens;
         _minNGram = options.MinNGram;
         _maxNGram = options.MaxNGram;
     }
 
     /// <summary>Most drafts per call.</summary>
     public int DraftTokens { get; }
+
+    /// <summary>Drafts wanted next call, in [1, <see cref="DraftTokens"/>].</summary>
+    public int NextLength { get; private set; }
+
+    /// <summary>Adapts <see cref="NextLength"/> to the outcome of a verification.</summary>
+    public void Record(int drafted, int accepted) =>
+        NextLength = accepted == drafted ? Math.Min(DraftTokens, NextLength + 2) : Math.Min(DraftTokens, accepted + 1);
 
     /// <summary>
     /// Writes up to <paramref name="drafts"/>.Length tokens that followed an earlier occurrence of the end of
