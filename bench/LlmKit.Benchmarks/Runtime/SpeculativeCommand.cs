@@ -40,18 +40,18 @@ internal sealed class SpeculativeCommand : IBenchCommand
 
         Console.WriteLine($"# speculative — greedy, {threads} intra-op thread(s), draft {draft}, n-gram {ngram}..{minNgram}, {tokens} new tokens, {rounds} rounds (off/on alternating), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
-        Console.WriteLine("| model | form | task | prompt tokens | identical | drafted | accepted | acceptance | tokens / run | run cost vs 1-token step | off tok/s (median) | on tok/s (median) | speed-up |");
-        Console.WriteLine("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| model | form | task | prompt tokens | new tokens | identical | drafted | accepted | acceptance | tokens / run | run cost vs 1-token step | B alloc / token off, on | off tok/s (median) | on tok/s (median) | speed-up |");
+        Console.WriteLine("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (string name in models)
         {
             foreach (var form in forms)
             {
                 string folder = name == "110m" ? BenchModels.Synthetic(BenchModels.Synthetic110M, seed: 110, form) : BenchModels.Stories260K(form);
                 using var model = OnnxGenAIModel.Load(folder, new OnnxGenAIModelOptions { IntraOpThreads = threads });
-                foreach (var (task, prompt) in Tasks(model, name, tokens, cancellationToken))
+                foreach (var (task, prompt, answerTokens) in Tasks(model, name, tokens, cancellationToken))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    int limit = Math.Min(tokens, model.MaxLength - prompt.Length);
+                    int limit = Math.Min(answerTokens, model.MaxLength - prompt.Length);
                     var off = new GenerationOptions { Temperature = 0, MaxNewTokens = limit, MinNewTokens = limit };
                     var on = off with { PromptLookup = lookup };
                     Run(model, prompt, off, cancellationToken); // warm-up: JIT, arenas, multi-token shapes
@@ -76,7 +76,7 @@ internal sealed class SpeculativeCommand : IBenchCommand
                     }
 
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"| {name} | {form} | {task} | {prompt.Length} | {(identical ? "yes" : "NO")} | {last.Drafted} | {last.Accepted} | {(last.Drafted == 0 ? 0 : 100.0 * last.Accepted / last.Drafted):F0}% | {(double)last.DecodeTokens / last.DecodeRuns:F2} | {onStep / offStep:F2}x | {offRate:F1} | {onRate:F1} | {onRate / offRate:F2}x |"));
+                        $"| {name} | {form} | {task} | {prompt.Length} | {limit} | {(identical ? "yes" : "NO")} | {last.Drafted} | {last.Accepted} | {(last.Drafted == 0 ? 0 : 100.0 * last.Accepted / last.Drafted):F0}% | {(double)last.DecodeTokens / last.DecodeRuns:F2} | {onStep / offStep:F2}x | {offRuns[^1].BytesPerToken:F0}, {last.BytesPerToken:F0} | {offRate:F1} | {onRate:F1} | {onRate / offRate:F2}x |"));
                 }
             }
         }
@@ -84,8 +84,11 @@ internal sealed class SpeculativeCommand : IBenchCommand
         return Task.FromResult(0);
     }
 
-    /// <summary>The rewriting prompt holds the answer; the free prompt only starts a story.</summary>
-    private static IEnumerable<(string Task, int[] Prompt)> Tasks(OnnxGenAIModel model, string name, int tokens, CancellationToken cancellationToken)
+    /// <summary>
+    /// The rewriting prompt holds the answer, and the run generates as many tokens as the text to repeat has (the length
+    /// of the rewrite); the free prompt only starts a story and runs for <paramref name="tokens"/> tokens.
+    /// </summary>
+    private static IEnumerable<(string Task, int[] Prompt, int AnswerTokens)> Tasks(OnnxGenAIModel model, string name, int tokens, CancellationToken cancellationToken)
     {
         if (name == "110m")
         {
@@ -93,12 +96,14 @@ internal sealed class SpeculativeCommand : IBenchCommand
             // where its own output repeats; the row measures what a verification run costs on a bandwidth-bound model.
             var random = new Random(110);
             int[] passage = [.. Enumerable.Range(0, 200).Select(_ => random.Next(3, model.VocabularySize))];
-            yield return ("rewriting", [1, .. passage, 2, .. passage[..8]]);
-            yield return ("free", [1, .. passage[..6]]);
+            yield return ("rewriting", [1, .. passage, 2, .. passage[..8]], tokens);
+            yield return ("free", [1, .. passage[..6]], tokens);
             yield break;
         }
 
-        yield return ("rewriting", model.Tokenizer.Encode("Repeat the story: " + Story + "\nAgain: Once upon a time, there was"));
+        string start = "Once upon a time, there was";
+        int storyTokens = model.Tokenizer.Encode(Story, addBos: false).Length - model.Tokenizer.Encode(start, addBos: false).Length;
+        yield return ("rewriting", model.Tokenizer.Encode("Repeat the story: " + Story + "\nAgain: " + start), storyTokens);
 
         // The model's own greedy story as the text to repeat: a model that can copy is asked to copy.
         using (var writer = model.CreateGenerator(model.Tokenizer.Encode("Once upon a time"), new GenerationOptions { Temperature = 0, MaxNewTokens = tokens }))
@@ -109,10 +114,10 @@ internal sealed class SpeculativeCommand : IBenchCommand
             }
 
             string own = "Once upon a time" + model.Tokenizer.Decode(writer.GeneratedTokens);
-            yield return ("rewriting (own story)", model.Tokenizer.Encode("Repeat the story: " + own + "\nAgain: Once upon a time"));
+            yield return ("rewriting (own story)", model.Tokenizer.Encode("Repeat the story: " + own + "\nAgain: Once upon a time"), writer.GeneratedCount);
         }
 
-        yield return ("free", model.Tokenizer.Encode("Once upon a time"));
+        yield return ("free", model.Tokenizer.Encode("Once upon a time"), tokens);
     }
 
     private static Measurement Run(OnnxGenAIModel model, int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
@@ -120,6 +125,7 @@ internal sealed class SpeculativeCommand : IBenchCommand
         using var generator = model.CreateGenerator(prompt, options);
         generator.GenerateNextToken(cancellationToken); // prefill, not timed
         int runsAfterPrefill = generator.ModelRuns;
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         while (!generator.IsDone)
         {
@@ -127,12 +133,13 @@ internal sealed class SpeculativeCommand : IBenchCommand
         }
 
         clock.Stop();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         int decodeTokens = generator.GeneratedCount - 1;
         int decodeRuns = generator.ModelRuns - runsAfterPrefill;
         double seconds = clock.Elapsed.TotalSeconds;
         return new Measurement(generator.GeneratedTokens.ToArray(), decodeTokens, decodeRuns, generator.DraftedTokens, generator.AcceptedDraftTokens,
-            decodeTokens / seconds, seconds / Math.Max(1, decodeRuns));
+            decodeTokens / seconds, seconds / Math.Max(1, decodeRuns), (double)allocated / Math.Max(1, decodeTokens));
     }
 
-    private sealed record Measurement(int[] Tokens, int DecodeTokens, int DecodeRuns, int Drafted, int Accepted, double TokensPerSecond, double SecondsPerRun);
+    private sealed record Measurement(int[] Tokens, int DecodeTokens, int DecodeRuns, int Drafted, int Accepted, double TokensPerSecond, double SecondsPerRun, double BytesPerToken);
 }
