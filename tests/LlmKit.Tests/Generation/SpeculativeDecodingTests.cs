@@ -209,6 +209,22 @@ public class SpeculativeDecodingTests
     }
 
     [Fact]
+    public async Task A_sliding_window_model_ignores_the_setting_and_generates_the_same_tokens()
+    {
+        // Positions that slid out of the window cannot be rolled back, so the generator does not speculate there.
+        using var folder = TempModelFolder.CopyOf(TestModels.Synthetic(SyntheticShape, seed: 16, OnnxGraphForm.Standard));
+        folder.EditConfig(c => c["model"]!["decoder"]!["sliding_window"] = new System.Text.Json.Nodes.JsonObject { ["window_size"] = 16 });
+        using var model = Load(folder.Path);
+        int[] prompt = [1, 5, 6, 7, 8, 5, 6, 7];
+        var plain = new GenerationOptions { Temperature = 0, MaxNewTokens = 60, MinNewTokens = 60 };
+        var expected = await model.GenerateAsync(prompt, plain);
+        var actual = await model.GenerateAsync(prompt, plain with { PromptLookup = Lookup });
+        Assert.Equal(expected.TokenIds, actual.TokenIds);
+        Assert.Equal(60, actual.GeneratedTokenCount);
+        Assert.Equal(0, actual.DraftedTokenCount);
+    }
+
+    [Fact]
     public void Settings_out_of_range_name_the_setting()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new GenerationOptions { PromptLookup = new() { DraftTokens = 0 } }.Validate());
