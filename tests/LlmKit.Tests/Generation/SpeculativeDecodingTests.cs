@@ -225,6 +225,56 @@ public class SpeculativeDecodingTests
     }
 
     [Fact]
+    public void The_drafter_proposes_what_followed_the_latest_longest_match_and_adapts_its_length()
+    {
+        var drafter = new PromptLookupDrafter(new PromptLookupOptions { DraftTokens = 4, MaxNGram = 2, MinNGram = 1 });
+        Span<int> drafts = stackalloc int[4];
+
+        // "7 8" occurs at 1 (followed by 9 1 2 3) and at 6 (followed by 5 7 8): the bigram match wins over the later
+        // unigram "8", and the earlier bigram occurrence wins because the latest one is followed by only 3 tokens.
+        int[] sequence = [0, 7, 8, 9, 1, 2, 7, 8, 5, 7, 8];
+        Assert.Equal(4, drafter.Draft(sequence, drafts));
+        Assert.Equal([9, 1, 2, 7], drafts.ToArray());
+
+        Assert.Equal(0, drafter.Draft([1, 2, 3, 4], drafts));
+        Assert.Equal(2, drafter.Draft([5, 6, 5], drafts[..2]));
+        Assert.Equal([6, 5], drafts[..2].ToArray());
+
+        drafter.Record(drafted: 4, accepted: 0);
+        Assert.Equal(1, drafter.NextLength);
+        drafter.Record(drafted: 1, accepted: 1);
+        Assert.Equal(3, drafter.NextLength);
+        drafter.Record(drafted: 3, accepted: 3);
+        Assert.Equal(4, drafter.NextLength);
+    }
+
+    [Fact]
+    public void A_speculative_decode_allocates_under_1_KB_per_token()
+    {
+        using var model = LoadStories(OnnxGraphForm.OrtGenAI);
+        int[] prompt = model.Tokenizer.Encode(Rewriting);
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 100, MinNewTokens = 100, PromptLookup = Lookup };
+        for (int round = 0; round < 2; round++)
+        {
+            // Round 0 warms up (JIT, buffers sized to the longest run); round 1 is measured.
+            using var generator = model.CreateGenerator(prompt, options);
+            generator.GenerateNextToken();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            while (!generator.IsDone)
+            {
+                generator.GenerateNextToken();
+            }
+
+            long perToken = (GC.GetAllocatedBytesForCurrentThread() - before) / (generator.GeneratedCount - 1);
+            Assert.True(generator.AcceptedDraftTokens > 0);
+            if (round == 1)
+            {
+                Assert.InRange(perToken, 0, 1024);
+            }
+        }
+    }
+
+    [Fact]
     public void Settings_out_of_range_name_the_setting()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new GenerationOptions { PromptLookup = new() { DraftTokens = 0 } }.Validate());
