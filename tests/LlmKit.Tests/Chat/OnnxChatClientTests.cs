@@ -124,6 +124,21 @@ public class OnnxChatClientTests
     }
 
     [Fact]
+    public async Task Prompt_lookup_through_additional_properties_speculates_and_answers_the_same()
+    {
+        var client = new OnnxChatClient(Model);
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 60 };
+        var speculative = options.Clone();
+        speculative.AdditionalProperties = new() { ["prompt_lookup_draft_tokens"] = 6 };
+
+        Assert.Equal(6, ChatOptionsMapper.ToGenerationOptions(speculative)!.PromptLookup!.DraftTokens);
+        Assert.Null(ChatOptionsMapper.ToGenerationOptions(options)!.PromptLookup);
+        var plain = await client.GetResponseAsync(Prompt, options);
+        var fast = await client.GetResponseAsync(Prompt, speculative);
+        Assert.Equal(plain.Text, fast.Text);
+    }
+
+    [Fact]
     public async Task Top_k_one_through_chat_options_equals_greedy_even_at_high_temperature()
     {
         var client = new OnnxChatClient(Model);

@@ -33,6 +33,9 @@ internal static class ChatOptionsMapper
     /// <summary>See <see cref="NumBeams"/>.</summary>
     public const string EarlyStopping = "early_stopping";
 
+    /// <summary>See <see cref="RepetitionPenalty"/>: speculative decoding by prompt lookup with up to this many draft tokens (0 or absent: off).</summary>
+    public const string PromptLookupDraftTokens = "prompt_lookup_draft_tokens";
+
     public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
     {
         if (options is null)
@@ -69,6 +72,7 @@ internal static class ChatOptionsMapper
             NumReturnSequences = ReadSingle(extra, NumReturnSequences) is { } r ? checked((int)r) : null,
             LengthPenalty = ReadSingle(extra, LengthPenalty),
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
+            PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
         };
     }
 

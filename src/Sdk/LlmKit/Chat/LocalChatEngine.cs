@@ -69,6 +69,7 @@ internal sealed partial class LocalChatEngine
             EarlyStopping = request.EarlyStopping ?? Defaults.EarlyStopping,
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
+            PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
         };
         merged.Validate();
         return merged;

@@ -58,6 +58,13 @@ public sealed record GenerationOptions
     /// <summary>Seed of the sampler; the same seed, prompt and settings give the same tokens.</summary>
     public long? Seed { get; init; }
 
+    /// <summary>
+    /// Speculative decoding by prompt lookup (see <see cref="PromptLookupOptions"/>); null (the default) turns it off.
+    /// The output is unchanged: greedy decoding gives the same tokens, sampling the same distribution. Ignored by beam
+    /// search and on models with a sliding window.
+    /// </summary>
+    public PromptLookupOptions? PromptLookup { get; init; }
+
     /// <summary>Texts that end generation when produced; they are matched across token boundaries and never emitted.</summary>
     public IReadOnlyList<string>? StopSequences { get; init; }
 
@@ -151,6 +158,8 @@ public sealed record GenerationOptions
         {
             throw new ArgumentOutOfRangeException(nameof(NoRepeatNGramSize), NoRepeatNGramSize, "no_repeat_ngram_size must be >= 0.");
         }
+
+        PromptLookup?.Validate();
 
         if (StopSequences is not null)
         {

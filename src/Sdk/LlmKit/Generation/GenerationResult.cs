@@ -36,6 +36,12 @@ public sealed record GenerationResult(
     /// </summary>
     public int CachedPromptTokenCount { get; init; }
 
+    /// <summary>Draft tokens proposed by prompt lookup and verified (0 without <see cref="GenerationOptions.PromptLookup"/>).</summary>
+    public int DraftedTokenCount { get; init; }
+
+    /// <summary>Drafted tokens the model accepted; <see cref="DraftedTokenCount"/> gives the acceptance rate.</summary>
+    public int AcceptedDraftTokenCount { get; init; }
+
     /// <summary>Decode speed: tokens after the first per second of decode time (0 when fewer than two tokens).</summary>
     public double DecodeTokensPerSecond => DecodeRate(GeneratedTokenCount, TimeToFirstToken, Elapsed);
 

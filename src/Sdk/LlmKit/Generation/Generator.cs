@@ -8,14 +8,18 @@ namespace LlmKit.Generation;
 /// <see cref="TextGenerationExtensions"/> for text, streaming and stop sequences.
 /// </summary>
 /// <remarks>Not thread-safe: one generator per sequence (many generators may share one model concurrently).
-/// A decode step allocates no managed memory.</remarks>
+/// A decode step allocates no managed memory. With <see cref="GenerationOptions.PromptLookup"/> a step may verify several
+/// drafted tokens in one run; the tokens it accepts are still returned one per call, so callers see the same tokens,
+/// limits and finish reasons as without it.</remarks>
 public sealed class Generator : IDisposable
 {
     private readonly DecoderState _state;
     private readonly LogitsPipeline _pipeline;
     private readonly int[] _tokens;
     private readonly int[] _eos;
+    private readonly PromptLookupDrafter? _drafter;
     private int _count;
+    private int _pending;                      // tokens chosen by the last verification, at _tokens[_count..], not yet returned
     private bool _started;
     private bool _disposed;
 
@@ -32,6 +36,11 @@ public sealed class Generator : IDisposable
         PromptLength = prompt.Length;
         MaxNewTokens = Math.Min(options.MaxNewTokens ?? int.MaxValue, model.MaxLength - prompt.Length);
         _eos = model.Config.Model.EosTokenIds;
+        if (options.PromptLookup is { } lookup && model.SlidingWindow is null)
+        {
+            // A sliding window drops positions as it goes, so rejected drafts could not be rolled back: no speculation.
+            _drafter = new PromptLookupDrafter(lookup);
+        }
     }
 
     /// <summary>The model.</summary>
@@ -61,6 +70,15 @@ public sealed class Generator : IDisposable
     /// <summary>Number of generated tokens.</summary>
     public int GeneratedCount => _count - PromptLength;
 
+    /// <summary>Draft tokens proposed by prompt lookup and verified by the model (0 when <see cref="GenerationOptions.PromptLookup"/> is off).</summary>
+    public int DraftedTokens { get; private set; }
+
+    /// <summary>Drafted tokens the model accepted (each saves one decode run); <see cref="DraftedTokens"/> gives the rate.</summary>
+    public int AcceptedDraftTokens { get; private set; }
+
+    /// <summary>Model runs made so far (the prefill counts as one); with speculation fewer than the tokens generated.</summary>
+    public int ModelRuns { get; private set; }
+
     /// <summary>True once an end-of-sequence token, the token limit or the max length was reached (or <see cref="Stop"/> was called).</summary>
     public bool IsDone => FinishReason is not null;
 
@@ -79,22 +97,39 @@ public sealed class Generator : IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        Span<float> logits;
-        if (!_started)
+        int token;
+        if (_pending > 0)
         {
-            // Prefill whatever of the prompt the rented state does not already hold (at least its last token).
-            int cached = _state.Length;
-            logits = _state.Append(_tokens.AsSpan(cached, _count - cached), cancellationToken);
-            logits = logits[((_count - cached - 1) * Model.VocabularySize)..];
-            _started = true;
+            // Chosen by the last verification run: no model run needed.
+            _pending--;
+            token = _tokens[_count++];
+        }
+        else if (_drafter is not null && _started && SpeculativeStep(cancellationToken))
+        {
+            _pending--;
+            token = _tokens[_count++];
         }
         else
         {
-            logits = _state.Append(_tokens.AsSpan(_count - 1, 1), cancellationToken);
+            Span<float> logits;
+            if (!_started)
+            {
+                // Prefill whatever of the prompt the rented state does not already hold (at least its last token).
+                int cached = _state.Length;
+                logits = _state.Append(_tokens.AsSpan(cached, _count - cached), cancellationToken);
+                logits = logits[((_count - cached - 1) * Model.VocabularySize)..];
+                _started = true;
+            }
+            else
+            {
+                logits = _state.Append(_tokens.AsSpan(_count - 1, 1), cancellationToken);
+            }
+
+            ModelRuns++;
+            token = _pipeline.Next(logits, new TokenHistory(Tokens, PromptLength));
+            _tokens[_count++] = token;
         }
 
-        int token = _pipeline.Next(logits, new TokenHistory(Tokens, PromptLength));
-        _tokens[_count++] = token;
         if (Array.IndexOf(_eos, token) >= 0)
         {
             FinishReason = GenerationFinishReason.EndOfSequence;
@@ -107,6 +142,63 @@ public sealed class Generator : IDisposable
         }
 
         return token;
+    }
+
+    /// <summary>
+    /// Drafts tokens by prompt lookup and verifies them in one run: the last token plus the drafts are appended, the
+    /// pipeline chooses a token at every position (with the history it would have had, drafts accepted so far included),
+    /// and drafts are accepted while they equal its choice. The choice at the first mismatch (or after the last draft)
+    /// is kept too. Choosing with the pipeline's own sampler and accepting a draft only when the choice equals it is the
+    /// standard acceptance rule for a point-mass draft (accept with probability p(draft), otherwise a token from p with
+    /// the draft removed), so sampled output keeps its distribution. The KV of rejected drafts is truncated away.
+    /// </summary>
+    /// <returns>False when nothing was drafted (the caller runs a plain step); otherwise the chosen tokens are at
+    /// <c>_tokens[_count..]</c> and counted in <c>_pending</c>.</returns>
+    private bool SpeculativeStep(CancellationToken cancellationToken)
+    {
+        // Never choose past the token limit, and keep last token + drafts inside the KV capacity.
+        int budget = Math.Min(_drafter!.NextLength, MaxNewTokens - GeneratedCount - 1);
+        budget = Math.Min(budget, _state.Capacity - _state.Length - 1);
+        if (budget <= 0)
+        {
+            return false;
+        }
+
+        int drafted = _drafter.Draft(Tokens, _tokens.AsSpan(_count, budget));
+        if (drafted == 0)
+        {
+            return false;
+        }
+
+        int before = _state.Length;
+        int vocab = Model.VocabularySize;
+        Span<float> logits = _state.Append(_tokens.AsSpan(_count - 1, drafted + 1), cancellationToken);
+        ModelRuns++;
+        DraftedTokens += drafted;
+        int chosen = 0;
+        for (int i = 0; i <= drafted; i++)
+        {
+            int token = _pipeline.Next(logits.Slice(i * vocab, vocab), new TokenHistory(_tokens.AsSpan(0, _count + i), PromptLength));
+            bool accepted = i < drafted && token == _tokens[_count + i];
+            _tokens[_count + i] = token;
+            chosen = i + 1;
+            if (accepted)
+            {
+                AcceptedDraftTokens++;
+            }
+
+            if (!accepted || Array.IndexOf(_eos, token) >= 0)
+            {
+                break;
+            }
+        }
+
+        _drafter.Record(drafted, chosen - 1);
+
+        // The cache keeps the fed last token and the accepted drafts before the last chosen token (fed next step).
+        _state.Truncate(before + chosen);
+        _pending = chosen;
+        return true;
     }
 
     /// <summary>Ends generation early with the given reason (used for stop sequences).</summary>

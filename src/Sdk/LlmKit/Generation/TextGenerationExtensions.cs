@@ -49,7 +49,11 @@ public static class TextGenerationExtensions
                     generator.FinishReason!.Value,
                     run.TimeToFirstToken,
                     run.Elapsed)
-                { CachedPromptTokenCount = generator.CachedPromptTokens };
+                {
+                    CachedPromptTokenCount = generator.CachedPromptTokens,
+                    DraftedTokenCount = generator.DraftedTokens,
+                    AcceptedDraftTokenCount = generator.AcceptedDraftTokens,
+                };
             }
 
             // No token for Task.Run itself: the delegate must run to dispose the run (and return its pooled KV state);
