@@ -178,6 +178,21 @@ public class LlmKitServiceCollectionTests
 
         var messages = logs.Entries.Select(e => e.Message).ToList();
         Assert.Contains(messages, m => m.StartsWith("Loaded model", StringComparison.Ordinal) && m.Contains(" ms", StringComparison.Ordinal));
+        long kvBytes = provider.GetRequiredService<LlmKit.Models.OnnxGenAIModel>().KvCacheBytesPerSequence;
+        Assert.Contains(messages, m => m.Contains($"KV cache {kvBytes} bytes per sequence", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("generated 5 tokens", StringComparison.Ordinal) && m.Contains("tok/s", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_pooled_kv_cap_binds_from_configuration()
+    {
+        // 0 pools nothing, so a repeated prompt finds no cached prefix (with the default it reuses one).
+        await using var provider = new ServiceCollection()
+            .AddLlmKit(Configuration(("ModelPath", Folder), ("MaxPooledKvCacheBytes", "0")))
+            .BuildServiceProvider();
+        var model = provider.GetRequiredService<LlmKit.Models.OnnxGenAIModel>();
+        var options = new LlmKit.Generation.GenerationOptions { Temperature = 0, MaxNewTokens = 4 };
+        await model.GenerateAsync("Once upon a time", options);
+        Assert.Equal(0, (await model.GenerateAsync("Once upon a time", options)).CachedPromptTokenCount);
     }
 }

@@ -45,6 +45,13 @@ public sealed class LlmKitOptions
     /// </summary>
     public bool ReusePromptPrefixes { get; set; } = true;
 
+    /// <summary>
+    /// Most KV-cache bytes the model keeps pooled for finished sequences, &gt;= 0; default 1 GiB. See
+    /// <see cref="Models.OnnxGenAIModelOptions.MaxPooledKvCacheBytes"/>.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(0, long.MaxValue)]
+    public long MaxPooledKvCacheBytes { get; set; } = 1L << 30;
+
     /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

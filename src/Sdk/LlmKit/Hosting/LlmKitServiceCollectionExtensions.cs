@@ -193,8 +193,9 @@ public static partial class LlmKitServiceCollectionExtensions
             ExecutionProviders = options.ExecutionProvider is { } provider ? [provider] : null,
             MaxLength = options.MaxLength,
             ReusePromptPrefixes = options.ReusePromptPrefixes,
+            MaxPooledKvCacheBytes = options.MaxPooledKvCacheBytes,
         });
-        LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength);
+        LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength, model.KvCacheBytesPerSequence);
         return model;
     }
 
@@ -214,6 +215,6 @@ public static partial class LlmKitServiceCollectionExtensions
     private static T Resolve<T>(IServiceProvider services, string? key)
         where T : notnull => key is null ? services.GetRequiredService<T>() : services.GetRequiredKeyedService<T>(key);
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Folder} in {LoadMs:F0} ms (type {ModelType}, max length {MaxLength})")]
-    private static partial void LogLoaded(ILogger logger, string modelId, string folder, double loadMs, string modelType, int maxLength);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Folder} in {LoadMs:F0} ms (type {ModelType}, max length {MaxLength}, KV cache {KvBytes} bytes per sequence)")]
+    private static partial void LogLoaded(ILogger logger, string modelId, string folder, double loadMs, string modelType, int maxLength, long kvBytes);
 }
