@@ -16,4 +16,14 @@ internal static class BenchArguments
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    /// <summary>A compression rate as the reports print it: 1/2, 1/5, 1/10, 1/20, else the decimal.</summary>
+    public static string RateLabel(double rate) => rate switch
+    {
+        0.5 => "1/2",
+        0.2 => "1/5",
+        0.1 => "1/10",
+        0.05 => "1/20",
+        _ => rate.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+    };
 }

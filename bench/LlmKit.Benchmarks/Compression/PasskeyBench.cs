@@ -105,7 +105,7 @@ internal static class PasskeyBench
                             bool found = output.Contains(passkey, StringComparison.Ordinal);
                             if (!found && showFailures && method == "ours-question")
                             {
-                                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"missed: length {length} depth {depth}% rate {Rate(rate)} haystack {h} passkey {passkey} question \"{question}\" -> {output}"));
+                                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"missed: length {length} depth {depth}% rate {RateLabel(rate)} haystack {h} passkey {passkey} question \"{question}\" -> {output}"));
                             }
 
                             double ratio = ours.CountTokens(output) / (double)haystackTokens;
@@ -132,7 +132,7 @@ internal static class PasskeyBench
                     n += entry.Value.Total;
                 }
 
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"passkey kept: method={method} rate={Rate(rate)} -> {k}/{n}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"passkey kept: method={method} rate={RateLabel(rate)} -> {k}/{n}"));
             }
         }
 
@@ -153,7 +153,7 @@ internal static class PasskeyBench
                     cells.Add(string.Create(CultureInfo.InvariantCulture, $"{rows.Sum(r => r.Kept)}/{rows.Sum(r => r.Total)} ({worst.Kept}/{worst.Total}) | {rows.Sum(r => r.RatioSum) / rows.Sum(r => r.Total):0.000}"));
                 }
 
-                Console.WriteLine($"| {length} | {Rate(rate)} | {string.Join(" | ", cells)} |");
+                Console.WriteLine($"| {length} | {RateLabel(rate)} | {string.Join(" | ", cells)} |");
             }
         }
 
@@ -166,14 +166,14 @@ internal static class PasskeyBench
         {
             foreach (double rate in rates)
             {
-                Console.WriteLine($"| {length} | {Rate(rate)} | {string.Join(" | ", depths.Select(d => { var c = kept[(length, d, rate, "ours-question")]; return $"{c.Kept}/{c.Total}"; }))} |");
+                Console.WriteLine($"| {length} | {RateLabel(rate)} | {string.Join(" | ", depths.Select(d => { var c = kept[(length, d, rate, "ours-question")]; return $"{c.Kept}/{c.Total}"; }))} |");
             }
         }
 
         Console.WriteLine();
         Console.WriteLine("Time per 1,000 input tokens, medians over the calls of a cell: process CPU ms (what the compression costs, whatever else runs on the machine) / wall ms (includes waiting for a core on a shared machine).");
         Console.WriteLine();
-        Console.WriteLine("| tokens | method | " + string.Join(" | ", rates.Select(r => $"{Rate(r)} CPU / wall")) + " |");
+        Console.WriteLine("| tokens | method | " + string.Join(" | ", rates.Select(r => $"{RateLabel(r)} CPU / wall")) + " |");
         Console.WriteLine("| ---: | --- | " + string.Join(" | ", rates.Select(_ => "---:")) + " |");
         foreach (int length in lengths)
         {
@@ -185,15 +185,6 @@ internal static class PasskeyBench
 
         return 0;
     }
-
-    private static string Rate(double rate) => rate switch
-    {
-        0.5 => "1/2",
-        0.2 => "1/5",
-        0.1 => "1/10",
-        0.05 => "1/20",
-        _ => rate.ToString("0.###", CultureInfo.InvariantCulture),
-    };
 
     private static int[] Ints(string csv) => csv.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
 

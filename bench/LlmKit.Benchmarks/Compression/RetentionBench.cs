@@ -116,7 +116,7 @@ internal static class RetentionBench
                 cells.Add(string.Create(CultureInfo.InvariantCulture, $"{kept}/{total} | {cosines.Average():0.000}"));
             }
 
-            Console.WriteLine($"| {Rate(rate)} | {string.Join(" | ", cells)} |");
+            Console.WriteLine($"| {RateLabel(rate)} | {string.Join(" | ", cells)} |");
         }
 
         return 0;
@@ -185,15 +185,6 @@ internal static class RetentionBench
 
         return 0;
     }
-
-    private static string Rate(double rate) => rate switch
-    {
-        0.5 => "1/2",
-        0.2 => "1/5",
-        0.1 => "1/10",
-        0.05 => "1/20",
-        _ => rate.ToString("0.###", CultureInfo.InvariantCulture),
-    };
 
     private static string Normal(string word) => new string(word.Where(char.IsLetterOrDigit).ToArray()).ToLowerInvariant();
 
