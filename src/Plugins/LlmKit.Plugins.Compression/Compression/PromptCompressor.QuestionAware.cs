@@ -240,8 +240,11 @@ public sealed partial class PromptCompressor
         return fused;
     }
 
-    /// <summary>Mean log P(query | segment) per segment (one scorer call each).</summary>
-    private async Task<double[]> QuestionLogProbabilityAsync(string query, List<string> segments, CancellationToken cancellationToken)
+    /// <summary>
+    /// Mean log P(query | text) per text (one scorer call each; the text's end is kept when it and the query do not fit):
+    /// the coarse stage ranks contexts with it, the question-aware stage segments. <paramref name="unit"/> names a text in errors.
+    /// </summary>
+    private async Task<double[]> QuestionLogProbabilityAsync(string query, IReadOnlyList<string> segments, CancellationToken cancellationToken, string unit = "segment")
     {
         int[] question = TokenizedText.Create(Scorer.Tokenizer, query).Ids;
         int room = Scorer.MaxSequenceLength - 1;
@@ -268,7 +271,7 @@ public sealed partial class PromptCompressor
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                throw new PromptCompressionException($"Ranking segment {i} of {segments.Count} against the question failed: {ex.Message}", ex) { SegmentIndex = i };
+                throw new PromptCompressionException($"Ranking {unit} {i} of {segments.Count} against the question failed: {ex.Message}", ex) { SegmentIndex = i };
             }
 
             double sum = 0;

@@ -184,37 +184,7 @@ public sealed partial class PromptCompressor
     {
         int fixedTokens = (Options.CompressInstruction ? 0 : CountTokens(prompt.Instruction)) + (Options.CompressQuestion ? 0 : CountTokens(prompt.Question));
         double coarseBudget = Math.Max(0, targetTokens - fixedTokens) * Options.CoarseContextRetention;
-        int[] question = TokenizedText.Create(Scorer.Tokenizer, prompt.Question!).Ids;
-        int room = Scorer.MaxSequenceLength - 1;
-        if (question.Length > room / 2)
-        {
-            question = question[..(room / 2)];
-        }
-
-        var scores = new double[prompt.Contexts.Count];
-        for (int i = 0; i < prompt.Contexts.Count; i++)
-        {
-            int[] context = TokenizedText.Create(Scorer.Tokenizer, prompt.Contexts[i]).Ids;
-            int contextRoom = Math.Min(context.Length, room - question.Length);
-            float[] logProbabilities;
-            try
-            {
-                logProbabilities = await Scorer.ScoreTokensAsync(new ArraySegment<int>(context, context.Length - contextRoom, contextRoom), question, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                throw new PromptCompressionException($"Ranking context {i} of {prompt.Contexts.Count} against the question failed: {ex.Message}", ex) { SegmentIndex = i };
-            }
-
-            double sum = 0;
-            foreach (float value in logProbabilities)
-            {
-                sum += value;
-            }
-
-            scores[i] = logProbabilities.Length == 0 ? double.NegativeInfinity : sum / logProbabilities.Length;
-        }
-
+        double[] scores = await QuestionLogProbabilityAsync(prompt.Question!, prompt.Contexts, cancellationToken, unit: "context").ConfigureAwait(false);
         int[] ranked = Enumerable.Range(0, scores.Length).OrderByDescending(i => scores[i]).ThenBy(i => i).ToArray();
         var kept = new List<int>();
         double used = 0;
