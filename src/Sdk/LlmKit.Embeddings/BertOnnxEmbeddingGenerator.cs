@@ -341,7 +341,7 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         {
             for (int k = 0; k < _inputNames.Length; k++)
             {
-                inputs[k] = _int32Inputs ? CreateInt32(_inputKinds[k], encoded, batch, length, cells, shape) : CreateInt64(_inputKinds[k], encoded, batch, length, cells, shape);
+                inputs[k] = _int32Inputs ? CreateInput<int>(_inputKinds[k], encoded, batch, length, cells, shape) : CreateInput<long>(_inputKinds[k], encoded, batch, length, cells, shape);
             }
 
             IDisposableReadOnlyCollection<OrtValue> outputs;
@@ -428,9 +428,12 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         return vector;
     }
 
-    private OrtValue CreateInt64(InputKind kind, int[][] encoded, ReadOnlySpan<int> batch, int length, int cells, long[] shape)
+    /// <summary>One input of a batch, [rows, length], in the element type the graph declares (int64 or int32).</summary>
+    private OrtValue CreateInput<T>(InputKind kind, int[][] encoded, ReadOnlySpan<int> batch, int length, int cells, long[] shape)
+        where T : unmanaged, System.Numerics.IBinaryInteger<T>
     {
-        var buffer = new long[cells];
+        var buffer = new T[cells];
+        T pad = T.CreateChecked(Tokenizer.PadId);
         for (int r = 0; r < batch.Length; r++)
         {
             int[] ids = encoded[batch[r]];
@@ -440,40 +443,16 @@ public sealed class BertOnnxEmbeddingGenerator : IEmbeddingGenerator<string, Emb
                 case InputKind.InputIds:
                     for (int t = 0; t < ids.Length; t++)
                     {
-                        row[t] = ids[t];
+                        row[t] = T.CreateTruncating(ids[t]);
                     }
 
-                    row[ids.Length..].Fill(Tokenizer.PadId);
+                    row[ids.Length..].Fill(pad);
                     break;
                 case InputKind.AttentionMask:
-                    row[..ids.Length].Fill(1);
+                    row[..ids.Length].Fill(T.One);
                     break;
                 default:
                     break; // token_type_ids: all zero for a single sentence
-            }
-        }
-
-        return OrtValue.CreateTensorValueFromMemory(buffer, shape);
-    }
-
-    private OrtValue CreateInt32(InputKind kind, int[][] encoded, ReadOnlySpan<int> batch, int length, int cells, long[] shape)
-    {
-        var buffer = new int[cells];
-        for (int r = 0; r < batch.Length; r++)
-        {
-            int[] ids = encoded[batch[r]];
-            var row = buffer.AsSpan(r * length, length);
-            switch (kind)
-            {
-                case InputKind.InputIds:
-                    ids.CopyTo(row);
-                    row[ids.Length..].Fill(Tokenizer.PadId);
-                    break;
-                case InputKind.AttentionMask:
-                    row[..ids.Length].Fill(1);
-                    break;
-                default:
-                    break;
             }
         }
 
