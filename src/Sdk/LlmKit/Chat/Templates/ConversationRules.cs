@@ -58,6 +58,7 @@ internal static class ConversationRules
         ChatTemplateRole.System => "system",
         ChatTemplateRole.User => "user",
         ChatTemplateRole.Assistant => "assistant",
+        ChatTemplateRole.Tool => "tool",
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "Unknown chat role."),
     };
 }
