@@ -1,0 +1,227 @@
+using System.Numerics.Tensors;
+using LlmKit.ModelBuilder.HuggingFace;
+
+namespace LlmKit.ModelBuilder;
+
+/// <summary>
+/// A plain float32 forward pass of a Hugging Face decoder (Llama, Mistral, Qwen2, Phi3, Gemma, Gemma2), one token at
+/// a time with a KV cache, written from the Hugging Face modelling code's definitions rather than from the graph:
+/// RoPE rotates the two halves of each head, RMSNorm multiplies by (offset + w) with the raw checkpoint weight,
+/// GeGLU uses the tanh GELU, softcaps are cap·tanh(x / cap), and a sliding window of W lets a query see itself and
+/// the W − 1 keys before it. Holds every weight in memory: meant for the small synthetic checkpoints of the tests.
+/// Not thread-safe.
+/// </summary>
+internal sealed class HfReference
+{
+    private readonly HfDecoderSpec _s;
+    private readonly int _maxPositions;
+    private readonly float[] _embedding, _head, _finalNorm;
+    private readonly Layer[] _layers;
+    private readonly float[] _keyCache, _valueCache; // [layer, position, kv_dim]
+
+    public HfReference(HfWeights weights, int maxPositions)
+    {
+        _s = weights.Spec;
+        _maxPositions = maxPositions;
+        _embedding = weights.Embedding();
+        _head = weights.LmHead();
+        _finalNorm = weights.FinalNorm();
+        _layers = [.. Enumerable.Range(0, _s.Layers).Select(l => new Layer(weights, l))];
+        _keyCache = new float[(long)_s.Layers * maxPositions * _s.KvDim];
+        _valueCache = new float[(long)_s.Layers * maxPositions * _s.KvDim];
+    }
+
+    /// <summary>Runs <paramref name="token"/> at <paramref name="position"/> (positions 0, 1, 2, ... in order) and returns the logits.</summary>
+    public float[] Forward(int token, int position)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(token);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _s.VocabSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, _maxPositions);
+        int h = _s.Hidden, hd = _s.HeadDim, kvDim = _s.KvDim, groups = _s.Heads / _s.KvHeads;
+
+        var x = _embedding.AsSpan(token * h, h).ToArray();
+        TensorPrimitives.Multiply(x, _s.EmbeddingScale, x);
+        var xb = new float[h];
+        var q = new float[_s.QDim];
+        var att = new float[_s.QDim];
+        var scores = new float[position + 1];
+        var gate = new float[_s.Intermediate];
+        var up = new float[_s.Intermediate];
+
+        for (int l = 0; l < _s.Layers; l++)
+        {
+            var w = _layers[l];
+            RmsNorm(xb, x, w.InputNorm);
+
+            long at = ((long)l * _maxPositions + position) * kvDim;
+            Span<float> k = _keyCache.AsSpan((int)at, kvDim);
+            Span<float> v = _valueCache.AsSpan((int)at, kvDim);
+            MatVec(q, xb, w.Q, w.QBias);
+            MatVec(k, xb, w.K, w.KBias);
+            MatVec(v, xb, w.V, w.VBias);
+            for (int head = 0; head < _s.Heads; head++)
+            {
+                RotateHalves(q.AsSpan(head * hd, hd), position);
+            }
+
+            for (int head = 0; head < _s.KvHeads; head++)
+            {
+                RotateHalves(k.Slice(head * hd, hd), position);
+            }
+
+            int first = _s.IsSlidingLayer(l) ? Math.Max(0, position - _s.SlidingWindow!.Value + 1) : 0;
+            for (int head = 0; head < _s.Heads; head++)
+            {
+                ReadOnlySpan<float> qh = q.AsSpan(head * hd, hd);
+                int kvHead = head / groups;
+                Span<float> s = scores.AsSpan(0, position + 1 - first);
+                for (int t = first; t <= position; t++)
+                {
+                    long kt = ((long)l * _maxPositions + t) * kvDim + (kvHead * hd);
+                    float score = TensorPrimitives.Dot(qh, _keyCache.AsSpan((int)kt, hd)) * _s.AttentionScale;
+                    s[t - first] = _s.AttentionSoftcap > 0f ? _s.AttentionSoftcap * MathF.Tanh(score / _s.AttentionSoftcap) : score;
+                }
+
+                TensorPrimitives.SoftMax(s, s);
+                Span<float> out_ = att.AsSpan(head * hd, hd);
+                out_.Clear();
+                for (int t = first; t <= position; t++)
+                {
+                    long vt = ((long)l * _maxPositions + t) * kvDim + (kvHead * hd);
+                    TensorPrimitives.MultiplyAdd(_valueCache.AsSpan((int)vt, hd), s[t - first], out_, out_);
+                }
+            }
+
+            MatVec(xb, att, w.O, null);
+            if (w.PostAttentionNorm is { } postAttention && _s.SandwichNorms)
+            {
+                RmsNorm(xb, xb, postAttention);
+            }
+
+            TensorPrimitives.Add(x, xb, x);
+
+            RmsNorm(xb, x, w.FeedForwardNorm);
+            MatVec(gate, xb, w.Gate, null);
+            MatVec(up, xb, w.Up, null);
+            for (int i = 0; i < gate.Length; i++)
+            {
+                gate[i] = Activate(gate[i]) * up[i];
+            }
+
+            MatVec(xb, gate, w.Down, null);
+            if (w.PostFeedForwardNorm is { } postFeedForward)
+            {
+                RmsNorm(xb, xb, postFeedForward);
+            }
+
+            TensorPrimitives.Add(x, xb, x);
+        }
+
+        RmsNorm(x, x, _finalNorm);
+        var logits = new float[_s.VocabSize];
+        MatVec(logits, x, _head, null);
+        if (_s.FinalLogitSoftcap > 0f)
+        {
+            for (int i = 0; i < logits.Length; i++)
+            {
+                logits[i] = _s.FinalLogitSoftcap * MathF.Tanh(logits[i] / _s.FinalLogitSoftcap);
+            }
+        }
+
+        return logits;
+    }
+
+    private float Activate(float g) => _s.Activation == GatedActivation.Silu
+        ? g / (1f + MathF.Exp(-g))
+        : 0.5f * g * (1f + MathF.Tanh(0.7978845608f * (g + (0.044715f * g * g * g)))); // gelu_pytorch_tanh
+
+    // Hugging Face's rotate_half: pair i with i + d/2, angle pos · theta^(-2i/d).
+    private void RotateHalves(Span<float> head, int position)
+    {
+        int half = head.Length / 2;
+        for (int i = 0; i < half; i++)
+        {
+            float freq = 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length);
+            float angle = position * freq;
+            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+            float a = head[i], b = head[i + half];
+            head[i] = (a * cos) - (b * sin);
+            head[i + half] = (b * cos) + (a * sin);
+        }
+    }
+
+    private void RmsNorm(Span<float> output, ReadOnlySpan<float> x, ReadOnlySpan<float> weight)
+    {
+        float scale = 1f / MathF.Sqrt((TensorPrimitives.SumOfSquares(x) / x.Length) + _s.NormEps);
+        for (int i = 0; i < x.Length; i++)
+        {
+            output[i] = (_s.NormWeightOffset + weight[i]) * (scale * x[i]);
+        }
+    }
+
+    // y = W·x (+ b) with W row-major [y.Length, x.Length].
+    private static void MatVec(Span<float> y, ReadOnlySpan<float> x, float[] w, float[]? bias)
+    {
+        int n = x.Length;
+        for (int i = 0; i < y.Length; i++)
+        {
+            y[i] = TensorPrimitives.Dot(w.AsSpan(i * n, n), x) + (bias?[i] ?? 0f);
+        }
+    }
+
+    private sealed class Layer
+    {
+        public Layer(HfWeights w, int l)
+        {
+            InputNorm = w.LayerNorm(l, "input_layernorm");
+            Q = w.Q(l);
+            K = w.K(l);
+            V = w.V(l);
+            (QBias, KBias, VBias) = w.QkvBias(l) is { } b ? (b.Q, b.K, b.V) : (null, null, null);
+            O = w.O(l);
+            if (w.Spec.SandwichNorms)
+            {
+                PostAttentionNorm = w.LayerNorm(l, "post_attention_layernorm");
+                FeedForwardNorm = w.LayerNorm(l, "pre_feedforward_layernorm");
+                PostFeedForwardNorm = w.LayerNorm(l, "post_feedforward_layernorm");
+            }
+            else
+            {
+                FeedForwardNorm = w.LayerNorm(l, "post_attention_layernorm");
+            }
+
+            Gate = w.Gate(l);
+            Up = w.Up(l);
+            Down = w.Down(l);
+        }
+
+        public float[] InputNorm { get; }
+
+        public float[] Q { get; }
+
+        public float[] K { get; }
+
+        public float[] V { get; }
+
+        public float[]? QBias { get; }
+
+        public float[]? KBias { get; }
+
+        public float[]? VBias { get; }
+
+        public float[] O { get; }
+
+        public float[]? PostAttentionNorm { get; }
+
+        public float[] FeedForwardNorm { get; }
+
+        public float[]? PostFeedForwardNorm { get; }
+
+        public float[] Gate { get; }
+
+        public float[] Up { get; }
+
+        public float[] Down { get; }
+    }
+}

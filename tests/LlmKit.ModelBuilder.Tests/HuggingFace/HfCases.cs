@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using LlmKit.ModelBuilder.HuggingFace;
+using LlmKit.Testing;
+
+namespace LlmKit.ModelBuilder.Tests.HuggingFace;
+
+/// <summary>
+/// The synthetic Hugging Face checkpoints of the tests, one per architecture (plus dtype and sharding variants),
+/// written at test time into a scratch folder of this process with the stories260K tokenizer (vocab 512), and
+/// their conversions. Thread-safe; each checkpoint and folder is made once per process.
+/// </summary>
+internal static class HfCases
+{
+    public const int Seed = 18;
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), "llmkit-tests", "scratch", $"hf-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private static readonly ConcurrentDictionary<string, Lazy<string>> Checkpoints = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new(StringComparer.Ordinal);
+
+    static HfCases()
+    {
+        // The scratch folder is this process's own (its name carries the pid and a fresh guid).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(Root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
+    }
+
+    /// <summary>Case name -> (shape, dtype, sharded).</summary>
+    public static readonly IReadOnlyDictionary<string, (HfSyntheticShape Shape, string DType, bool Sharded)> All = new Dictionary<string, (HfSyntheticShape, string, bool)>
+    {
+        // Llama 2 shape: GQA, untied head, f32.
+        ["llama"] = (new("LlamaForCausalLM", 64, 128, 2, 4, 2, 512, 256), "F32", false),
+
+        // Llama 3 shape: large rope_theta, tied embeddings, bf16, two shards with an index.
+        ["llama3-bf16-sharded"] = (new("LlamaForCausalLM", 64, 128, 2, 4, 1, 512, 256) { TieEmbeddings = true, RopeTheta = 500000f }, "BF16", true),
+
+        // Mistral: sliding window 16 on every layer, f16.
+        ["mistral"] = (new("MistralForCausalLM", 64, 128, 2, 4, 2, 512, 256) { SlidingWindow = 16 }, "F16", false),
+
+        // Qwen2 (small ones tie the head): q/k/v biases.
+        ["qwen2"] = (new("Qwen2ForCausalLM", 64, 128, 2, 4, 2, 512, 256) { TieEmbeddings = true, RopeTheta = 1000000f }, "F32", false),
+
+        // Phi3: fused qkv_proj and gate_up_proj.
+        ["phi3"] = (new("Phi3ForCausalLM", 64, 128, 2, 4, 4, 512, 256), "F32", false),
+
+        // Gemma: head_dim 32 with hidden 64 and 4 heads (so head_dim != hidden / heads), one KV head, tied, GeGLU, (1 + w) norms.
+        ["gemma"] = (new("GemmaForCausalLM", 64, 128, 2, 4, 1, 512, 256) { HeadDim = 32, TieEmbeddings = true }, "F32", false),
+
+        // Gemma2: 4 layers (even ones sliding, window 8), softcaps small enough to bite, query_pre_attn_scalar != head_dim.
+        ["gemma2"] = (new("Gemma2ForCausalLM", 48, 96, 4, 4, 2, 512, 256)
+        {
+            HeadDim = 16, TieEmbeddings = true, SlidingWindow = 8, QueryPreAttnScalar = 24f, AttnLogitSoftcapping = 2f, FinalLogitSoftcapping = 5f,
+        }, "F32", false),
+    };
+
+    public static TheoryData<string> Names => new(All.Keys);
+
+    /// <summary>The checkpoint folder of <paramref name="name"/>; "-int4exact" appended snaps projections to the int4 grid.</summary>
+    public static string Checkpoint(string name) => Checkpoints.GetOrAdd(name, key => new Lazy<string>(() =>
+    {
+        bool int4Exact = key.EndsWith("-int4exact", StringComparison.Ordinal);
+        var (shape, dtype, sharded) = All[int4Exact ? key[..^"-int4exact".Length] : key];
+        string folder = Path.Combine(Root, "checkpoints", key);
+        HfCheckpointSynthesizer.Write(folder, shape, Seed, dtype, sharded, int4Exact);
+        var tokenizer = Llama2cTokenizerFile.Load(SharedFixtures.Stories260KTokenizer, shape.VocabSize);
+        HfCheckpointSynthesizer.WriteTokenizer(folder, tokenizer, shape.MaxPositions);
+        return folder;
+    })).Value;
+
+    /// <summary>The converted folder of a checkpoint case at a precision.</summary>
+    public static string Converted(string name, WeightPrecision precision = WeightPrecision.Fp32, int int4AccuracyLevel = 0) =>
+        Folders.GetOrAdd($"{name}|{precision}|{int4AccuracyLevel}", key => new Lazy<string>(() =>
+        {
+            string output = Path.Combine(Root, "models", key.Replace('|', '-'));
+            HfConverter.Convert(new HfConversionRequest(Checkpoint(name), output) { Precision = precision, Int4AccuracyLevel = int4AccuracyLevel });
+            return output;
+        })).Value;
+
+    /// <summary>The reference forward over a checkpoint case.</summary>
+    public static HfReference Reference(string name, int maxPositions)
+    {
+        string folder = Checkpoint(name);
+        var spec = HfConfigReader.Read(folder);
+        return new HfReference(new HfWeights(SafetensorsCheckpoint.Open(folder), spec), maxPositions);
+    }
+
+    /// <summary>Seeded token ids in [3, vocab) (no special tokens).</summary>
+    public static int[] Tokens(int count, int seed, int vocab = 512)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(_ => random.Next(3, vocab))];
+    }
+}

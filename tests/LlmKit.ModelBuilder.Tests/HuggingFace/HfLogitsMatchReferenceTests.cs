@@ -1,0 +1,56 @@
+namespace LlmKit.ModelBuilder.Tests.HuggingFace;
+
+/// <summary>Converted Hugging Face folders compute the reference forward's logits, prefill and decode, at every position.</summary>
+public sealed class HfLogitsMatchReferenceTests
+{
+    // float32 on both sides, different summation orders (blocked MatMul vs sequential dots), plus MLAS's tanh in
+    // FastGelu (rational approximation, ~1e-6 relative). Observed differences are ~1e-5 on logits of magnitude < 10;
+    // a real error (RoPE halves vs pairs, mask, window, bias, norm offset) moves them by 1e-2 or more.
+    private const float Tolerance = 2e-4f;
+
+    [Theory]
+    [MemberData(nameof(HfCases.Names), MemberType = typeof(HfCases))]
+    public void Fp32_prefill_and_decode_match_the_reference(string name) =>
+        AssertMatches(name, HfCases.Converted(name), 48);
+
+    [Fact]
+    public void Int4_prefill_and_decode_match_the_reference_on_int4_exact_weights()
+    {
+        // Projections snapped to the int4 grid, so MatMulNBits stores them exactly; accuracy_level 0 keeps
+        // activations in fp32. What is left is float rounding, as for fp32.
+        string name = "llama-int4exact";
+        AssertMatches(name, HfCases.Converted(name, WeightPrecision.Int4, int4AccuracyLevel: 0), 48);
+    }
+
+    [Theory]
+    [InlineData("mistral")]
+    [InlineData("gemma2")]
+    public void Logits_beyond_the_sliding_window_match_the_reference(string name)
+    {
+        // 100 tokens with windows of 16 (Mistral) and 8 (Gemma2's even layers): most positions see only the window.
+        AssertMatches(name, HfCases.Converted(name), 100);
+    }
+
+    private static void AssertMatches(string name, string folder, int length)
+    {
+        int[] tokens = HfCases.Tokens(length, seed: length);
+        var reference = HfCases.Reference(name, length);
+        float[][] expected = [.. tokens.Select((t, pos) => reference.Forward(t, pos))];
+
+        using var decoder = new OrtDecoder(folder);
+        var (prefill, _) = decoder.Prefill(tokens);
+        var cache = KvCache.Empty(decoder.Layers, 1);
+        int vocab = decoder.VocabSize;
+        for (int pos = 0; pos < tokens.Length; pos++)
+        {
+            float prefillDiff = Numerics.MaxAbsDiff(prefill.AsSpan(pos * vocab, vocab), expected[pos]);
+            Assert.True(prefillDiff <= Tolerance, $"{name}: prefill position {pos}: max |diff| {prefillDiff}");
+            (float[] step, cache) = decoder.Decode(tokens[pos], cache);
+            float decodeDiff = Numerics.MaxAbsDiff(step, expected[pos]);
+            Assert.True(decodeDiff <= Tolerance, $"{name}: decode position {pos}: max |diff| {decodeDiff}");
+        }
+
+        // The logits are not trivially flat: a wrong graph could not hide behind near-zero values.
+        Assert.True(expected[^1].Max() - expected[^1].Min() > 0.5f, $"{name}: logits spread {expected[^1].Max() - expected[^1].Min()}");
+    }
+}
