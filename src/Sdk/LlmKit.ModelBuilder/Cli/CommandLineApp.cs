@@ -71,7 +71,57 @@ internal static class CommandLineApp
             PrintSummary(output, summary);
         }));
 
-        return new Command("convert", "Convert a checkpoint into an ONNX GenAI model folder.") { llama2c };
+        return new Command("convert", "Convert a checkpoint into an ONNX GenAI model folder.") { llama2c, HfCommand(output, error) };
+    }
+
+    private static Command HfCommand(TextWriter output, TextWriter error)
+    {
+        var input = new Option<string>("--input") { Description = "Hugging Face checkpoint folder: config.json, *.safetensors (or shards + model.safetensors.index.json), tokenizer.json", Required = true };
+        var outputDir = new Option<string>("--output") { Description = "model folder to create", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace an output folder llmkit wrote (marked by .llmkit-output)" };
+        var graph = new Option<string>("--graph") { Description = "decoder graph form: ortgenai (the official onnxruntime-genai builder's CPU form)", DefaultValueFactory = _ => "ortgenai" };
+        graph.AcceptOnlyFromAmong("ortgenai");
+        var precision = new Option<string>("--precision") { Description = "projection weights: fp32 or int4 (MatMulNBits, blocks of 32)", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong("fp32", "int4");
+        var maxLength = new Option<int?>("--max-length") { Description = "context length (default: max_position_embeddings)" };
+        var accuracyLevel = new Option<int>("--int4-accuracy-level")
+        {
+            Description = "MatMulNBits accuracy_level: 4 = int8 activations (the official CPU default); 0 = exact fp32 activations",
+            DefaultValueFactory = _ => Llama2cConversionRequest.DefaultInt4AccuracyLevel,
+        };
+        accuracyLevel.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 4)
+            {
+                result.AddError("--int4-accuracy-level must be 0, 1, 2, 3 or 4.");
+            }
+        });
+
+        var hf = new Command("hf", $"Convert a Hugging Face checkpoint ({string.Join(", ", HfConverter.SupportedArchitectures)}) into an official ONNX GenAI folder.")
+        {
+            input, outputDir, force, graph, precision, maxLength, accuracyLevel,
+        };
+        hf.SetAction(parse => Guarded(error, () =>
+        {
+            var request = new HfConversionRequest(parse.GetValue(input)!, parse.GetValue(outputDir)!)
+            {
+                Force = parse.GetValue(force),
+                MaxLength = parse.GetValue(maxLength),
+                Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
+                Int4AccuracyLevel = parse.GetValue(accuracyLevel),
+            };
+            var summary = ConversionProgressDisplay.Run(output, progress => HfConverter.Convert(request with { Progress = progress }));
+            string window = summary.SlidingWindow is { } w ? $", sliding window {w}" : "";
+            output.WriteLine($"Converted {summary.Architecture} to {summary.OutputDirectory} (model.type {summary.ModelType}, {summary.Precision}{window}) in {summary.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
+            output.WriteLine($"  parameters: {summary.ParameterCount:N0}, context {summary.ContextLength}");
+            foreach (var f in summary.Files)
+            {
+                output.WriteLine($"  {f.Name,-24} {Size(f.Bytes),12}");
+            }
+
+            output.WriteLine($"  {"total",-24} {Size(summary.TotalBytes),12}");
+        }));
+        return hf;
     }
 
     private static Command SynthCommand(TextWriter output, TextWriter error)

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmKit.ModelBuilder.Cli;
+using LlmKit.Models;
+
+namespace LlmKit.ModelBuilder.Tests.HuggingFace;
+
+/// <summary><c>llmkit convert hf</c> writes a complete official folder and reports errors as one line.</summary>
+public sealed class HfCommandLineTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Convert_hf_writes_a_loadable_folder_with_the_tokenizer_copied_and_progress_lines()
+    {
+        string input = HfCases.Checkpoint("qwen2");
+        string output = _dir.File("qwen2");
+
+        var (code, stdout, stderr) = Run("convert", "hf", "--input", input, "--output", output);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Converted Qwen2ForCausalLM", stdout, StringComparison.Ordinal);
+        Assert.Contains("convert  3/4", stdout, StringComparison.Ordinal); // plain progress lines when not on a terminal
+        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(input, file)), File.ReadAllBytes(Path.Combine(output, file)));
+        }
+
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "genai_config.json")))!;
+        Assert.Equal("qwen2", (string?)config["model"]!["type"]);
+        Assert.Equal(256, (int)config["model"]!["context_length"]!);
+        Assert.Equal(2, (int)config["model"]!["eos_token_id"]!);
+        Assert.Equal(16, (int)config["model"]!["decoder"]!["head_size"]!);
+        using var model = OnnxGenAIModel.Load(output);
+        Assert.Equal("qwen2", model.ModelType);
+    }
+
+    [Fact]
+    public void Mistral_gets_its_sliding_window_in_genai_config_and_gemma2_does_not()
+    {
+        Assert.Equal(0, Run("convert", "hf", "--input", HfCases.Checkpoint("mistral"), "--output", _dir.File("m")).Code);
+        Assert.Equal(0, Run("convert", "hf", "--input", HfCases.Checkpoint("gemma2"), "--output", _dir.File("g")).Code);
+
+        var mistral = JsonNode.Parse(File.ReadAllText(_dir.File("m/genai_config.json")))!;
+        Assert.Equal(16, (int)mistral["model"]!["decoder"]!["sliding_window"]!["window_size"]!);
+        Assert.False((bool)mistral["search"]!["past_present_share_buffer"]!);
+
+        // Gemma2's global layers need the whole context, so the window lives only in the graph's even layers.
+        var gemma2 = JsonNode.Parse(File.ReadAllText(_dir.File("g/genai_config.json")))!;
+        Assert.Null(gemma2["model"]!["decoder"]!["sliding_window"]);
+        var graph = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(_dir.File("g/model.onnx"))).Graph;
+        long?[] windows = [.. graph.Node.Where(n => n.OpType == "GroupQueryAttention").Select(n => n.Attribute.SingleOrDefault(a => a.Name == "local_window_size")?.I)];
+        Assert.Equal([8L, null, 8L, null], windows);
+    }
+
+    [Fact]
+    public void Rope_scaling_is_refused_with_one_line_naming_it()
+    {
+        string input = _dir.File("scaled");
+        CopyFolder(HfCases.Checkpoint("llama"), input);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(input, "config.json")))!.AsObject();
+        config["rope_scaling"] = JsonNode.Parse("{\"rope_type\":\"llama3\",\"factor\":8.0}");
+        File.WriteAllText(Path.Combine(input, "config.json"), config.ToJsonString());
+
+        var (code, _, stderr) = Run("convert", "hf", "--input", input, "--output", _dir.File("out"));
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("llmkit: error:", stderr, StringComparison.Ordinal);
+        Assert.Contains("rope_scaling", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_dir.File("out")));
+    }
+
+    [Fact]
+    public void A_missing_tokenizer_json_is_named()
+    {
+        string input = _dir.File("no-tokenizer");
+        CopyFolder(HfCases.Checkpoint("llama"), input);
+        File.Delete(Path.Combine(input, "tokenizer.json"));
+
+        var (code, _, stderr) = Run("convert", "hf", "--input", input, "--output", _dir.File("out"));
+
+        Assert.Equal(1, code);
+        Assert.Contains("tokenizer.json", stderr, StringComparison.Ordinal);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = CommandLineApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+}
