@@ -94,7 +94,7 @@ public static class HfConverter
         Directory.CreateDirectory(staging);
         try
         {
-            WriteModel(staging, new HfWeights(checkpoint, spec), contextLength, request, cancellationToken);
+            WriteModel(staging, new HfWeights(checkpoint, spec, reuseBuffer: true), contextLength, request, cancellationToken);
             HfGenAiConfigWriter.Write(Path.Combine(staging, "genai_config.json"), spec, contextLength, Llama2cConverter.ModelFileName);
             foreach (string file in TokenizerFiles)
             {

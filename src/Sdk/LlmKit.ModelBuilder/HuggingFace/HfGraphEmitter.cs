@@ -54,9 +54,8 @@ internal sealed class HfGraphEmitter
         int steps = _s.Layers + 2;
 
         const string table = "model.embed_tokens.weight";
-        float[] embedding = _w.Embedding();
-        _g.Initializer(_store.Float(table, [_s.VocabSize, _s.Hidden], span => embedding.CopyTo(span)));
-        embedding = [];
+        var embedding = _w.Embedding();
+        _g.Initializer(_store.Float(table, [_s.VocabSize, _s.Hidden], span => embedding.Span.CopyTo(span)));
         string root = _g.Node("Gather", "/model/embed_tokens/Gather", [table, "input_ids"]);
         if (_s.EmbeddingScale != 1f)
         {
@@ -279,14 +278,14 @@ internal sealed class HfGraphEmitter
     }
 
     // y = x · Wᵀ for W [n, k]: MatMul over the transposed fp32 weight, or MatMulNBits over 4-bit blocks.
-    private string Linear(string basename, string input, float[] weight, int n, int k, string? outputName = null)
+    private string Linear(string basename, string input, Memory<float> weight, int n, int k, string? outputName = null)
     {
         string weightPrefix = basename[1..].Replace('/', '.');
         if (_precision == WeightPrecision.Fp32)
         {
             string name = $"{basename}/MatMul";
             string weightName = $"{weightPrefix}.MatMul.weight";
-            _g.Initializer(_store.Float(weightName, [k, n], s => WeightTransforms.Transpose(weight, n, k, s)));
+            _g.Initializer(_store.Float(weightName, [k, n], s => WeightTransforms.Transpose(weight.Span, n, k, s)));
             string output = outputName ?? $"{name}/output_0";
             _g.AddNode("MatMul", name, [input, weightName], [output]);
             return output;
@@ -297,7 +296,7 @@ internal sealed class HfGraphEmitter
         int blocks = Int4Quantizer.Blocks(k);
         var scales = new float[n * blocks];
         _g.Initializer(_store.Bytes($"{prefix}.qweight", [n, blocks, Int4Quantizer.BlobBytes],
-            packed => Int4Quantizer.Quantize(weight, n, k, packed, scales, [], withZeroPoints: false)));
+            packed => Int4Quantizer.Quantize(weight.Span, n, k, packed, scales, [], withZeroPoints: false)));
         _g.Initializer(_store.Float($"{prefix}.scales", [n * blocks], s => scales.CopyTo(s)));
         string result = outputName ?? $"{nbits}/output_0";
         var attributes = new List<AttributeProto> { Attr("K", (long)k), Attr("N", (long)n), Attr("bits", 4L), Attr("block_size", (long)Int4Quantizer.BlockSize) };

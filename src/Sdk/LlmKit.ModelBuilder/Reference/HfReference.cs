@@ -23,8 +23,8 @@ internal sealed class HfReference
     {
         _s = weights.Spec;
         _maxPositions = maxPositions;
-        _embedding = weights.Embedding();
-        _head = weights.LmHead();
+        _embedding = weights.Embedding().ToArray();
+        _head = weights.LmHead().ToArray();
         _finalNorm = weights.FinalNorm();
         _layers = [.. Enumerable.Range(0, _s.Layers).Select(l => new Layer(weights, l))];
         _keyCache = new float[(long)_s.Layers * maxPositions * _s.KvDim];
@@ -175,11 +175,11 @@ internal sealed class HfReference
         public Layer(HfWeights w, int l)
         {
             InputNorm = w.LayerNorm(l, "input_layernorm");
-            Q = w.Q(l);
-            K = w.K(l);
-            V = w.V(l);
+            Q = w.Q(l).ToArray();
+            K = w.K(l).ToArray();
+            V = w.V(l).ToArray();
             (QBias, KBias, VBias) = w.QkvBias(l) is { } b ? (b.Q, b.K, b.V) : (null, null, null);
-            O = w.O(l);
+            O = w.O(l).ToArray();
             if (w.Spec.SandwichNorms)
             {
                 PostAttentionNorm = w.LayerNorm(l, "post_attention_layernorm");
@@ -191,9 +191,9 @@ internal sealed class HfReference
                 FeedForwardNorm = w.LayerNorm(l, "post_attention_layernorm");
             }
 
-            Gate = w.Gate(l);
-            Up = w.Up(l);
-            Down = w.Down(l);
+            Gate = w.Gate(l).ToArray();
+            Up = w.Up(l).ToArray();
+            Down = w.Down(l).ToArray();
         }
 
         public float[] InputNorm { get; }
