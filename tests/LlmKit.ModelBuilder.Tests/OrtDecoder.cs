@@ -29,7 +29,11 @@ internal sealed class OrtDecoder : IDisposable
         HasPositionIds = decoder.GetProperty("inputs").TryGetProperty("position_ids", out _);
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         _session = new InferenceSession(Path.Combine(modelFolder, decoder.GetProperty("filename").GetString()!), options);
+        Half = _session.InputMetadata["past_key_values.0.key"].ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16;
     }
+
+    /// <summary>True for an fp16 graph: the cache is kept as float here and converted at the graph's edges.</summary>
+    public bool Half { get; }
 
     public int Layers { get; }
 
@@ -66,9 +70,9 @@ internal sealed class OrtDecoder : IDisposable
         for (int l = 0; l < Layers; l++)
         {
             names.Add($"past_key_values.{l}.key");
-            values.Add(OrtValue.CreateTensorValueFromMemory(past.Keys[l], [batch, KvHeads, past.Length, HeadSize]));
+            values.Add(FloatInput(past.Keys[l], [batch, KvHeads, past.Length, HeadSize]));
             names.Add($"past_key_values.{l}.value");
-            values.Add(OrtValue.CreateTensorValueFromMemory(past.Values[l], [batch, KvHeads, past.Length, HeadSize]));
+            values.Add(FloatInput(past.Values[l], [batch, KvHeads, past.Length, HeadSize]));
         }
 
         var outputNames = new List<string> { "logits" };
@@ -82,13 +86,13 @@ internal sealed class OrtDecoder : IDisposable
         {
             using var runOptions = new RunOptions();
             using var outputs = _session.Run(runOptions, names, values, outputNames);
-            float[] logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+            float[] logits = FloatOutput(outputs[0]);
             var keys = new float[Layers][];
             var vals = new float[Layers][];
             for (int l = 0; l < Layers; l++)
             {
-                keys[l] = outputs[1 + (2 * l)].GetTensorDataAsSpan<float>().ToArray();
-                vals[l] = outputs[2 + (2 * l)].GetTensorDataAsSpan<float>().ToArray();
+                keys[l] = FloatOutput(outputs[1 + (2 * l)]);
+                vals[l] = FloatOutput(outputs[2 + (2 * l)]);
             }
 
             int presentLength = (int)outputs[1].GetTensorTypeAndShape().Shape[2];
@@ -120,4 +124,12 @@ internal sealed class OrtDecoder : IDisposable
     }
 
     public void Dispose() => _session.Dispose();
+
+    private OrtValue FloatInput(float[] data, long[] shape) => Half
+        ? OrtValue.CreateTensorValueFromMemory(data.Select(v => new Float16(BitConverter.HalfToUInt16Bits((System.Half)v))).ToArray(), shape)
+        : OrtValue.CreateTensorValueFromMemory(data, shape);
+
+    private float[] FloatOutput(OrtValue value) => Half
+        ? [.. value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => (float)BitConverter.UInt16BitsToHalf(h.value))]
+        : value.GetTensorDataAsSpan<float>().ToArray();
 }

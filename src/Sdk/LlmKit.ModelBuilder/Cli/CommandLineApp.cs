@@ -81,8 +81,8 @@ internal static class CommandLineApp
         var force = new Option<bool>("--force") { Description = "replace an output folder llmkit wrote (marked by .llmkit-output)" };
         var graph = new Option<string>("--graph") { Description = "decoder graph form: ortgenai (the official onnxruntime-genai builder's CPU form)", DefaultValueFactory = _ => "ortgenai" };
         graph.AcceptOnlyFromAmong("ortgenai");
-        var precision = new Option<string>("--precision") { Description = "projection weights: fp32 or int4 (MatMulNBits, blocks of 32)", DefaultValueFactory = _ => "fp32" };
-        precision.AcceptOnlyFromAmong("fp32", "int4");
+        var precision = new Option<string>("--precision") { Description = "fp32, fp16 (the whole graph in float16) or int4 (MatMulNBits projections, blocks of 32)", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong("fp32", "fp16", "int4");
         var maxLength = new Option<int?>("--max-length") { Description = "context length (default: max_position_embeddings)" };
         var accuracyLevel = new Option<int>("--int4-accuracy-level")
         {
@@ -107,7 +107,7 @@ internal static class CommandLineApp
             {
                 Force = parse.GetValue(force),
                 MaxLength = parse.GetValue(maxLength),
-                Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
+                Precision = parse.GetValue(precision) switch { "int4" => WeightPrecision.Int4, "fp16" => WeightPrecision.Fp16, _ => WeightPrecision.Fp32 },
                 Int4AccuracyLevel = parse.GetValue(accuracyLevel),
             };
             var summary = ConversionProgressDisplay.Run(output, progress => HfConverter.Convert(request with { Progress = progress }));

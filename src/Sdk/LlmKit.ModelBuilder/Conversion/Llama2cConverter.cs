@@ -56,7 +56,7 @@ public static class Llama2cConverter
             throw new ArgumentOutOfRangeException(nameof(request), request.GraphForm, $"GraphForm must be {nameof(OnnxGraphForm.Standard)} or {nameof(OnnxGraphForm.OrtGenAI)}.");
         }
 
-        if (!Enum.IsDefined(request.Precision))
+        if (!Enum.IsDefined(request.Precision) || request.Precision == WeightPrecision.Fp16)
         {
             throw new ArgumentOutOfRangeException(nameof(request), request.Precision, $"Precision must be {nameof(WeightPrecision.Fp32)} or {nameof(WeightPrecision.Int4)}.");
         }

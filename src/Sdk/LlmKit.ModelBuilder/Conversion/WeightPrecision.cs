@@ -11,4 +11,10 @@ public enum WeightPrecision
     /// points; the embedding table stays float32. Only with <see cref="OnnxGraphForm.OrtGenAI"/>.
     /// </summary>
     Int4 = 1,
+
+    /// <summary>
+    /// float16 end to end: weights, activations, KV cache and logits, as the official builder's fp16 folders.
+    /// Only for Hugging Face conversions (<see cref="HfConverter"/>).
+    /// </summary>
+    Fp16 = 2,
 }

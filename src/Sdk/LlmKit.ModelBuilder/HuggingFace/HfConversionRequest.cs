@@ -11,7 +11,10 @@ public sealed record HfConversionRequest(string InputDirectory, string OutputDir
     /// <summary>Context length written to genai_config.json and the size of the RoPE tables; null = max_position_embeddings.</summary>
     public int? MaxLength { get; init; }
 
-    /// <summary>How projection weights are stored: <see cref="WeightPrecision.Fp32"/> or <see cref="WeightPrecision.Int4"/>.</summary>
+    /// <summary>
+    /// How weights are stored: <see cref="WeightPrecision.Fp32"/>, <see cref="WeightPrecision.Fp16"/> (an fp16 graph:
+    /// KV cache and logits in float16 too) or <see cref="WeightPrecision.Int4"/> (projections; fp32 activations).
+    /// </summary>
     public WeightPrecision Precision { get; init; } = WeightPrecision.Fp32;
 
     /// <summary>With int4: MatMulNBits accuracy_level in [0, 4] (4 = int8 activations, the official CPU default; 0 = exact).</summary>

@@ -42,9 +42,9 @@ public static class HfConverter
             throw new ArgumentOutOfRangeException(nameof(request), request.MaxLength, "MaxLength must be a positive number of tokens (or null for max_position_embeddings).");
         }
 
-        if (request.Precision is not (WeightPrecision.Fp32 or WeightPrecision.Int4))
+        if (!Enum.IsDefined(request.Precision))
         {
-            throw new ArgumentOutOfRangeException(nameof(request), request.Precision, "Precision must be Fp32 or Int4.");
+            throw new ArgumentOutOfRangeException(nameof(request), request.Precision, "Precision must be Fp32, Fp16 or Int4.");
         }
 
         if (request.Int4AccuracyLevel is < 0 or > 4)

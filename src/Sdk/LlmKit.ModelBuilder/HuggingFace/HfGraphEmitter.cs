@@ -55,7 +55,7 @@ internal sealed class HfGraphEmitter
 
         const string table = "model.embed_tokens.weight";
         var embedding = _w.Embedding();
-        _g.Initializer(_store.Float(table, [_s.VocabSize, _s.Hidden], span => embedding.Span.CopyTo(span)));
+        _g.Initializer(Tensor(table, [_s.VocabSize, _s.Hidden], span => embedding.Span.CopyTo(span)));
         string root = _g.Node("Gather", "/model/embed_tokens/Gather", [table, "input_ids"]);
         if (_s.EmbeddingScale != 1f)
         {
@@ -127,23 +127,29 @@ internal sealed class HfGraphEmitter
 
         for (int l = 0; l < _s.Layers; l++)
         {
-            _g.Input($"past_key_values.{l}.key", Float, DecoderIo.Batch, _s.KvHeads, DecoderIo.PastSequence, _s.HeadDim);
-            _g.Input($"past_key_values.{l}.value", Float, DecoderIo.Batch, _s.KvHeads, DecoderIo.PastSequence, _s.HeadDim);
+            _g.Input($"past_key_values.{l}.key", FloatType, DecoderIo.Batch, _s.KvHeads, DecoderIo.PastSequence, _s.HeadDim);
+            _g.Input($"past_key_values.{l}.value", FloatType, DecoderIo.Batch, _s.KvHeads, DecoderIo.PastSequence, _s.HeadDim);
         }
 
-        _g.Output("logits", Float, DecoderIo.Batch, DecoderIo.Sequence, _s.VocabSize);
+        _g.Output("logits", FloatType, DecoderIo.Batch, DecoderIo.Sequence, _s.VocabSize);
         for (int l = 0; l < _s.Layers; l++)
         {
-            _g.Output($"present.{l}.key", Float, DecoderIo.Batch, _s.KvHeads, DecoderIo.TotalSequence, _s.HeadDim);
-            _g.Output($"present.{l}.value", Float, DecoderIo.Batch, _s.KvHeads, DecoderIo.TotalSequence, _s.HeadDim);
+            _g.Output($"present.{l}.key", FloatType, DecoderIo.Batch, _s.KvHeads, DecoderIo.TotalSequence, _s.HeadDim);
+            _g.Output($"present.{l}.value", FloatType, DecoderIo.Batch, _s.KvHeads, DecoderIo.TotalSequence, _s.HeadDim);
         }
     }
 
     private string Scalar(string name, float value)
     {
-        _g.Initializer(TensorStore.Float32(name, [], value));
+        _g.Initializer(Tensor(name, [], s => s[0] = value));
         return name;
     }
+
+    // Weights and constants in the graph's float type: float16 for an fp16 folder, float32 otherwise.
+    private TensorProto Tensor(string name, long[] dims, Action<Span<float>> fill) =>
+        _precision == WeightPrecision.Fp16 ? _store.Half(name, dims, fill) : _store.Float(name, dims, fill);
+
+    private int FloatType => _precision == WeightPrecision.Fp16 ? GraphBuilder.Float16 : GraphBuilder.Float;
 
     private (string SeqlensK, string TotalLength) AttentionMaskInfo()
     {
@@ -161,8 +167,8 @@ internal sealed class HfGraphEmitter
     private void RopeCaches()
     {
         int half = _s.HeadDim / 2;
-        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: true)));
-        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: false)));
+        _g.Initializer(Tensor("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: true)));
+        _g.Initializer(Tensor("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: false)));
     }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool positionIds)
@@ -239,7 +245,7 @@ internal sealed class HfGraphEmitter
     private string AddBias(string basename, string input, float[] bias)
     {
         string weightName = $"{basename[1..].Replace('/', '.')}.Add.bias";
-        _g.Initializer(_store.Float(weightName, [bias.Length], s => bias.CopyTo(s)));
+        _g.Initializer(Tensor(weightName, [bias.Length], s => bias.CopyTo(s)));
         return _g.Node("Add", $"{basename}/Add", [input, weightName]);
     }
 
@@ -260,7 +266,7 @@ internal sealed class HfGraphEmitter
     private string Norm(string name, string weightName, string input, float[] raw)
     {
         float[] weight = NormWeight(raw);
-        _g.Initializer(_store.Float(weightName, [weight.Length], s => weight.CopyTo(s)));
+        _g.Initializer(Tensor(weightName, [weight.Length], s => weight.CopyTo(s)));
         string output = $"{name[..name.LastIndexOf('/')]}/output_0";
         _g.AddNode("SimplifiedLayerNormalization", name, [input, weightName], [output], "", Attr("axis", -1L), Attr("epsilon", _s.NormEps), Attr("stash_type", 1L));
         return output;
@@ -270,7 +276,7 @@ internal sealed class HfGraphEmitter
     private (string Normed, string Residual) SkipNorm(string p, string weightName, string root, string skip, float[] raw, bool last)
     {
         float[] weight = NormWeight(raw);
-        _g.Initializer(_store.Float(weightName, [weight.Length], s => weight.CopyTo(s)));
+        _g.Initializer(Tensor(weightName, [weight.Length], s => weight.CopyTo(s)));
         string normed = $"{p}/output_0", residual = $"{p}/output_3";
         string[] outputs = last ? [normed] : [normed, "", "", residual];
         _g.AddNode("SkipSimplifiedLayerNormalization", $"{p}/SkipLayerNorm", [root, skip, weightName], outputs, Microsoft, Attr("epsilon", _s.NormEps));
@@ -281,11 +287,11 @@ internal sealed class HfGraphEmitter
     private string Linear(string basename, string input, Memory<float> weight, int n, int k, string? outputName = null)
     {
         string weightPrefix = basename[1..].Replace('/', '.');
-        if (_precision == WeightPrecision.Fp32)
+        if (_precision != WeightPrecision.Int4)
         {
             string name = $"{basename}/MatMul";
             string weightName = $"{weightPrefix}.MatMul.weight";
-            _g.Initializer(_store.Float(weightName, [k, n], s => WeightTransforms.Transpose(weight.Span, n, k, s)));
+            _g.Initializer(Tensor(weightName, [k, n], s => WeightTransforms.Transpose(weight.Span, n, k, s)));
             string output = outputName ?? $"{name}/output_0";
             _g.AddNode("MatMul", name, [input, weightName], [output]);
             return output;

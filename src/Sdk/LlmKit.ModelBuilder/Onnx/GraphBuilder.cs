@@ -13,6 +13,9 @@ internal sealed class GraphBuilder
     /// <summary>The ONNX element type for float32.</summary>
     public const int Float = (int)TensorProto.Types.DataType.Float;
 
+    /// <summary>The ONNX element type for float16.</summary>
+    public const int Float16 = (int)TensorProto.Types.DataType.Float16;
+
     /// <summary>The ONNX element type for int64.</summary>
     public const int Int64 = (int)TensorProto.Types.DataType.Int64;
 

@@ -16,6 +16,7 @@ internal sealed class TensorStore : IDisposable
     private readonly FileStream? _external;
     private readonly string? _externalName;
     private byte[] _scratch = [];
+    private float[] _floatScratch = []; // float32 values of the float16 tensor being written
 
     /// <summary>Keeps every tensor inline in the model file.</summary>
     public TensorStore()
@@ -39,6 +40,26 @@ internal sealed class TensorStore : IDisposable
     public TensorProto Float(string name, long[] dims, Action<Span<float>> fill) =>
         Create(name, TensorProto.Types.DataType.Float, dims, sizeof(float), bytes =>
             fill(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes)));
+
+    /// <summary>A float16 tensor whose float32 contents <paramref name="fill"/> writes into a zeroed span (rounded to nearest even).</summary>
+    public TensorProto Half(string name, long[] dims, Action<Span<float>> fill) =>
+        Create(name, TensorProto.Types.DataType.Float16, dims, sizeof(ushort), bytes =>
+        {
+            int count = bytes.Length / sizeof(ushort);
+            if (_floatScratch.Length < count)
+            {
+                _floatScratch = new float[count];
+            }
+
+            Span<float> values = _floatScratch.AsSpan(0, count);
+            values.Clear();
+            fill(values);
+            Span<ushort> halves = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes);
+            for (int i = 0; i < count; i++)
+            {
+                halves[i] = BitConverter.HalfToUInt16Bits((Half)values[i]);
+            }
+        });
 
     /// <summary>A uint8 tensor whose contents <paramref name="fill"/> writes.</summary>
     public TensorProto Bytes(string name, long[] dims, Action<Span<byte>> fill) =>
