@@ -7,7 +7,7 @@ namespace LlmKit.Benchmarks.Builder;
 
 /// <summary>
 /// <c>convert-hf</c>: conversion time and peak memory of <c>llmkit convert hf</c> on a synthetic ~500M-parameter
-/// Llama checkpoint (bf16, two shards, generated into a temp folder), fp32 and int4. Each conversion runs in a child
+/// Llama checkpoint (bf16, two shards, generated into a temp folder), fp32, fp16 and int4. Each conversion runs in a child
 /// process, whose peak resident memory (VmHWM from /proc/self/status) is compared with the largest shard file.
 /// </summary>
 internal sealed class ConvertHfBenchCommand : IBenchCommand
@@ -19,7 +19,7 @@ internal sealed class ConvertHfBenchCommand : IBenchCommand
 
     public string Name => "convert-hf";
 
-    public string Summary => "model builder: synthetic ~500M-parameter HF checkpoint (bf16, sharded) -> fp32 and int4, time + peak memory (child process)";
+    public string Summary => "model builder: synthetic ~500M-parameter HF checkpoint (bf16, sharded) -> fp32, fp16 and int4, time + peak memory (child process)";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -44,7 +44,7 @@ internal sealed class ConvertHfBenchCommand : IBenchCommand
         long largestShard = Directory.GetFiles(input, "*.safetensors").Max(f => new FileInfo(f).Length);
         long checkpointBytes = Directory.GetFiles(input, "*.safetensors").Sum(f => new FileInfo(f).Length);
         var spec = HfConfigReader.Read(input);
-        foreach (var precision in new[] { WeightPrecision.Fp32, WeightPrecision.Int4 })
+        foreach (var precision in new[] { WeightPrecision.Fp32, WeightPrecision.Fp16, WeightPrecision.Int4 })
         {
             string output = Path.Combine(root, $"out-{precision}");
             var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
