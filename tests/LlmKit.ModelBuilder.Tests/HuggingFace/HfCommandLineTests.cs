@@ -73,6 +73,24 @@ public sealed class HfCommandLineTests : IDisposable
     }
 
     [Fact]
+    public void Eos_ids_from_generation_config_join_the_config_ones_and_fp16_writes_a_float16_graph()
+    {
+        // Llama 3 instruct style: config.json names one EOS, generation_config.json lists more.
+        string input = _dir.File("eos");
+        CopyFolder(HfCases.Checkpoint("llama"), input);
+        File.WriteAllText(Path.Combine(input, "generation_config.json"), "{\"bos_token_id\": 1, \"eos_token_id\": [2, 7, 9]}");
+
+        var (code, _, stderr) = Run("convert", "hf", "--input", input, "--output", _dir.File("out"), "--precision", "fp16");
+
+        Assert.True(code == 0, stderr);
+        var config = JsonNode.Parse(File.ReadAllText(_dir.File("out/genai_config.json")))!;
+        Assert.Equal([2, 7, 9], config["model"]!["eos_token_id"]!.AsArray().Select(n => (int)n!));
+        var graph = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(_dir.File("out/model.onnx"))).Graph;
+        Assert.Equal(GraphBuilderFloat16, graph.Output.Single(o => o.Name == "logits").Type.TensorType.ElemType);
+        Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".MatMul.weight", StringComparison.Ordinal)), t => Assert.Equal(GraphBuilderFloat16, t.DataType));
+    }
+
+    [Fact]
     public void A_missing_tokenizer_json_is_named()
     {
         string input = _dir.File("no-tokenizer");
@@ -84,6 +102,8 @@ public sealed class HfCommandLineTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("tokenizer.json", stderr, StringComparison.Ordinal);
     }
+
+    private const int GraphBuilderFloat16 = (int)Onnx.Protos.TensorProto.Types.DataType.Float16;
 
     private static void CopyFolder(string from, string to)
     {
