@@ -90,6 +90,24 @@ public sealed class HfCommandLineTests : IDisposable
         Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".MatMul.weight", StringComparison.Ordinal)), t => Assert.Equal(GraphBuilderFloat16, t.DataType));
     }
 
+    [Theory]
+    [InlineData("intermediate_size", "100000", "model.layers.0.mlp")]        // a shape the tensors do not have
+    [InlineData("max_position_embeddings", "2000000000", "max_position_embeddings")] // RoPE tables too large to build
+    public void A_config_that_disagrees_with_the_checkpoint_is_refused_before_allocating(string field, string value, string named)
+    {
+        string input = _dir.File("lying");
+        CopyFolder(HfCases.Checkpoint("llama"), input);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(input, "config.json")))!.AsObject();
+        config[field] = JsonNode.Parse(value);
+        File.WriteAllText(Path.Combine(input, "config.json"), config.ToJsonString());
+
+        var (code, _, stderr) = Run("convert", "hf", "--input", input, "--output", _dir.File("out"));
+
+        Assert.Equal(1, code);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_dir.File("out")));
+    }
+
     [Fact]
     public void A_missing_tokenizer_json_is_named()
     {

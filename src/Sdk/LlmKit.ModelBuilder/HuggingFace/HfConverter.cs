@@ -20,6 +20,9 @@ public static class HfConverter
     /// <summary>The tokenizer files copied when present; tokenizer.json is required (onnxruntime-genai reads it).</summary>
     public static readonly IReadOnlyList<string> TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"];
 
+    /// <summary>Largest context length converted (the cos/sin tables grow with it; Llama 3.1 and Phi-3 use 131,072).</summary>
+    public const int MaxContextLength = 1 << 20;
+
     /// <summary>The config.json architectures the converter accepts.</summary>
     public static IReadOnlyCollection<string> SupportedArchitectures => HfConfigReader.SupportedArchitectures.Keys.ToArray();
 
@@ -85,6 +88,11 @@ public static class HfConverter
         var checkpoint = SafetensorsCheckpoint.Open(input);
         request.Progress?.Report(new HfConversionProgress("read", 1, 1));
         int contextLength = request.MaxLength ?? spec.MaxPositions;
+        if (contextLength > MaxContextLength)
+        {
+            throw new NotSupportedException(
+                $"Context length {contextLength:N0} ({(request.MaxLength is null ? "max_position_embeddings in config.json" : "MaxLength / --max-length")}) is above {MaxContextLength:N0}; the RoPE tables are [context, head_dim / 2]. Pass a smaller --max-length.");
+        }
 
         string output = OutputFolder.Normalize(request.OutputDirectory);
         string[] inputs = [Path.Combine(input, HfConfigReader.ConfigFileName), tokenizerJson, .. checkpoint.Files.Select(f => f.Path)];

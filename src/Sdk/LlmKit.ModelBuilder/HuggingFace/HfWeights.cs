@@ -23,7 +23,8 @@ internal sealed class HfWeights
         {
             // Room for the largest tensor, or for q, k and v read side by side when they are separate tensors.
             long largest = checkpoint.Names.Max(n => checkpoint.Tensor(n).ElementCount);
-            long qkv = (long)(spec.QDim + (2 * spec.KvDim)) * spec.Hidden;
+            // Capped by 3x the largest tensor: a config.json that claims more fails the shape checks before any read.
+            long qkv = Math.Min((long)(spec.QDim + (2 * spec.KvDim)) * spec.Hidden, 3 * largest);
             _buffer = new float[checked((int)Math.Max(largest, qkv))];
         }
     }
@@ -57,9 +58,13 @@ internal sealed class HfWeights
             return Matrix($"model.layers.{layer}.self_attn.qkv_proj.weight", rows, Spec.Hidden);
         }
 
-        // Read side by side into one destination, so the packed weight needs no concatenation copy.
-        Memory<float> all = _buffer is null ? new float[rows * Spec.Hidden] : _buffer.AsMemory(0, rows * Spec.Hidden);
+        // Read side by side into one destination, so the packed weight needs no concatenation copy. Shapes are
+        // checked first, so the sizes below come from validated headers, not from config.json alone.
         int h = Spec.Hidden;
+        CheckedTensor($"model.layers.{layer}.self_attn.q_proj.weight", Spec.QDim, h);
+        CheckedTensor($"model.layers.{layer}.self_attn.k_proj.weight", Spec.KvDim, h);
+        CheckedTensor($"model.layers.{layer}.self_attn.v_proj.weight", Spec.KvDim, h);
+        Memory<float> all = _buffer is null ? new float[rows * Spec.Hidden] : _buffer.AsMemory(0, rows * Spec.Hidden);
         ReadInto($"model.layers.{layer}.self_attn.q_proj.weight", all.Span[..(Spec.QDim * h)], Spec.QDim, h);
         ReadInto($"model.layers.{layer}.self_attn.k_proj.weight", all.Span.Slice(Spec.QDim * h, Spec.KvDim * h), Spec.KvDim, h);
         ReadInto($"model.layers.{layer}.self_attn.v_proj.weight", all.Span.Slice((Spec.QDim + Spec.KvDim) * h, Spec.KvDim * h), Spec.KvDim, h);
@@ -93,12 +98,16 @@ internal sealed class HfWeights
 
     private Memory<float> Matrix(string name, int rows, int cols)
     {
+        CheckedTensor(name, rows, cols); // before allocating from config.json's sizes
         Memory<float> destination = _buffer is null ? new float[(long)rows * cols] : _buffer.AsMemory(0, checked(rows * cols));
         ReadInto(name, destination.Span, rows, cols);
         return destination;
     }
 
-    private void ReadInto(string name, Span<float> destination, int rows, int cols)
+    private void ReadInto(string name, Span<float> destination, int rows, int cols) =>
+        SafetensorsFile.ReadFloat32(CheckedTensor(name, rows, cols), destination);
+
+    private SafetensorsTensor CheckedTensor(string name, int rows, int cols)
     {
         var tensor = _checkpoint.Tensor(name);
         if (tensor.Shape.Length != 2 || tensor.Shape[0] != rows || tensor.Shape[1] != cols)
@@ -106,7 +115,7 @@ internal sealed class HfWeights
             throw new InvalidDataException($"Tensor '{name}' has shape {tensor.ShapeText}; config.json implies [{rows}, {cols}].");
         }
 
-        SafetensorsFile.ReadFloat32(tensor, destination);
+        return tensor;
     }
 
     private float[] Bias(int layer, string part, int rows) =>
