@@ -47,6 +47,10 @@ internal static class ConversionProgressDisplay
 
             task.MaxValue = Math.Max(1, value.Total);
             task.Value = value.Done;
+            if (value.Done >= value.Total)
+            {
+                task.StopTask(); // freezes the phase's elapsed time
+            }
         }
     }
 }
