@@ -135,6 +135,20 @@ public sealed class SafetensorsReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_shard_that_links_out_of_the_folder_is_refused()
+    {
+        string folder = Path.Combine(_dir.Path, "linked");
+        Directory.CreateDirectory(folder);
+        string outside = Path.Combine(_dir.Path, "outside.safetensors");
+        File.WriteAllBytes(outside, Encode("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]));
+        File.CreateSymbolicLink(Path.Combine(folder, "model-00001-of-00001.safetensors"), outside);
+        File.WriteAllText(Path.Combine(folder, SafetensorsCheckpoint.IndexFileName), "{\"weight_map\":{\"w\":\"model-00001-of-00001.safetensors\"}}");
+
+        var ex = Assert.Throws<InvalidDataException>(() => SafetensorsCheckpoint.Open(folder));
+        Assert.Contains("outside", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_sharded_checkpoint_reads_the_same_tensors_as_the_single_file()
     {
         var (shape, _, _) = HfCases.All["llama"];

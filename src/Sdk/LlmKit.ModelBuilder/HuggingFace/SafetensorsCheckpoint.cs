@@ -168,5 +168,12 @@ internal sealed class SafetensorsCheckpoint
         {
             throw new InvalidDataException($"'{index}' lists shard '{shard}', which is not a file name inside '{root}'; shards must sit beside the index.");
         }
+
+        // A symbolic link named like a shard must not lead out of the folder either.
+        if (File.Exists(resolved) && File.ResolveLinkTarget(resolved, returnFinalTarget: true) is { } target
+            && !string.Equals(Path.GetDirectoryName(Path.GetFullPath(target.FullName)), root, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"'{index}' lists shard '{shard}', a link to '{target.FullName}' outside '{root}'; shards must sit beside the index.");
+        }
     }
 }
