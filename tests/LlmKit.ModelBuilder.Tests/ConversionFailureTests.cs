@@ -131,6 +131,19 @@ public sealed class ConversionFailureTests
         Assert.Empty(temp.Entries());
     }
 
+    [Fact]
+    public void Fp16IsRefusedForLlama2cCheckpoints()
+    {
+        // WeightPrecision.Fp16 exists for Hugging Face conversions; the llama2.c emitters have no float16 graph.
+        using var temp = new TempFolder();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Llama2cConverter.Convert(new(SharedFixtures.Stories260KCheckpoint, SharedFixtures.Stories260KTokenizer, temp.File("out")) { Precision = WeightPrecision.Fp16 }));
+
+        Assert.Contains("Precision", error.Message, StringComparison.Ordinal);
+        Assert.Empty(temp.Entries());
+    }
+
     private static string Write(string path, byte[] bytes)
     {
         File.WriteAllBytes(path, bytes);
