@@ -46,8 +46,16 @@ internal static class HfCases
         // Qwen2 (small ones tie the head): q/k/v biases.
         ["qwen2"] = (new("Qwen2ForCausalLM", 64, 128, 2, 4, 2, 512, 256) { TieEmbeddings = true, RopeTheta = 1000000f }, "F32", false),
 
+        // Qwen2 with head_dim 8: GroupQueryAttention cannot fuse rotary (needs % 16), so separate RotaryEmbedding
+        // nodes with position_ids, and the biases on three separate projections.
+        ["qwen2-head8"] = (new("Qwen2ForCausalLM", 64, 128, 2, 8, 4, 512, 256), "F32", false),
+
         // Phi3: fused qkv_proj and gate_up_proj.
         ["phi3"] = (new("Phi3ForCausalLM", 64, 128, 2, 4, 4, 512, 256), "F32", false),
+
+        // Phi3 with a window on every layer (as phi-3-mini-4k's sliding_window 2047): the fused tensors sliced for
+        // the position_ids graph.
+        ["phi3-window"] = (new("Phi3ForCausalLM", 64, 128, 2, 4, 2, 512, 256) { SlidingWindow = 12 }, "BF16", false),
 
         // Gemma: head_dim 32 with hidden 64 and 4 heads (so head_dim != hidden / heads), one KV head, tied, GeGLU, (1 + w) norms.
         ["gemma"] = (new("GemmaForCausalLM", 64, 128, 2, 4, 1, 512, 256) { HeadDim = 32, TieEmbeddings = true }, "F32", false),

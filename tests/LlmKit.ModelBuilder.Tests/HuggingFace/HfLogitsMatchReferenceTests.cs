@@ -35,6 +35,7 @@ public sealed class HfLogitsMatchReferenceTests
 
     [Theory]
     [InlineData("mistral")]
+    [InlineData("phi3-window")]
     [InlineData("gemma2")]
     public void Logits_beyond_the_sliding_window_match_the_reference(string name)
     {
