@@ -67,14 +67,6 @@ internal sealed class TextGenerationRun : IDisposable
         }
     }
 
-    /// <summary>Generates one token synchronously; returns the text it makes safe to emit (valid until the next call).</summary>
-    public ReadOnlySpan<char> Step(CancellationToken cancellationToken, out int token)
-    {
-        var next = NextTokenAsync(cancellationToken);
-        token = next.IsCompletedSuccessfully ? next.Result : next.AsTask().GetAwaiter().GetResult();
-        return Accept(token);
-    }
-
     /// <summary>Takes the token <see cref="NextTokenAsync"/> returned; returns the text it makes safe to emit (valid until the next call).</summary>
     public ReadOnlySpan<char> Accept(int token)
     {

@@ -140,6 +140,7 @@ internal sealed class BatchScheduler : IDisposable
 
         var prompt = sequence.ProducedTokens;
         var state = _model.RentState(prompt);
+        bool finishedAtOnce = false;
         try
         {
             // Prefill whatever of the prompt the rented state does not already hold (at least its last token), batch 1.
@@ -147,25 +148,27 @@ internal sealed class BatchScheduler : IDisposable
             sequence.CachedPromptTokens = cached;
             int vocab = _model.VocabularySize;
             var logits = state.Append(prompt[cached..], sequence.CancellationToken);
-            if (sequence.Choose(logits.Slice((prompt.Length - cached - 1) * vocab, vocab)))
+            finishedAtOnce = sequence.Choose(logits.Slice((prompt.Length - cached - 1) * vocab, vocab));
+            if (!finishedAtOnce)
             {
-                return;
+                int row = _decoder.AddRow(state);
+                _rows[row] = sequence;
+                sequence.Publish();
             }
-
-            int row = _decoder.AddRow(state);
-            _rows[row] = sequence;
         }
-        catch (OperationCanceledException ex)
+        catch (Exception ex)
         {
-            sequence.Fail(ex);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-        {
+            // A failed or cancelled prefill concerns this sequence only; the batch goes on.
             sequence.Fail(ex);
         }
         finally
         {
             _model.ReturnState(state);
+        }
+
+        if (finishedAtOnce)
+        {
+            sequence.Publish();
         }
     }
 
@@ -184,6 +187,10 @@ internal sealed class BatchScheduler : IDisposable
         for (int r = 0; r < rows; r++)
         {
             _finished[r] = _rows[r]!.Choose(logits.Slice(r * vocab, vocab));
+            if (!_finished[r])
+            {
+                _rows[r]!.Publish();
+            }
         }
 
         // Backwards: a leaving row is replaced by the last row, which was already handled.
@@ -191,7 +198,9 @@ internal sealed class BatchScheduler : IDisposable
         {
             if (_finished[r])
             {
+                var sequence = _rows[r]!;
                 Leave(r, keepForReuse: true);
+                sequence.Publish();
             }
         }
     }

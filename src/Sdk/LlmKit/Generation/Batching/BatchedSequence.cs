@@ -82,20 +82,28 @@ internal sealed class BatchedSequence : ITokenSource
     /// <summary>True when the consumer stopped reading (stop sequence, disposal) or cancelled: the scheduler drops it.</summary>
     internal bool IsAbandoned => _abandoned || CancellationToken.IsCancellationRequested;
 
-    /// <summary>Chooses the next token from <paramref name="logits"/> (processed in place), hands it to the consumer and
-    /// returns true when the sequence is finished (end of sequence, token limit, max length).</summary>
+    /// <summary>Chooses the next token from <paramref name="logits"/> (processed in place) and returns true when the
+    /// sequence is finished (end of sequence, token limit, max length). <see cref="Publish"/> hands it over.</summary>
     internal bool Choose(Span<float> logits)
     {
         int token = _pipeline.Next(logits, new TokenHistory(_tokens.AsSpan(0, _produced), PromptLength));
         _tokens[_produced++] = token;
-        bool finished = Finishes(token, _produced - PromptLength) is not null;
+        return Finishes(token, _produced - PromptLength) is not null;
+    }
+
+    /// <summary>
+    /// Hands the last chosen token to the consumer (and ends the stream after the last one). The scheduler publishes a
+    /// finished sequence's last token only after its KV went back to the model's pool, so the consumer's next request
+    /// finds it there.
+    /// </summary>
+    internal void Publish()
+    {
+        int token = _tokens[_produced - 1];
         _chosen.Writer.TryWrite(token);
-        if (finished)
+        if (Finishes(token, _produced - PromptLength) is not null)
         {
             _chosen.Writer.TryComplete();
         }
-
-        return finished;
     }
 
     /// <summary>Ends the consumer's wait with <paramref name="error"/> (cancellation or a failed run).</summary>
