@@ -16,8 +16,8 @@ public sealed partial class OnnxGenAIModel
     /// <summary>
     /// Most generations this model decodes together in one run: <see cref="OnnxGenAIModelOptions.MaxBatchSize"/>, lowered
     /// so that that many full-length KV caches fit in half the memory available to the process. 1 when batching is off:
-    /// by that option, or because the graph is not a GroupQueryAttention graph with shared KV buffers (the Standard form,
-    /// combined GPT-2 KV), or the model has a sliding window.
+    /// by that option, or because the graph is not a GroupQueryAttention graph with shared fp32 KV buffers and fp32 logits
+    /// (the Standard form, combined GPT-2 KV, fp16 folders), or the model has a sliding window.
     /// </summary>
     /// <remarks>
     /// Batching is used for greedy and sampled generation through <see cref="TextGenerationExtensions"/> (and so the chat
@@ -70,7 +70,10 @@ public sealed partial class OnnxGenAIModel
     /// <summary>The batch size to use: the option, if the graph allows batching and that many sequences fit in memory.</summary>
     private int BatchRows(int requested)
     {
-        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null)
+        // fp16 KV or logits would work the same way but no fp16 GQA shared-buffer folder is tested yet: not batched.
+        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null
+            || Signature.KvType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float
+            || Signature.LogitsType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
         {
             return 1;
         }
