@@ -12,7 +12,7 @@ namespace LlmKit.Tests.Generation;
 /// rotary and fewer KV heads than query heads). The reference is a plain <see cref="Generator"/> run on its own. A
 /// scheduler without a thread is driven step by step, so joins, finishes and cancellations land at chosen steps.
 /// </summary>
-public class BatchedDecodingTests
+public class BatchedDecodingTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly LlamaConfig Int4Shape = new(Dim: 128, HiddenDim: 256, Layers: 2, Heads: 4, KvHeads: 2, VocabSize: 300, SeqLen: 256);
 
@@ -375,6 +375,7 @@ public class BatchedDecodingTests
             Assert.Equal(60 * prompts.Length, tokens);
             if (round == 1)
             {
+                output.WriteLine($"{name}: {allocated / (double)tokens:F1} managed bytes per token over {tokens} batched tokens");
                 Assert.InRange(allocated / tokens, 0, 1024);
             }
 
