@@ -2,7 +2,7 @@ namespace LlmKit.Samples.AspNetApi;
 
 /// <summary>
 /// Limits, queueing and access control of the HTTP API, bound from the configuration section <c>"Server"</c>
-/// (appsettings.json or environment variables such as <c>Server__MaxConcurrentGenerations=2</c>).
+/// (appsettings.json or environment variables such as <c>Server__MaxConcurrentGenerations=8</c>).
 /// Checked when the app starts; each error names the setting and its allowed range.
 /// </summary>
 public sealed class ServerOptions
@@ -10,8 +10,13 @@ public sealed class ServerOptions
     /// <summary>The configuration section name.</summary>
     public const string SectionName = "Server";
 
-    /// <summary>Generations that run at the same time, 1 to 64. Default 2 (one per core on a 2-core machine).</summary>
-    public int MaxConcurrentGenerations { get; set; } = 2;
+    /// <summary>
+    /// Generations that run at the same time, 1 to 64. Default 8, the model's default batch: overlapping generations
+    /// share decode runs (<c>LlmKit:MaxBatchSize</c>), so each run reads the weights once for all of them. With batching
+    /// off (<c>LlmKit:MaxBatchSize</c> 1, or a model form that cannot batch) they compete for memory bandwidth instead;
+    /// then about one per core is the better setting.
+    /// </summary>
+    public int MaxConcurrentGenerations { get; set; } = 8;
 
     /// <summary>Requests that may wait for a generation slot, 0 to 10,000; a request beyond them gets 429. Default 32.</summary>
     public int MaxQueuedRequests { get; set; } = 32;

@@ -24,7 +24,7 @@ internal sealed class AspNetLoadCommand : IBenchCommand
 {
     public string Name => "aspnet-load";
 
-    public string Summary => "OpenAI-compatible API under load (child process): [--clients 64] [--requests 20] [--soak 1000] [--soak-clients 4] [--warmup 1000] [--max-tokens 16] [--concurrency 2] [--queue 32] [--timeout 300]";
+    public string Summary => "OpenAI-compatible API under load (child process): [--clients 64] [--requests 20] [--soak 1000] [--soak-clients 4] [--warmup 1000] [--max-tokens 16] [--concurrency 2] [--queue 32] [--form standard|ortgenai] [--max-batch 8] [--timeout 300]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -36,11 +36,14 @@ internal sealed class AspNetLoadCommand : IBenchCommand
             WarmupRequests: Int(args, "--warmup", 1000),
             MaxTokens: Int(args, "--max-tokens", 16),
             Concurrency: Int(args, "--concurrency", 2),
-            Queue: Int(args, "--queue", 32));
+            Queue: Int(args, "--queue", 32),
+            MaxBatchSize: Int(args, "--max-batch", 8));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(Int(args, "--timeout", 300)));
 
-        string model = BenchModels.Stories260K(OnnxGraphForm.Standard);
+        // Batching (LlmKit:MaxBatchSize) applies to the official GQA form only; the Standard form runs each request alone.
+        var form = Array.IndexOf(args, "--form") is int f and >= 0 && f + 1 < args.Length && args[f + 1] == "ortgenai" ? OnnxGraphForm.OrtGenAI : OnnxGraphForm.Standard;
+        string model = BenchModels.Stories260K(form);
         string app = await LocateAppAsync(timeout.Token);
         int port = FreePort();
         using var server = StartServer(app, model, port, settings);
@@ -56,7 +59,7 @@ internal sealed class AspNetLoadCommand : IBenchCommand
             });
 
             Console.WriteLine($"server pid {server.Id} on {endpoint}; model {model}; {Environment.ProcessorCount} cores");
-            Console.WriteLine($"server settings: MaxConcurrentGenerations {settings.Concurrency}, MaxQueuedRequests {settings.Queue}; requests: greedy, max_tokens {settings.MaxTokens}");
+            Console.WriteLine($"server settings: MaxConcurrentGenerations {settings.Concurrency}, MaxQueuedRequests {settings.Queue}, form {form}, LlmKit:MaxBatchSize {settings.MaxBatchSize}{(form == OnnxGraphForm.Standard ? " (no effect on this form)" : "")}; requests: greedy, max_tokens {settings.MaxTokens}");
             Console.WriteLine();
 
             var burst = await RunBurstAsync(client, settings, timeout.Token);
@@ -193,6 +196,7 @@ internal sealed class AspNetLoadCommand : IBenchCommand
             "--LlmKit:ModelPath", model, "--LlmKit:ModelId", "stories260K", "--LlmKit:ChatTemplate", "None",
             "--Server:MaxConcurrentGenerations", settings.Concurrency.ToString(CultureInfo.InvariantCulture),
             "--Server:MaxQueuedRequests", settings.Queue.ToString(CultureInfo.InvariantCulture),
+            "--LlmKit:MaxBatchSize", settings.MaxBatchSize.ToString(CultureInfo.InvariantCulture),
             "--Logging:LogLevel:Default", "Warning",
         })
         {
@@ -277,5 +281,5 @@ internal sealed class AspNetLoadCommand : IBenchCommand
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private sealed record LoadSettings(int Clients, int RequestsPerClient, int SoakRequests, int SoakClients, int WarmupRequests, int MaxTokens, int Concurrency, int Queue);
+    private sealed record LoadSettings(int Clients, int RequestsPerClient, int SoakRequests, int SoakClients, int WarmupRequests, int MaxTokens, int Concurrency, int Queue, int MaxBatchSize);
 }

@@ -387,6 +387,33 @@ internal sealed class DecoderState : IDisposable
         _lengthBeforeLastRun = length;
     }
 
+    /// <summary>
+    /// One KV buffer of a shared-buffer state, laid out [blocks, <see cref="Capacity"/>, head_size] like one row of a
+    /// batched cache, so <see cref="Batching.BatchedDecoder"/> copies positions between the two row by row.
+    /// </summary>
+    internal Span<byte> SharedKvBuffer(int tensor)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_shared)
+        {
+            throw new InvalidOperationException("Only a shared-buffer (GroupQueryAttention) state has one KV buffer per tensor.");
+        }
+
+        return _kvBuffers[tensor];
+    }
+
+    /// <summary>Declares that the KV buffers now hold <paramref name="tokens"/> (written through <see cref="SharedKvBuffer"/>).</summary>
+    internal void AdoptSharedKv(ReadOnlySpan<int> tokens)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tokens.Length, Capacity);
+        tokens.CopyTo(_history);
+        _offset = 0;
+        _offsetBeforeLastRun = 0;
+        _length = tokens.Length;
+        _lengthBeforeLastRun = tokens.Length;
+    }
+
     /// <summary>Clears a pending cancellation so a returned state can serve the next sequence.</summary>
     public void ClearCancellation() => _runOptions.Terminate = false;
 

@@ -30,29 +30,30 @@ public static class TextGenerationExtensions
         }
 
         // Validate synchronously so bad arguments throw at the call, not inside the task.
-        var run = new TextGenerationRun(model, promptTokens, options);
-        return Task.Run(() =>
+        var run = new TextGenerationRun(model, promptTokens, options, cancellationToken);
+        return Task.Run(async () =>
         {
             using (run)
             {
                 var text = new StringBuilder();
                 while (!run.IsDone)
                 {
-                    text.Append(run.Step(cancellationToken, out _));
+                    int token = await run.NextTokenAsync(cancellationToken).ConfigureAwait(false);
+                    text.Append(run.Accept(token));
                 }
 
-                var generator = run.Generator;
+                var source = run.Source;
                 return new GenerationResult(
                     text.ToString(),
-                    generator.GeneratedTokens.ToArray(),
-                    generator.PromptLength,
-                    generator.FinishReason!.Value,
+                    source.GeneratedTokens.ToArray(),
+                    source.PromptLength,
+                    source.FinishReason!.Value,
                     run.TimeToFirstToken,
                     run.Elapsed)
                 {
-                    CachedPromptTokenCount = generator.CachedPromptTokens,
-                    DraftedTokenCount = generator.DraftedTokens,
-                    AcceptedDraftTokenCount = generator.AcceptedDraftTokens,
+                    CachedPromptTokenCount = source.CachedPromptTokens,
+                    DraftedTokenCount = source.DraftedTokens,
+                    AcceptedDraftTokenCount = source.AcceptedDraftTokens,
                 };
             }
 
@@ -96,7 +97,8 @@ public static class TextGenerationExtensions
     }
 
     /// <summary>Streams a completion of <paramref name="prompt"/> token by token.</summary>
-    /// <remarks>The prefill runs on the thread pool; each decode step runs on the thread that awaits the next item.
+    /// <remarks>The prefill runs on the thread pool; each decode step runs on the thread that awaits the next item, or
+    /// on the model's batch scheduler thread when the request is batched (<see cref="OnnxGenAIModelOptions.MaxBatchSize"/>).
     /// Cancellation is checked before every token.</remarks>
     public static IAsyncEnumerable<GenerationUpdate> GenerateStreamingAsync(this OnnxGenAIModel model, string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -115,7 +117,7 @@ public static class TextGenerationExtensions
             throw new NotSupportedException("Beam search cannot stream: the best sequence is known only at the end. Use GenerateAsync, or set NumBeams = 1.");
         }
 
-        var run = new TextGenerationRun(model, promptTokens, options);
+        var run = new TextGenerationRun(model, promptTokens, options, cancellationToken);
         return Stream(run, cancellationToken);
     }
 
@@ -123,17 +125,22 @@ public static class TextGenerationExtensions
     {
         using (run)
         {
-            var generator = run.Generator;
+            var source = run.Source;
 
-            // Prefill is the long step: keep it off the caller's thread.
-            string first = await Task.Run(() => run.Step(cancellationToken, out _).ToString(), cancellationToken).ConfigureAwait(false);
-            yield return new GenerationUpdate(first, generator.Tokens[^1], generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
-            { CachedPromptTokenCount = generator.CachedPromptTokens };
+            // A generator's prefill is the long step: keep it off the caller's thread. A batched sequence is prefilled
+            // by the scheduler thread, so it is only awaited.
+            int token = source.UsesBatching
+                ? await run.NextTokenAsync(cancellationToken).ConfigureAwait(false)
+                : await Task.Run(() => run.NextTokenAsync(cancellationToken).AsTask(), cancellationToken).ConfigureAwait(false);
+            string text = run.Accept(token).ToString();
+            yield return new GenerationUpdate(text, token, source.PromptLength, source.GeneratedCount, source.FinishReason)
+            { CachedPromptTokenCount = source.CachedPromptTokens };
             while (!run.IsDone)
             {
-                string text = run.Step(cancellationToken, out int token).ToString();
-                yield return new GenerationUpdate(text, token, generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
-                { CachedPromptTokenCount = generator.CachedPromptTokens };
+                token = await run.NextTokenAsync(cancellationToken).ConfigureAwait(false);
+                text = run.Accept(token).ToString();
+                yield return new GenerationUpdate(text, token, source.PromptLength, source.GeneratedCount, source.FinishReason)
+                { CachedPromptTokenCount = source.CachedPromptTokens };
             }
         }
     }

@@ -6,59 +6,78 @@ using LlmKit.Tokenization;
 namespace LlmKit.Generation;
 
 /// <summary>
-/// One text generation: a <see cref="Generator"/> plus incremental detokenisation, stop-sequence matching,
+/// One text generation: a token source (a <see cref="Generator"/>, or a sequence in a shared batch) plus incremental detokenisation, stop-sequence matching,
 /// timing and telemetry. Shared by the streaming and non-streaming APIs so both produce the same text.
 /// </summary>
 internal sealed class TextGenerationRun : IDisposable
 {
-    private readonly Generator _generator;
+    private readonly ITokenSource _source;
     private readonly IncrementalDetokenizer _detokenizer;
     private readonly StopSequenceMatcher? _stops;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Activity? _activity;
     private bool _recorded;
 
-    public TextGenerationRun(OnnxGenAIModel model, ReadOnlySpan<int> promptTokens, GenerationOptions? options)
+    /// <param name="model">The model.</param>
+    /// <param name="promptTokens">The prompt's token ids.</param>
+    /// <param name="options">Settings; null for the folder's defaults.</param>
+    /// <param name="cancellationToken">The request's cancellation: a batched sequence leaves the batch once it is signalled.</param>
+    public TextGenerationRun(OnnxGenAIModel model, ReadOnlySpan<int> promptTokens, GenerationOptions? options, CancellationToken cancellationToken)
     {
-        _generator = model.CreateGenerator(promptTokens, options);
-        var tokenizer = model.Tokenizer;
-        bool promptHasOnlyBos = promptTokens.Length == 1 && promptTokens[0] == tokenizer.BosTokenId;
-        _detokenizer = tokenizer.CreateDetokenizer(isSequenceStart: promptHasOnlyBos);
-        _stops = _generator.Options.StopSequences is { Count: > 0 } stops ? new StopSequenceMatcher(stops) : null;
+        _source = model.CreateTokenSource(promptTokens, options, cancellationToken);
+        try
+        {
+            var tokenizer = model.Tokenizer;
+            bool promptHasOnlyBos = promptTokens.Length == 1 && promptTokens[0] == tokenizer.BosTokenId;
+            _detokenizer = tokenizer.CreateDetokenizer(isSequenceStart: promptHasOnlyBos);
+            _stops = _source.Options.StopSequences is { Count: > 0 } stops ? new StopSequenceMatcher(stops) : null;
+        }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+
         _activity = LlmKitTelemetry.ActivitySource.StartActivity("llmkit.generate");
         _activity?.SetTag("gen_ai.request.model", model.ModelId);
         _activity?.SetTag("gen_ai.usage.input_tokens", promptTokens.Length);
+        _activity?.SetTag("llmkit.batched", _source.UsesBatching);
     }
 
-    public Generator Generator => _generator;
+    /// <summary>The generator or batched sequence the tokens come from.</summary>
+    public ITokenSource Source => _source;
 
-    public bool IsDone => _generator.IsDone;
+    public bool IsDone => _source.IsDone;
 
     public TimeSpan TimeToFirstToken { get; private set; }
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    /// <summary>Generates one token; returns the text it makes safe to emit (valid until the next call).</summary>
-    public ReadOnlySpan<char> Step(CancellationToken cancellationToken, out int token)
+    /// <summary>Waits for (batched) or runs (generator) the next token; pass it to <see cref="Accept"/>.</summary>
+    public async ValueTask<int> NextTokenAsync(CancellationToken cancellationToken)
     {
         try
         {
-            token = _generator.GenerateNextToken(cancellationToken);
+            return await _source.NextAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             Record("cancelled");
             throw;
         }
+    }
 
-        if (_generator.GeneratedCount == 1)
+    /// <summary>Takes the token <see cref="NextTokenAsync"/> returned; returns the text it makes safe to emit (valid until the next call).</summary>
+    public ReadOnlySpan<char> Accept(int token)
+    {
+        if (_source.GeneratedCount == 1)
         {
             TimeToFirstToken = _clock.Elapsed;
             LlmKitTelemetry.TimeToFirstToken.Record(TimeToFirstToken.TotalSeconds);
         }
 
         ReadOnlySpan<char> text = _detokenizer.Append(token);
-        if (_generator.IsDone)
+        if (_source.IsDone)
         {
             // Flush bytes held for an incomplete character: nothing more is coming.
             text = string.Concat(text, _detokenizer.Flush());
@@ -73,9 +92,9 @@ internal sealed class TextGenerationRun : IDisposable
         string emit = _stops.Push(text);
         if (_stops.Stopped)
         {
-            _generator.Stop(GenerationFinishReason.StopSequence);
+            _source.Stop(GenerationFinishReason.StopSequence);
         }
-        else if (_generator.IsDone)
+        else if (_source.IsDone)
         {
             emit += _stops.Flush();
         }
@@ -86,20 +105,20 @@ internal sealed class TextGenerationRun : IDisposable
 
     public void Dispose()
     {
-        if (!_generator.IsDone)
+        if (!_source.IsDone)
         {
             Record("abandoned");
         }
 
-        _generator.Dispose();
+        _source.Dispose();
         _activity?.Dispose();
     }
 
     private void FinishIfDone()
     {
-        if (_generator.IsDone)
+        if (_source.IsDone)
         {
-            Record(_generator.FinishReason!.Value.ToString());
+            Record(_source.FinishReason!.Value.ToString());
         }
     }
 
@@ -112,10 +131,10 @@ internal sealed class TextGenerationRun : IDisposable
 
         _recorded = true;
         var tag = new KeyValuePair<string, object?>("finish_reason", reason);
-        LlmKitTelemetry.InputTokens.Add(_generator.PromptLength);
-        LlmKitTelemetry.OutputTokens.Add(_generator.GeneratedCount);
+        LlmKitTelemetry.InputTokens.Add(_source.PromptLength);
+        LlmKitTelemetry.OutputTokens.Add(_source.GeneratedCount);
         LlmKitTelemetry.Generations.Add(1, tag);
-        _activity?.SetTag("gen_ai.usage.output_tokens", _generator.GeneratedCount);
+        _activity?.SetTag("gen_ai.usage.output_tokens", _source.GeneratedCount);
         _activity?.SetTag("gen_ai.response.finish_reasons", reason);
     }
 }

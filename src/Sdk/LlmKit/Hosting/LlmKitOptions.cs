@@ -52,6 +52,13 @@ public sealed class LlmKitOptions
     [System.ComponentModel.DataAnnotations.Range(0, long.MaxValue)]
     public long MaxPooledKvCacheBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// Most overlapping requests decoded together in one model run, in [1, 256]; default 8; 1 turns batching off. Each
+    /// request still gets the tokens it would get alone. See <see cref="Models.OnnxGenAIModelOptions.MaxBatchSize"/>
+    /// (LlmKit engine only).
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 8;
+
     /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

@@ -49,6 +49,11 @@ internal sealed class LlmKitOptionsValidator(IEnumerable<ILlmKitEngineProvider> 
             failures.Add($"{prefix}:MaxLength must be >= 2 (or unset); got {options.MaxLength}.");
         }
 
+        if (options.MaxBatchSize is < 1 or > Models.OnnxGenAIModel.MaxBatchSizeLimit)
+        {
+            failures.Add($"{prefix}:MaxBatchSize must be in [1, {Models.OnnxGenAIModel.MaxBatchSizeLimit}] (1 turns batching off); got {options.MaxBatchSize}.");
+        }
+
         if (options.ExecutionProvider is { } provider && string.IsNullOrWhiteSpace(provider))
         {
             failures.Add($"{prefix}:ExecutionProvider must be a provider name such as cpu, cuda or dml (or unset).");

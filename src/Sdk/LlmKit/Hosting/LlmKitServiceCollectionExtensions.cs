@@ -194,6 +194,7 @@ public static partial class LlmKitServiceCollectionExtensions
             MaxLength = options.MaxLength,
             ReusePromptPrefixes = options.ReusePromptPrefixes,
             MaxPooledKvCacheBytes = options.MaxPooledKvCacheBytes,
+            MaxBatchSize = options.MaxBatchSize,
         });
         LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength, model.KvCacheBytesPerSequence);
         return model;

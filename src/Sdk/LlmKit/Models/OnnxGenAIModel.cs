@@ -44,6 +44,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         _ones = new IndexTensorBuffer(signature.AttentionMaskType, maxLength);
         _ones.Fill(1);
         _masks = new OrtValue?[maxLength + 1];
+        MaxBatchSize = BatchRows(options.MaxBatchSize);
     }
 
     /// <summary>The model folder.</summary>
@@ -253,7 +254,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
                 $"num_beams is {resolved.NumBeams}{(options?.NumBeams is null ? " (search.num_beams in genai_config.json)" : "")}: a generator produces one sequence token by token; use BeamSearch (or GenerateAsync), or set NumBeams = 1.");
         }
 
-        return new Generator(this, promptTokens, resolved, LogitsPipeline.Create(resolved, VocabularySize, Config.Model.EosTokenIds));
+        return new Generator(this, promptTokens, resolved, CreatePipeline(resolved));
     }
 
     /// <summary>
@@ -412,6 +413,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
             return;
         }
 
+        DisposeBatching(); // first: its thread returns states to the pool
         DecoderState[] pooled;
         lock (_statePool)
         {

@@ -39,6 +39,16 @@ public sealed record OnnxGenAIModelOptions
     /// </summary>
     public long MaxPooledKvCacheBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Most concurrent generations that share one decode run, in [1, 256]; default 8. Overlapping requests
+    /// (<see cref="Generation.TextGenerationExtensions.GenerateAsync(OnnxGenAIModel, int[], Generation.GenerationOptions?, CancellationToken)"/>,
+    /// the chat client and the Semantic Kernel service) then decode together: each model run reads the weights once for
+    /// all of them. 1 turns batching off (every generation runs on its own). Each request still gets the tokens it would
+    /// get alone. Applies to GroupQueryAttention graphs with shared KV buffers (the official builder's form) without a
+    /// sliding window; see <see cref="OnnxGenAIModel.MaxBatchSize"/> for what a loaded model uses.
+    /// </summary>
+    public int MaxBatchSize { get; init; } = 8;
+
     /// <summary>Receives one Information line at load (model type, max length, KV-cache bytes per sequence); null logs nothing.</summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
 
@@ -52,6 +62,11 @@ public sealed record OnnxGenAIModelOptions
         if (MaxLength is < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxLength), MaxLength, "MaxLength must be >= 2 (or null for the folder's max_length).");
+        }
+
+        if (MaxBatchSize is < 1 or > OnnxGenAIModel.MaxBatchSizeLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be in [1, {OnnxGenAIModel.MaxBatchSizeLimit}] (1 turns batching off).");
         }
 
         if (MaxPooledKvCacheBytes < 0)
