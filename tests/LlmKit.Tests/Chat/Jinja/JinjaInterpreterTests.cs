@@ -186,6 +186,15 @@ public class JinjaInterpreterTests
     }
 
     [Fact]
+    public void Raw_blocks_cycle_and_the_title_filter()
+    {
+        Assert.Equal("{{ not evaluated }} x", Render("{% raw %}{{ not evaluated }}{% endraw %} x"));
+        Assert.Equal("odd even odd ", Render("{% for i in range(3) %}{{ loop.cycle('odd', 'even') }} {% endfor %}"));
+        Assert.Equal("They're Here They'Re Here", Render("{{ \"they're here\" | title }} {{ \"they're here\".title() }}")); // the filter and str.title() differ
+        Assert.Equal("1 -1 1024", Render("{{ (-1) ** 1000000000000 }} {{ (-1) ** 3 }} {{ 2 ** 10 }}"));
+    }
+
+    [Fact]
     public void Raise_exception_carries_the_templates_message()
     {
         var ex = Assert.Throws<ChatTemplateException>(() => Render("{% if true %}{{ raise_exception('Roles must alternate!') }}{% endif %}"));

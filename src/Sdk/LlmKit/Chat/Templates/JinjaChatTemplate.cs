@@ -120,8 +120,13 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         {
             text = template.Render(context, JinjaLimits.Default, _options.Clock);
         }
-        catch (Exception ex) when (ex is InvalidCastException or InvalidOperationException and not ChatTemplateException or ArgumentException or IndexOutOfRangeException)
+        catch (InsufficientExecutionStackException ex)
         {
+            throw new ChatTemplateException("The chat template nests too deeply to render.", ex);
+        }
+        catch (Exception ex) when (ex is not ChatTemplateException and not OperationCanceledException and not OutOfMemoryException)
+        {
+            // A value shape the interpreter did not expect: still the template's failure, reported as such.
             throw new ChatTemplateException($"The chat template failed: {ex.Message}", ex);
         }
 

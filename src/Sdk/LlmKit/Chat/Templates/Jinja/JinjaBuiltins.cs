@@ -151,7 +151,7 @@ internal sealed partial class JinjaRenderer
             case "capitalize":
                 return BuiltinMethods.Capitalize(Py.Str(value));
             case "title":
-                return BuiltinMethods.Title(Py.Str(value));
+                return BuiltinMethods.TitleFilter(Py.Str(value));
             case "length" or "count":
                 return (long)(value switch
                 {
@@ -620,6 +620,20 @@ internal static class BuiltinMethods
     }
 
     public static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
+
+    /// <summary>Jinja's title filter: words start after spaces, hyphens and opening brackets (unlike str.title(), not after apostrophes).</summary>
+    public static string TitleFilter(string s)
+    {
+        var text = new StringBuilder(s.Length);
+        bool wordStart = true;
+        foreach (char c in s)
+        {
+            text.Append(wordStart ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
+            wordStart = char.IsWhiteSpace(c) || c is '-' or '(' or '{' or '[' or '<';
+        }
+
+        return text.ToString();
+    }
 
     public static string Title(string s)
     {

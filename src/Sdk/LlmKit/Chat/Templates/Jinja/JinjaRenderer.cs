@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LlmKit.Chat.Templates.Jinja;
@@ -123,6 +124,7 @@ internal sealed partial class JinjaRenderer
 
     private Flow Execute(Node node, Scope scope, StringBuilder output)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (node)
         {
             case TextNode text:
@@ -328,6 +330,7 @@ internal sealed partial class JinjaRenderer
 
     private object? Evaluate(Expr expr, Scope scope)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (expr)
         {
             case LiteralExpr literal:
@@ -643,14 +646,16 @@ internal sealed partial class JinjaRenderer
 
     private static long IntPow(long x, long y)
     {
+        // |x| <= 1 never overflows, so the loop below would not stop early: answer directly.
+        if (x is 0 or 1 or -1)
+        {
+            return y == 0 ? 1 : x == -1 ? (y % 2 == 0 ? 1 : -1) : x;
+        }
+
         long result = 1;
         for (long i = 0; i < y; i++)
         {
-            result = checked(result * x);
-            if (result == 0 || result == 1 && x == 1)
-            {
-                break;
-            }
+            result = checked(result * x); // |x| >= 2 overflows within 63 steps
         }
 
         return result;
