@@ -39,11 +39,15 @@ function toHfMessage(m) {
 
 fs.mkdirSync(path.join(here, "expected"), { recursive: true });
 for (const t of manifest.templates) {
-  const template = fs.readFileSync(path.join(here, t.file), "utf8");
-  const tokenizer = new PreTrainedTokenizer(tokenizerJson, { ...t.special_tokens, chat_template: template });
+  // A string template, or Hugging Face's list form [{name, template}] when the entry names several files.
+  const chat_template = t.file
+    ? fs.readFileSync(path.join(here, t.file), "utf8")
+    : Object.entries(t.named_files).map(([name, file]) => ({ name, template: fs.readFileSync(path.join(here, file), "utf8") }));
+  const tokenizer = new PreTrainedTokenizer(tokenizerJson, { ...t.special_tokens, chat_template });
   const renderings = {};
   for (const c of conversations.cases) {
     if (c.templates && !c.templates.includes(t.name)) continue;
+    if (c.templates_exclude && c.templates_exclude.includes(t.name)) continue;
     const tools = c.tools ? conversations.tools[c.tools].map(toHfTool) : null;
     try {
       const output = tokenizer.apply_chat_template(c.messages.map(toHfMessage), {
