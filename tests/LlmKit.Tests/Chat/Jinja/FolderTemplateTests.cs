@@ -5,6 +5,7 @@ using LlmKit.Models;
 using LlmKit.Testing;
 using LlmKit.Tokenization;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 
 namespace LlmKit.Tests.Chat.Jinja;
 
@@ -56,6 +57,17 @@ public class FolderTemplateTests
     }
 
     [Fact]
+    public void A_template_that_does_not_write_bos_leaves_the_choice_to_the_folder()
+    {
+        using var folder = FolderWithTemplate("{% for m in messages %}{{ m.content }}{% endfor %}");
+        var template = ChatTemplates.Resolve(TokenizerConfig.Read(folder.Path), "llama");
+
+        var prompt = template.Render([Hello]);
+        Assert.Equal("  Hello  ", prompt.Text);
+        Assert.Null(prompt.AddBos);
+    }
+
+    [Fact]
     public void A_chat_template_jinja_file_wins_over_tokenizer_config()
     {
         using var folder = FolderWithTemplate("{{ 'from tokenizer_config' }}");
@@ -87,6 +99,21 @@ public class FolderTemplateTests
         Assert.Equal(ChatTemplateKind.ChatML, template.Kind);
         Assert.Contains("include", reason, StringComparison.Ordinal);
         Assert.Contains("ChatML", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_chat_client_logs_a_warning_when_it_falls_back_to_a_built_in()
+    {
+        using var folder = FolderWithTemplate("{% call foo() %}{% endcall %}{{ '<|im_start|>' + message['role'] }}");
+        using var model = OnnxGenAIModel.Load(folder.Path, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        var logger = new CapturingLogger();
+
+        var client = new OnnxChatClient(model, logger: logger);
+
+        Assert.Equal(ChatTemplateKind.ChatML, client.Template.Kind);
+        var warning = Assert.Single(logger.Entries, e => e.Level == LogLevel.Warning);
+        Assert.Contains("'call' statement is not supported", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("built-in ChatML template", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -122,6 +149,19 @@ public class FolderTemplateTests
 
         var ex = Assert.Throws<ChatTemplateException>(() => template.Render([new ChatTemplateMessage(ChatTemplateRole.System, "Be nice."), Hello]));
         Assert.Contains("System role not supported", ex.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class CapturingLogger : ILogger<OnnxChatClient>
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
     }
 
     [Fact]
