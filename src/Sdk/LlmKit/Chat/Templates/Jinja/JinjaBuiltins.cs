@@ -187,7 +187,7 @@ internal sealed partial class JinjaRenderer
                 bool boolean = Py.Truthy(Arg(args, kwargs, 1, "boolean", false));
                 return value is Undefined || (boolean && !Py.Truthy(value)) ? fallback : value;
             case "replace":
-                return BuiltinMethods.Replace(Py.Str(value), Py.Str(Arg(args, kwargs, 0, "old", "")), Py.Str(Arg(args, kwargs, 1, "new", "")), Arg(args, kwargs, 2, "count", null), line);
+                return BuiltinMethods.Replace(Py.Str(value), Py.Str(Arg(args, kwargs, 0, "old", "")), Py.Str(Arg(args, kwargs, 1, "new", "")), Arg(args, kwargs, 2, "count", null));
             case "items":
                 return value switch
                 {
@@ -495,7 +495,7 @@ internal static class BuiltinMethods
         "endswith" => new JinjaCallable(name, (args, _, line) => Affix(s, args, line, start: false)),
         "split" => new JinjaCallable(name, (args, kwargs, line) => Split(s, args, kwargs, line)),
         "replace" => new JinjaCallable(name, (args, _, line) => args.Count is 2 or 3
-            ? Replace(s, Py.Str(args[0]), Py.Str(args[1]), args.Count == 3 ? args[2] : null, line)
+            ? Replace(s, Py.Str(args[0]), Py.Str(args[1]), args.Count == 3 ? args[2] : null)
             : throw JinjaErrors.Runtime(line, "replace() takes old, new and an optional count")),
         "find" => new JinjaCallable(name, (args, _, line) => args is [string sub] ? (long)s.IndexOf(sub, StringComparison.Ordinal) : throw JinjaErrors.Runtime(line, "find() takes a string")),
         "count" => new JinjaCallable(name, (args, _, line) => args is [string sub] ? Count(s, sub) : throw JinjaErrors.Runtime(line, "count() takes a string")),
@@ -593,7 +593,7 @@ internal static class BuiltinMethods
         return parts.Cast<object?>().ToList();
     }
 
-    public static string Replace(string s, string old, string replacement, object? count, int line)
+    public static string Replace(string s, string old, string replacement, object? count)
     {
         long max = count is long c ? c : -1;
         if (max < 0)
@@ -615,7 +615,6 @@ internal static class BuiltinMethods
             pos = found + old.Length;
         }
 
-        _ = line;
         return text.Append(s, pos, s.Length - pos).ToString();
     }
 

@@ -84,9 +84,8 @@ internal sealed class JinjaLexer
                     break;
                 default:
                     _tokens.Add(new Token(TokenKind.BlockBegin, "{%", _line));
-                    int bodyStart = _pos;
                     LexTagBody("%}", TokenKind.BlockEnd);
-                    if (IsRawBlock(bodyStart))
+                    if (IsRawBlock())
                     {
                         LexRaw();
                     }
@@ -233,11 +232,11 @@ internal sealed class JinjaLexer
         }
     }
 
-    private bool IsRawBlock(int bodyStart)
+    // {% raw %} is exactly the tokens BlockBegin, Name "raw", BlockEnd.
+    private bool IsRawBlock()
     {
-        // The tokens just added are BlockBegin, Name "raw", BlockEnd.
         int n = _tokens.Count;
-        return n >= 3 && _tokens[n - 2] is { Kind: TokenKind.Name, Value: "raw" } && _tokens[n - 3].Kind == TokenKind.BlockBegin && bodyStart >= 0;
+        return n >= 3 && _tokens[n - 2] is { Kind: TokenKind.Name, Value: "raw" } && _tokens[n - 3].Kind == TokenKind.BlockBegin;
     }
 
     private void LexRaw()
