@@ -216,7 +216,7 @@ internal sealed partial class JinjaRenderer
             case "abs":
                 return value switch
                 {
-                    long l => checked(Math.Abs(l)),
+                    long l => (object)checked(Math.Abs(l)), // (object): a long arm beside a double one would be widened to double
                     double d => Math.Abs(d),
                     _ => throw JinjaErrors.Runtime(line, $"abs: a {Py.TypeName(value)} is not a number"),
                 };
@@ -480,7 +480,7 @@ internal static class BuiltinMethods
         _ => null,
     };
 
-    public static List<object?> Items(JinjaDict dict) => dict.Items.Select(p => (object?)new List<object?> { p.Key, p.Value }).ToList();
+    public static List<object?> Items(JinjaDict dict) => dict.Items.Select(p => (object?)new JinjaTuple([p.Key, p.Value])).ToList();
 
     public static JinjaCallable? StringMethod(string s, string name) => name switch
     {
