@@ -59,7 +59,7 @@ for t in manifest["templates"]:
         try:
             result = {"output": env.from_string(source).render(
                 messages=hf_messages(case["messages"]), tools=tools, documents=None,
-                add_generation_prompt=case["add_generation_prompt"], **t["special_tokens"])}
+                add_generation_prompt=case["add_generation_prompt"], **t["special_tokens"], **case.get("variables", {}))}
         except Exception as e:
             result = {"error": str(e)}
         ok = result.get("output") == recorded["output"] if "output" in recorded else recorded["error"] in result.get("error", "")
