@@ -72,6 +72,25 @@ public static class TestModels
         return Folder(checkpoint, tokenizer, form);
     }
 
+    /// <summary>
+    /// Like <see cref="Synthetic"/>, converted with RoPE scaling (<see cref="RopeScaling.Parse"/>'s TYPE:FACTOR form,
+    /// e.g. <c>linear:4</c>): the context becomes seq_len x FACTOR, the model's training length stays seq_len.
+    /// </summary>
+    /// <param name="config">The model shape (seq_len = the original training length).</param>
+    /// <param name="seed">Random seed for the weights.</param>
+    /// <param name="form">The decoder graph form.</param>
+    /// <param name="ropeScaling">The scaling, e.g. <c>yarn:4</c>.</param>
+    public static string SyntheticWithRopeScaling(LlamaConfig config, int seed, OnnxGraphForm form, string ropeScaling)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var scaling = RopeScaling.Parse(ropeScaling);
+        var (checkpoint, tokenizer) = SyntheticCheckpoint(config, seed);
+        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{form}|{ropeScaling}");
+        return Folders.GetOrAdd($"{checkpoint}|{form}|rope={ropeScaling}", _ => new Lazy<string>(() =>
+            ModelCache.GetOrCreate($"synthetic-{form}-rope-{ropeScaling.Replace(':', '-')}-{hash}", staging =>
+                Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form) { RopeScaling = scaling })))).Value;
+    }
+
     /// <summary>The synthetic checkpoint and tokenizer files behind <see cref="Synthetic"/> (created on first use).</summary>
     /// <param name="config">The model shape.</param>
     /// <param name="seed">Random seed for the weights.</param>

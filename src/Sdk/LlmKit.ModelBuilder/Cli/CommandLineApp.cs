@@ -54,9 +54,25 @@ internal static class CommandLineApp
             }
         });
 
+        var ropeScaling = new Option<string?>("--rope-scaling")
+        {
+            Description = "RoPE scaling TYPE:FACTOR for a context beyond the checkpoint's seq_len: linear:4, llama3:8 or yarn:4 (the context then defaults to seq_len x FACTOR)",
+        };
+        ropeScaling.Validators.Add(result =>
+        {
+            try
+            {
+                RopeScaling.Parse(result.GetValueOrDefault<string?>() ?? "");
+            }
+            catch (FormatException e)
+            {
+                result.AddError($"--rope-scaling: {e.Message}");
+            }
+        });
+
         var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
         {
-            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel,
+            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel, ropeScaling,
         };
         llama2c.SetAction(parse => Guarded(error, () =>
         {
@@ -67,6 +83,7 @@ internal static class CommandLineApp
                 Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
                 Int4ZeroPoints = parse.GetValue(zeroPoints),
                 Int4AccuracyLevel = parse.GetValue(accuracyLevel),
+                RopeScaling = parse.GetValue(ropeScaling) is { } spec ? RopeScaling.Parse(spec) : null,
             });
             PrintSummary(output, summary);
         }));
@@ -131,6 +148,10 @@ internal static class CommandLineApp
         output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph, {s.Precision}) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
         output.WriteLine($"  shape: dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv_heads {c.KvHeads}, head_size {c.HeadSize}, vocab {c.VocabSize}, context {s.ContextLength}, classifier {(c.SharedClassifier ? "tied" : "untied")}");
         output.WriteLine($"  parameters: {s.ParameterCount:N0}");
+        if (c.RopeScaling is { } rope)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rope scaling: {rope.Type.ToString().ToLowerInvariant()} x{rope.Factor} (trained at {rope.OriginalMaxPositionEmbeddings}, context {s.ContextLength})"));
+        }
         if (s.Precision == WeightPrecision.Int4)
         {
             string activations = s.Int4AccuracyLevel == 0 ? "exact fp32 activations" : $"accuracy_level {s.Int4AccuracyLevel}";

@@ -90,7 +90,8 @@ public static class Llama2cConverter
         }
 
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
-        int contextLength = request.MaxLength ?? checkpoint.Config.SeqLen;
+        var weights = WithRopeScaling(checkpoint.Weights, request.RopeScaling);
+        int contextLength = request.MaxLength ?? weights.Config.RopeScaling?.ScaledLength ?? checkpoint.Config.SeqLen;
 
         // Write beside the destination and publish by rename: the old folder stays intact until the new one is complete.
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -98,7 +99,7 @@ public static class Llama2cConverter
         Directory.CreateDirectory(staging);
         try
         {
-            WriteFolder(staging, checkpoint, tokenizer, contextLength, request, cancellationToken);
+            WriteFolder(staging, weights, tokenizer, contextLength, request, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             OutputFolder.Publish(staging, output, inputs, request.Force);
         }
@@ -112,7 +113,7 @@ public static class Llama2cConverter
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .Select(f => new WrittenFile(f.Name, f.Length))
             .ToList();
-        return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
+        return new ConversionSummary(output, files, weights.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
         {
             Precision = request.Precision,
             Int4ZeroPoints = request.Precision == WeightPrecision.Int4 && request.Int4ZeroPoints,
@@ -120,10 +121,35 @@ public static class Llama2cConverter
         };
     }
 
-    private static void WriteFolder(string folder, Llama2cCheckpoint checkpoint, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
+    /// <summary>The checkpoint's weights under its config plus the requested RoPE scaling (original length = seq_len unless given).</summary>
+    private static Llama2cWeights WithRopeScaling(Llama2cWeights weights, RopeScaling? scaling)
     {
-        var config = checkpoint.Config;
-        WriteModel(folder, checkpoint.Weights, contextLength, request, cancellationToken);
+        if (scaling is null)
+        {
+            return weights;
+        }
+
+        if (scaling.Type == RopeScalingType.Dynamic)
+        {
+            throw new NotSupportedException(
+                "RopeScaling 'dynamic' changes its frequencies with the current sequence length, which the graph's static cos/sin caches (and onnxruntime-genai 0.20.0's folder form) cannot express. Use linear, llama3, yarn or longrope.");
+        }
+
+        scaling = scaling with { OriginalMaxPositionEmbeddings = scaling.OriginalMaxPositionEmbeddings ?? weights.Config.SeqLen };
+        try
+        {
+            return weights.WithConfig(weights.Config with { RopeScaling = scaling });
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"RopeScaling: {e.Message}", nameof(scaling), e);
+        }
+    }
+
+    private static void WriteFolder(string folder, Llama2cWeights weights, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
+    {
+        var config = weights.Config;
+        WriteModel(folder, weights, contextLength, request, cancellationToken);
         bool ortGenAI = request.GraphForm == OnnxGraphForm.OrtGenAI;
         var genAi = new GenAiConfigOptions(
             contextLength,

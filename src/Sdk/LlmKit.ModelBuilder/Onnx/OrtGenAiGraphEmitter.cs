@@ -88,8 +88,9 @@ internal sealed class OrtGenAiGraphEmitter
     private void RopeCaches()
     {
         int half = _c.HeadSize / 2;
-        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: true)));
-        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: false)));
+        var frequencies = _c.RopeFrequenciesFor(_maxLength); // scaled (linear, llama3, yarn, longrope) when the config says so
+        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: true)));
+        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: false)));
     }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool fused)
