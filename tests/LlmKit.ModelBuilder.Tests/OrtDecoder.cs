@@ -17,9 +17,12 @@ internal sealed record KvCache(int Batch, int Length, float[][] Keys, float[][] 
 internal sealed class OrtDecoder : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly OrtLoraAdapter? _adapter;
 
-    public OrtDecoder(string modelFolder)
+    /// <summary>Loads a folder's decoder; with <paramref name="adapterPath"/>, every run activates that .onnx_adapter (ORT's RunOptions.AddActiveLoraAdapter).</summary>
+    public OrtDecoder(string modelFolder, string? adapterPath = null)
     {
+        _adapter = adapterPath is null ? null : OrtLoraAdapter.Create(adapterPath, null); // null allocator: parameters stay on the CPU
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelFolder, "genai_config.json")));
         var decoder = doc.RootElement.GetProperty("model").GetProperty("decoder");
         Layers = decoder.GetProperty("num_hidden_layers").GetInt32();
@@ -81,6 +84,11 @@ internal sealed class OrtDecoder : IDisposable
         try
         {
             using var runOptions = new RunOptions();
+            if (_adapter is not null)
+            {
+                runOptions.AddActiveLoraAdapter(_adapter);
+            }
+
             using var outputs = _session.Run(runOptions, names, values, outputNames);
             float[] logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
             var keys = new float[Layers][];
@@ -119,5 +127,9 @@ internal sealed class OrtDecoder : IDisposable
         return Run(1, [token], mask, [past.Length], past);
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        _adapter?.Dispose();
+    }
 }

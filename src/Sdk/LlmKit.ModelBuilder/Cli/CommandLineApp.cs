@@ -11,6 +11,7 @@ internal static class CommandLineApp
         var root = new RootCommand("llmkit: build ONNX GenAI model folders for LlmKit.");
         root.Add(ConvertCommand(output, error));
         root.Add(SynthCommand(output, error));
+        root.Add(AdapterCommand(output, error));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -70,9 +71,14 @@ internal static class CommandLineApp
             }
         });
 
+        var lora = new Option<bool>("--lora")
+        {
+            Description = "give every projection LoRA inputs (rank 0 by default, so the base model is unchanged) for adapters made with `llmkit adapter` (ortgenai graph only)",
+        };
+
         var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
         {
-            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel, ropeScaling,
+            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel, ropeScaling, lora,
         };
         llama2c.SetAction(parse => Guarded(error, () =>
         {
@@ -84,6 +90,7 @@ internal static class CommandLineApp
                 Int4ZeroPoints = parse.GetValue(zeroPoints),
                 Int4AccuracyLevel = parse.GetValue(accuracyLevel),
                 RopeScaling = parse.GetValue(ropeScaling) is { } spec ? RopeScaling.Parse(spec) : null,
+                LoraInputs = parse.GetValue(lora),
             });
             PrintSummary(output, summary);
         }));
@@ -125,6 +132,21 @@ internal static class CommandLineApp
         }));
 
         return new Command("synth", "Synthesise a random checkpoint for tests and benchmarks.") { llama2c };
+    }
+
+    private static Command AdapterCommand(TextWriter output, TextWriter error)
+    {
+        var baseFolder = new Option<string>("--base") { Description = "model folder converted with --lora", Required = true };
+        var peft = new Option<string>("--peft") { Description = "PEFT folder (adapter_config.json + adapter_model.safetensors)", Required = true };
+        var outputFile = new Option<string>("--output") { Description = ".onnx_adapter file to write", Required = true };
+        var command = new Command("adapter", "Convert a PEFT LoRA adapter into an ONNX Runtime .onnx_adapter file for a base folder.") { baseFolder, peft, outputFile };
+        command.SetAction(parse => Guarded(error, () =>
+        {
+            var summary = LoraAdapterConverter.Convert(new LoraAdapterConversionRequest(parse.GetValue(baseFolder)!, parse.GetValue(peft)!, parse.GetValue(outputFile)!));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {summary.OutputPath} ({Size(new FileInfo(summary.OutputPath).Length)}): rank {summary.Rank}, scale {summary.Scale:0.######} folded into B, {summary.Modules} projections, {summary.Parameters} tensors"));
+        }));
+        return command;
     }
 
     // Expected failures become one line on stderr and exit code 1; anything else is a bug and propagates.

@@ -50,4 +50,12 @@ public sealed record Llama2cConversionRequest(
     /// exceeds the original length.
     /// </summary>
     public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>
+    /// Give every projection (q, k, v, o, gate, up, down of every layer) LoRA inputs, so adapters written by
+    /// <see cref="LoraAdapterConverter"/> (<c>llmkit adapter</c>) can be activated per request: y = x·W + (x·A)·B, where
+    /// A and B default to rank-0 initializers and the base model is unchanged without an adapter. Needs
+    /// <see cref="OnnxGraphForm.OrtGenAI"/>.
+    /// </summary>
+    public bool LoraInputs { get; init; }
 }

@@ -76,6 +76,11 @@ public static class Llama2cConverter
             throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
         }
 
+        if (request.LoraInputs && request.GraphForm != OnnxGraphForm.OrtGenAI)
+        {
+            throw new ArgumentException($"LoraInputs needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai).", nameof(request));
+        }
+
         var stopwatch = Stopwatch.StartNew();
         string output = OutputFolder.Normalize(request.OutputDirectory);
         string[] inputs = [request.CheckpointPath, request.TokenizerPath];
@@ -180,7 +185,8 @@ public static class Llama2cConverter
         var graph = new GraphBuilder("main_graph");
         if (request.GraphForm == OnnxGraphForm.OrtGenAI)
         {
-            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel).Emit(cancellationToken);
+            var emitter = new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel);
+            (request.LoraInputs ? emitter.WithLoraInputs() : emitter).Emit(cancellationToken);
         }
         else
         {
