@@ -3,6 +3,7 @@ using LlmKit.Generation;
 using LlmKit.ModelBuilder;
 using LlmKit.Models;
 using LlmKit.Testing;
+using Microsoft.Extensions.AI;
 
 namespace LlmKit.Oracle.Tests;
 
@@ -147,6 +148,41 @@ public sealed class LoraAdapterOracleTests : IDisposable
         File.WriteAllBytes(_temp.File("broken.onnx_adapter"), File.ReadAllBytes(AdapterPath("a"))[..200]);
         Assert.Throws<InvalidDataException>(() => model.LoadAdapter("broken", _temp.File("broken.onnx_adapter")));
         Assert.Empty(model.AdapterNames);
+    }
+
+    [Fact]
+    public async Task Chat_clients_and_kernel_services_select_the_adapter_by_name()
+    {
+        using var model = LlmKitRuntime.Load(_folder);
+        model.LoadAdapter("a", AdapterPath("a"));
+        using var chat = new LlmKit.Chat.OnnxChatClient(model);
+        var service = new LlmKit.Chat.OnnxGenAIChatCompletionService(chat);
+        ChatMessage[] messages = [new(ChatRole.User, "the cat sat on the mat")];
+
+        async Task<string> ViaChatClient(string? adapter)
+        {
+            var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 20 };
+            if (adapter is not null)
+            {
+                options.AdditionalProperties = new AdditionalPropertiesDictionary { ["adapter"] = adapter };
+            }
+
+            return (await chat.GetResponseAsync(messages, options)).Text;
+        }
+
+        string withA = await ViaChatClient("a");
+        string plain = await ViaChatClient(null);
+        Assert.NotEqual(plain, withA);
+
+        // SK: the snake_case "adapter" setting, as a prompt template's execution settings would carry it.
+        var settings = new Microsoft.SemanticKernel.PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["adapter"] = "a", ["temperature"] = 0, ["max_tokens"] = 20 } };
+        var history = new Microsoft.SemanticKernel.ChatCompletion.ChatHistory();
+        history.AddUserMessage("the cat sat on the mat");
+        var reply = (await service.GetChatMessageContentsAsync(history, settings))[0];
+        Assert.Equal(withA, reply.Content);
+
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() => ViaChatClient("nope"));
+        Assert.Contains("nope", unknown.Message);
     }
 
     public void Dispose() => _temp.Dispose();

@@ -187,6 +187,12 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
         Unsupported(options.MinP, "MinP (min_p)");
         Unsupported(options.FrequencyPenalty, "FrequencyPenalty (frequency_penalty)");
         Unsupported(options.PresencePenalty, "PresencePenalty (presence_penalty)");
+        if (options.Adapter is not null)
+        {
+            // Not wired yet (onnxruntime-genai has Adapters + Generator.SetActiveAdapter): refuse rather than run the base model silently.
+            throw new NotSupportedException($"Adapter (adapter) = '{options.Adapter}': LlmKit's onnxruntime-genai engine does not load LoRA adapters yet; use LlmKit's own engine (OnnxGenAIModel.LoadAdapter).");
+        }
+
         if (options.NumBeams is > 1)
         {
             throw new NotSupportedException($"NumBeams (num_beams) = {options.NumBeams}: LlmKit's onnxruntime-genai engine streams one sequence and does not run beam search; use LlmKit's own engine for beam search, or NumBeams = 1.");

@@ -52,6 +52,12 @@ public sealed class LlmKitOptions
     [System.ComponentModel.DataAnnotations.Range(0, long.MaxValue)]
     public long MaxPooledKvCacheBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// LoRA adapters to load with the model (section <c>Adapters</c>): name → <c>.onnx_adapter</c> file. Requests select one
+    /// by name (<see cref="GenerationOptions.Adapter"/>, <c>ChatOptions.AdditionalProperties["adapter"]</c>, SK's <c>adapter</c>).
+    /// </summary>
+    public IDictionary<string, string> Adapters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }
