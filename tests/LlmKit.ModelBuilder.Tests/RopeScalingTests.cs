@@ -93,6 +93,34 @@ public sealed class RopeScalingTests
     }
 
     [Fact]
+    public void Longrope_uses_its_long_factors_and_attention_factor_in_the_caches_and_the_reference()
+    {
+        // A Phi-3-style config: trained at 256, served at 1,024; per-pair factors for head size 16.
+        var config = LongContext with { SeqLen = 256 };
+        string json = """{"type": "longrope", "short_factor": [1, 1, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0], "long_factor": [1, 1.2, 1.5, 2, 3, 4, 5, 6]}""";
+        var scaling = RopeScaling.FromHuggingFace(JsonDocument.Parse(json).RootElement, 1024, 256)!;
+        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(config, Seed);
+        using var temp = new TempFolder();
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, temp.File("model")) { RopeScaling = scaling });
+
+        var weights = TestModels.Checkpoint(checkpoint).Weights;
+        var reference = new LlamaReference(weights.WithConfig(weights.Config with { RopeScaling = scaling }), maxPositions: 1024);
+        var frequencies = reference.Config.RopeFrequenciesFor(1024);
+        Assert.Equal((float)Math.Sqrt(1 + (Math.Log(4) / Math.Log(256))), frequencies.AttentionFactor);
+
+        var random = new Random(Seed);
+        int[] tokens = [.. Enumerable.Range(0, 1024).Select(_ => random.Next(3, config.VocabSize))];
+        using var decoder = new OrtDecoder(temp.File("model"));
+        var (logits, _) = decoder.Prefill(tokens);
+        for (int pos = 0; pos < tokens.Length; pos++)
+        {
+            float[] expected = reference.Forward(tokens[pos], pos);
+            float diff = Numerics.MaxAbsDiff(logits.AsSpan(pos * config.VocabSize, config.VocabSize), expected);
+            Assert.True(diff <= Tolerance, $"longrope, position {pos}: max |diff| {diff}");
+        }
+    }
+
+    [Fact]
     public void Dynamic_scaling_is_refused_with_a_message_naming_it()
     {
         var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongContext, Seed);
