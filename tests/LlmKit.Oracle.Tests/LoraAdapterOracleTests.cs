@@ -3,7 +3,10 @@ using LlmKit.Generation;
 using LlmKit.ModelBuilder;
 using LlmKit.Models;
 using LlmKit.Testing;
+using LlmKit.Hosting;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmKit.Oracle.Tests;
 
@@ -183,6 +186,26 @@ public sealed class LoraAdapterOracleTests : IDisposable
 
         var unknown = await Assert.ThrowsAsync<ArgumentException>(() => ViaChatClient("nope"));
         Assert.Contains("nope", unknown.Message);
+    }
+
+    [Fact]
+    public void Hosting_loads_the_configured_adapters_and_names_a_bad_one()
+    {
+        IConfiguration Configuration(string adapterPath) => new ConfigurationBuilder().AddInMemoryCollection(
+        [
+            new("LlmKit:ModelPath", _folder),
+            new("LlmKit:IntraOpThreads", "1"),
+            new("LlmKit:Adapters:tales", adapterPath),
+        ]).Build();
+
+        using (var provider = new ServiceCollection().AddLlmKit(Configuration(AdapterPath("a")).GetSection("LlmKit")).BuildServiceProvider())
+        {
+            Assert.Equal(["tales"], provider.GetRequiredService<OnnxGenAIModel>().AdapterNames);
+        }
+
+        using var broken = new ServiceCollection().AddLlmKit(Configuration(_temp.File("absent.onnx_adapter")).GetSection("LlmKit")).BuildServiceProvider();
+        var e = Assert.Throws<InvalidOperationException>(() => broken.GetRequiredService<OnnxGenAIModel>());
+        Assert.Contains("LlmKit:Adapters:tales", e.Message);
     }
 
     public void Dispose() => _temp.Dispose();

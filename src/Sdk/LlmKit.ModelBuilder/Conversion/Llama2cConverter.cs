@@ -30,10 +30,10 @@ public static class Llama2cConverter
     /// <param name="request">What to convert and where.</param>
     /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
     /// <returns>The files written and the model's shape.</returns>
-    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
+    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; int4 or <see cref="Llama2cConversionRequest.LoraInputs"/> is asked for without the OrtGenAI graph form, or the RoPE scaling is out of range.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, holds a NaN or infinite weight (the message names the tensor), or the tokenizer does not match its vocab_size.</exception>
-    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8.</exception>
+    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8, or <see cref="Llama2cConversionRequest.RopeScaling"/> of type dynamic.</exception>
     /// <exception cref="IOException">The output path is a file or holds an input; or the output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false, or it is not a folder llmkit wrote (no marker, or files a conversion does not write).</exception>
     public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
     {

@@ -7,9 +7,10 @@ namespace LlmKit.Models;
 /// <summary>
 /// A LoRA adapter loaded into an <see cref="OnnxGenAIModel"/> with <see cref="OnnxGenAIModel.LoadAdapter"/>: the tensors
 /// of an <c>.onnx_adapter</c> file, each feeding the graph input of the same name. Requests activate it by name
-/// (<see cref="GenerationOptions.Adapter"/>). Immutable and thread-safe; the model owns and disposes it.
+/// (<see cref="GenerationOptions.Adapter"/>). Immutable and thread-safe; the model owns it and releases its tensors when
+/// the model is disposed.
 /// </summary>
-public sealed class LoraAdapter : IDisposable
+public sealed class LoraAdapter
 {
     private readonly byte[][] _buffers; // pinned: the OrtValues point into them
 
@@ -46,8 +47,8 @@ public sealed class LoraAdapter : IDisposable
     /// <summary>The tensors, parallel to <see cref="ParameterNames"/>; shared read-only by every run.</summary>
     internal OrtValue[] Values { get; }
 
-    /// <inheritdoc />
-    public void Dispose()
+    /// <summary>Releases the tensors (by the owning model, when it is disposed).</summary>
+    internal void Release()
     {
         foreach (var value in Values)
         {

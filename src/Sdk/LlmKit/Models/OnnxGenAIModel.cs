@@ -275,7 +275,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         {
             if (!_adapters.TryAdd(name, adapter))
             {
-                adapter.Dispose();
+                adapter.Release();
                 throw new ArgumentException($"An adapter named '{name}' is already loaded.", nameof(name));
             }
         }
@@ -521,7 +521,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         {
             foreach (var adapter in _adapters.Values)
             {
-                adapter.Dispose();
+                adapter.Release();
             }
 
             _adapters.Clear();
