@@ -154,6 +154,32 @@ public sealed class LoraAdapterOracleTests : IDisposable
     }
 
     [Fact]
+    public void Int4_weights_take_the_same_adapters_in_both_runtimes()
+    {
+        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(Config, Seed);
+        string folder = _temp.File("int4-lora");
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, folder) { Precision = WeightPrecision.Int4, LoraInputs = true });
+        LoraAdapterConverter.Convert(new LoraAdapterConversionRequest(folder, _temp.File("peft-a"), AdapterPath("a-int4")));
+        int[] prompt = Prompt(30);
+
+        using var model = LlmKitRuntime.Load(folder);
+        using (var plain = LlmKitRuntime.Load(TestModels.Folder(checkpoint, tokenizer, OnnxGraphForm.OrtGenAI, WeightPrecision.Int4)))
+        {
+            Assert.Equal(FirstStepLogits(plain, prompt, null), FirstStepLogits(model, prompt, null));
+        }
+
+        model.LoadAdapter("a", AdapterPath("a-int4"));
+        using var official = new OfficialRuntime(folder);
+        official.LoadAdapter(AdapterPath("a-int4"), "a");
+        float[] adapted = FirstStepLogits(model, prompt, "a");
+        Assert.True(LlmKitRuntime.MaxAbsDifference(adapted, FirstStepLogits(model, prompt, null)) > 100 * RuntimeTolerance, "the adapter changes the int4 model's logits");
+        float diff = LlmKitRuntime.MaxAbsDifference(official.FirstStepLogits(prompt, "a"), adapted);
+        Assert.True(diff <= RuntimeTolerance, $"int4 + adapter: first-step logits max |diff| {diff}");
+        int maxLength = prompt.Length + 40;
+        Assert.Equal(official.Generate(prompt, maxLength, adapter: "a"), LlmKitRuntime.Generate(model, prompt, maxLength, new GenerationOptions { Temperature = 0, Adapter = "a" }));
+    }
+
+    [Fact]
     public async Task Chat_clients_and_kernel_services_select_the_adapter_by_name()
     {
         using var model = LlmKitRuntime.Load(_folder);
