@@ -53,4 +53,32 @@ public sealed class RopeScalingOracleTests
         int maxLength = prompt.Length + 40;
         Assert.Equal(official.Generate(prompt, maxLength), LlmKitRuntime.Generate(model, prompt, maxLength));
     }
+
+    [Fact]
+    public void Longrope_folders_agree_in_both_runtimes_past_the_original_length()
+    {
+        // Phi-3 style: trained at 256, served at 1,024, per-pair factors for head size 16 (long ones in the static cache).
+        var config = LongContext with { SeqLen = 256 };
+        var scaling = RopeScaling.FromHuggingFace(System.Text.Json.JsonDocument.Parse(
+            """{"type": "longrope", "short_factor": [1, 1, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0], "long_factor": [1, 1.2, 1.5, 2, 3, 4, 5, 6]}""").RootElement, 1024, 256)!;
+        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(config, Seed);
+        string folder = Path.Combine(Path.GetTempPath(), "llmkit-tests", "scratch", Guid.NewGuid().ToString("N"));
+        try
+        {
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, folder) { RopeScaling = scaling });
+            var random = new Random(Seed);
+            int[] prompt = [.. Enumerable.Range(0, 700).Select(_ => random.Next(3, config.VocabSize))];
+            using var model = LlmKitRuntime.Load(folder);
+            using var official = new OfficialRuntime(folder);
+            Assert.Equal(1024, model.MaxLength);
+
+            float diff = LlmKitRuntime.MaxAbsDifference(official.FirstStepLogits(prompt), LlmKitRuntime.FirstStepLogits(model, prompt));
+            Assert.True(diff <= Tolerance, $"longrope: first-step logits max |diff| {diff}");
+            Assert.Equal(official.Generate(prompt, prompt.Length + 40), LlmKitRuntime.Generate(model, prompt, prompt.Length + 40));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
