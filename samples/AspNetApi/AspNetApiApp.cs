@@ -120,7 +120,8 @@ public static class AspNetApiApp
         {
             string id = string.IsNullOrWhiteSpace(options.Value.ModelId) ? model.ModelId : options.Value.ModelId;
             long created = new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(model.Folder, "genai_config.json"))).ToUnixTimeSeconds();
-            return Results.Json(new ModelList([new ModelCard(id, created, "llmkit", model.MaxLength)]), ApiJson.Options);
+            // The base model and one "{id}+{adapter}" alias per LoRA adapter (LlmKit:Adapters): an OpenAI client picks one by its model field.
+            return Results.Json(new ModelList([.. ChatRequestMapper.ModelIds(id, model.AdapterNames).Select(m => new ModelCard(m, created, "llmkit", model.MaxLength))]), ApiJson.Options);
         });
 
         if (app.Services.GetService<ModerationsEndpoint>() is not null)

@@ -17,9 +17,12 @@ internal sealed record KvCache(int Batch, int Length, float[][] Keys, float[][] 
 internal sealed class OrtDecoder : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly OrtLoraAdapter? _adapter;
 
-    public OrtDecoder(string modelFolder)
+    /// <summary>Loads a folder's decoder; with <paramref name="adapterPath"/>, every run activates that .onnx_adapter (ORT's RunOptions.AddActiveLoraAdapter).</summary>
+    public OrtDecoder(string modelFolder, string? adapterPath = null)
     {
+        _adapter = adapterPath is null ? null : OrtLoraAdapter.Create(adapterPath, null); // null allocator: parameters stay on the CPU
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelFolder, "genai_config.json")));
         var decoder = doc.RootElement.GetProperty("model").GetProperty("decoder");
         Layers = decoder.GetProperty("num_hidden_layers").GetInt32();
@@ -85,6 +88,11 @@ internal sealed class OrtDecoder : IDisposable
         try
         {
             using var runOptions = new RunOptions();
+            if (_adapter is not null)
+            {
+                runOptions.AddActiveLoraAdapter(_adapter);
+            }
+
             using var outputs = _session.Run(runOptions, names, values, outputNames);
             float[] logits = FloatOutput(outputs[0]);
             var keys = new float[Layers][];
@@ -123,8 +131,6 @@ internal sealed class OrtDecoder : IDisposable
         return Run(1, [token], mask, [past.Length], past);
     }
 
-    public void Dispose() => _session.Dispose();
-
     private OrtValue FloatInput(float[] data, long[] shape) => Half
         ? OrtValue.CreateTensorValueFromMemory(data.Select(v => new Float16(BitConverter.HalfToUInt16Bits((System.Half)v))).ToArray(), shape)
         : OrtValue.CreateTensorValueFromMemory(data, shape);
@@ -132,4 +138,10 @@ internal sealed class OrtDecoder : IDisposable
     private float[] FloatOutput(OrtValue value) => Half
         ? [.. value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => (float)BitConverter.UInt16BitsToHalf(h.value))]
         : value.GetTensorDataAsSpan<float>().ToArray();
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _adapter?.Dispose();
+    }
 }

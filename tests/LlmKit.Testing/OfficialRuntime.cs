@@ -12,6 +12,7 @@ public sealed class OfficialRuntime : IDisposable
     private readonly Config _config;
     private readonly Model _model;
     private Tokenizer? _tokenizer;
+    private Adapters? _adapters;
 
     /// <summary>Loads <paramref name="folder"/> in onnxruntime-genai with one intra-op thread.</summary>
     /// <param name="folder">An ONNX GenAI model folder.</param>
@@ -24,6 +25,15 @@ public sealed class OfficialRuntime : IDisposable
         _model = new Model(_config);
     }
 
+    /// <summary>Loads a LoRA adapter (<c>.onnx_adapter</c>) under <paramref name="name"/> (official <c>Adapters.LoadAdapter</c>).</summary>
+    /// <param name="path">The adapter file.</param>
+    /// <param name="name">The name <see cref="Generate"/> and <see cref="FirstStepLogits"/> activate it by.</param>
+    public void LoadAdapter(string path, string name)
+    {
+        _adapters ??= new Adapters(_model);
+        _adapters.LoadAdapter(path, name);
+    }
+
     /// <summary>The folder's model type as the official runtime reads it.</summary>
     public string ModelType => _model.GetModelType();
 
@@ -34,13 +44,15 @@ public sealed class OfficialRuntime : IDisposable
     /// <param name="prompt">Prompt ids.</param>
     /// <param name="maxLength">The official max_length (the prompt counts).</param>
     /// <param name="configure">Further search options.</param>
-    public int[] Generate(int[] prompt, int maxLength, Action<GeneratorParams>? configure = null)
+    /// <param name="adapter">A loaded adapter to activate (<c>Generator.SetActiveAdapter</c>), or null for the base model.</param>
+    public int[] Generate(int[] prompt, int maxLength, Action<GeneratorParams>? configure = null, string? adapter = null)
     {
         using var parameters = new GeneratorParams(_model);
         parameters.SetSearchOption("max_length", maxLength);
         parameters.SetSearchOption("do_sample", false);
         configure?.Invoke(parameters);
         using var generator = new Generator(_model, parameters);
+        Activate(generator, adapter);
         generator.AppendTokens(prompt);
         while (!generator.IsDone())
         {
@@ -73,11 +85,13 @@ public sealed class OfficialRuntime : IDisposable
 
     /// <summary>The logits of the prompt's last position after the prefill (the first generation step), widened to float.</summary>
     /// <param name="prompt">Prompt ids.</param>
-    public float[] FirstStepLogits(int[] prompt)
+    /// <param name="adapter">A loaded adapter to activate, or null for the base model.</param>
+    public float[] FirstStepLogits(int[] prompt, string? adapter = null)
     {
         using var parameters = new GeneratorParams(_model);
         parameters.SetSearchOption("max_length", prompt.Length + 1);
         using var generator = new Generator(_model, parameters);
+        Activate(generator, adapter);
         generator.AppendTokens(prompt);
         using var logits = generator.GetOutput("logits");
         long[] shape = logits.Shape();
@@ -112,10 +126,19 @@ public sealed class OfficialRuntime : IDisposable
     /// <param name="ids">Token ids.</param>
     public string Decode(int[] ids) => Tokenizer.Decode(ids);
 
+    private void Activate(Generator generator, string? adapter)
+    {
+        if (adapter is not null)
+        {
+            generator.SetActiveAdapter(_adapters ?? throw new InvalidOperationException("LoadAdapter first."), adapter);
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
         _tokenizer?.Dispose();
+        _adapters?.Dispose();
         _model.Dispose();
         _config.Dispose();
     }

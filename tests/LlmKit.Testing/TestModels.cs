@@ -72,6 +72,36 @@ public static class TestModels
         return Folder(checkpoint, tokenizer, form);
     }
 
+    /// <summary>
+    /// Like <see cref="Synthetic"/>, converted with RoPE scaling (<see cref="RopeScaling.Parse"/>'s TYPE:FACTOR form,
+    /// e.g. <c>linear:4</c>): the context becomes seq_len x FACTOR, the model's training length stays seq_len.
+    /// </summary>
+    /// <param name="config">The model shape (seq_len = the original training length).</param>
+    /// <param name="seed">Random seed for the weights.</param>
+    /// <param name="form">The decoder graph form.</param>
+    /// <param name="ropeScaling">The scaling, e.g. <c>yarn:4</c>.</param>
+    public static string SyntheticWithRopeScaling(LlamaConfig config, int seed, OnnxGraphForm form, string ropeScaling) =>
+        SyntheticWith(config, seed, form, ropeScaling, loraInputs: false);
+
+    /// <summary>Like <see cref="Synthetic"/> in the OrtGenAI form with LoRA inputs on every projection (rank 0 until an adapter is active).</summary>
+    /// <param name="config">The model shape.</param>
+    /// <param name="seed">Random seed for the weights.</param>
+    public static string SyntheticWithLoraInputs(LlamaConfig config, int seed) =>
+        SyntheticWith(config, seed, OnnxGraphForm.OrtGenAI, ropeScaling: null, loraInputs: true);
+
+    private static string SyntheticWith(LlamaConfig config, int seed, OnnxGraphForm form, string? ropeScaling, bool loraInputs)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var scaling = ropeScaling is null ? null : RopeScaling.Parse(ropeScaling);
+        var (checkpoint, tokenizer) = SyntheticCheckpoint(config, seed);
+        string options = $"{form}|rope={ropeScaling}|lora={loraInputs}";
+        string hash = Hash($"{BuilderHash.Value}|{HashFiles(checkpoint, tokenizer)}|{options}");
+        string label = $"synthetic-{form}{(ropeScaling is null ? "" : "-rope-" + ropeScaling.Replace(':', '-'))}{(loraInputs ? "-lora" : "")}";
+        return Folders.GetOrAdd($"{checkpoint}|{options}", _ => new Lazy<string>(() =>
+            ModelCache.GetOrCreate($"{label}-{hash}", staging =>
+                Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form) { RopeScaling = scaling, LoraInputs = loraInputs })))).Value;
+    }
+
     /// <summary>The synthetic checkpoint and tokenizer files behind <see cref="Synthetic"/> (created on first use).</summary>
     /// <param name="config">The model shape.</param>
     /// <param name="seed">Random seed for the weights.</param>

@@ -41,12 +41,21 @@ internal static class BenchModels
         return Convert($"stories260K-{form}", checkpoint, tokenizer, form);
     }
 
-    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
+    public static string Synthetic(LlamaConfig config, int seed, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool loraInputs = false)
     {
         string folder = SyntheticCheckpoint(config, seed);
         string checkpoint = Path.Combine(folder, "model.bin");
         string tokenizer = Path.Combine(folder, "tokenizer.bin");
-        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision);
+        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision, loraInputs);
+    }
+
+    /// <summary>stories260K in the OrtGenAI form, with or without LoRA inputs.</summary>
+    public static string Stories260K(bool loraInputs)
+    {
+        string shared = SharedRoot();
+        string checkpoint = Path.Combine(shared, "models", "stories260K", "stories260K.bin");
+        string tokenizer = Path.Combine(shared, "models", "stories260K", "tok512.bin");
+        return Convert($"stories260K-{OnnxGraphForm.OrtGenAI}", checkpoint, tokenizer, OnnxGraphForm.OrtGenAI, WeightPrecision.Fp32, loraInputs);
     }
 
     /// <summary>stories260K as a GGUF file for llama.cpp (F32 only: its 172-wide feed-forward cannot be block-quantised).</summary>
@@ -97,14 +106,14 @@ internal static class BenchModels
         return Path.Combine(quantized, "model.gguf");
     }
 
-    private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32)
+    private static string Convert(string name, string checkpoint, string tokenizer, OnnxGraphForm form, WeightPrecision precision = WeightPrecision.Fp32, bool loraInputs = false)
     {
         // Keyed by the builder's content (deterministic builds: a rebuild without changes keeps the key), not its file time.
-        string label = precision == WeightPrecision.Fp32 ? name : $"{name}-{precision}";
+        string label = (precision == WeightPrecision.Fp32 ? name : $"{name}-{precision}") + (loraInputs ? "-lora" : "");
         return ModelCache.GetOrCreate($"{label}-{Key(BuilderHash.Value + checkpoint)}", staging =>
         {
             Console.Error.WriteLine($"converting {label} ...");
-            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form) { Precision = precision });
+            Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, staging, GraphForm: form) { Precision = precision, LoraInputs = loraInputs });
         });
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmKit.Generation;
+using LlmKit.Hosting;
 using LlmKit.Samples.AspNetApi.OpenAI;
 using LlmKit.Samples.AspNetApi.Serving;
 using Microsoft.Extensions.AI;
@@ -26,10 +27,12 @@ public sealed partial class ChatCompletionsEndpoint
     private readonly ServerOptions _options;
     private readonly ILogger<ChatCompletionsEndpoint> _logger;
     private readonly string _modelId;
+    private readonly string[] _adapters;
 
     /// <summary>Creates the endpoint.</summary>
-    public ChatCompletionsEndpoint(IChatClient chat, GenerationQueue queue, PromptBudget budget, IOptions<ServerOptions> options, ILogger<ChatCompletionsEndpoint> logger)
+    public ChatCompletionsEndpoint(IChatClient chat, GenerationQueue queue, PromptBudget budget, IOptions<ServerOptions> options, ILogger<ChatCompletionsEndpoint> logger, IOptions<LlmKitOptions>? llmKit = null)
     {
+        _adapters = [.. llmKit?.Value.Adapters.Keys ?? []];
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(options);
         _chat = chat;
@@ -50,7 +53,7 @@ public sealed partial class ChatCompletionsEndpoint
         try
         {
             var body = await ApiJson.ReadAsync<ChatCompletionRequest>(http, _options.MaxRequestBodyBytes);
-            request = ChatRequestMapper.Map(body, _modelId, _options.MaxCompletionTokens);
+            request = ChatRequestMapper.Map(body, _modelId, _options.MaxCompletionTokens, _adapters);
             _budget.Check(request.Messages);
         }
         catch (ApiException ex)

@@ -23,19 +23,22 @@ public static class ChatRequestMapper
     /// <param name="request">The parsed body (null when the body was JSON <c>null</c>).</param>
     /// <param name="servedModelId">The id of the served model; a different <c>model</c> gets 404.</param>
     /// <param name="maxCompletionTokens">The server's cap on <c>max_tokens</c>, also the value used when none is asked for.</param>
+    /// <param name="adapters">Loaded LoRA adapters; <c>model</c> = "{servedModelId}+{name}" selects one (an OpenAI-style alias).</param>
     /// <exception cref="ApiException">The request is invalid.</exception>
-    public static MappedChatRequest Map(ChatCompletionRequest? request, string servedModelId, int maxCompletionTokens)
+    public static MappedChatRequest Map(ChatCompletionRequest? request, string servedModelId, int maxCompletionTokens, IReadOnlyCollection<string>? adapters = null)
     {
         if (request is null)
         {
             throw ApiException.BadRequest(null, "The request body must be a JSON object.", "invalid_json");
         }
 
+        string? adapter = null;
         if (!string.IsNullOrEmpty(request.Model) && !string.Equals(request.Model, servedModelId, StringComparison.Ordinal))
         {
-            throw new ApiException(StatusCodes.Status404NotFound,
-                $"The model '{request.Model}' does not exist: this server serves '{servedModelId}' (see GET /v1/models).",
-                "model", "model_not_found");
+            adapter = AdapterAlias(request.Model, servedModelId, adapters)
+                ?? throw new ApiException(StatusCodes.Status404NotFound,
+                    $"The model '{request.Model}' does not exist: this server serves '{servedModelId}'{(adapters is { Count: > 0 } ? $" and its adapters as '{servedModelId}+NAME'" : "")} (see GET /v1/models).",
+                    "model", "model_not_found");
         }
 
         var messages = MapMessages(request.Messages);
@@ -79,8 +82,29 @@ public static class ChatRequestMapper
             FrequencyPenalty = request.FrequencyPenalty,
             PresencePenalty = request.PresencePenalty,
         };
+        if (adapter is not null)
+        {
+            options.AdditionalProperties = new AdditionalPropertiesDictionary { ["adapter"] = adapter };
+        }
+
         bool stream = request.Stream == true;
         return new MappedChatRequest(messages, options, stream, stream && request.StreamOptions?.IncludeUsage == true);
+    }
+
+    /// <summary>The model ids a server lists: the served model and one "{id}+{adapter}" alias per loaded adapter.</summary>
+    public static IEnumerable<string> ModelIds(string servedModelId, IEnumerable<string> adapters) =>
+        [servedModelId, .. adapters.Order(StringComparer.Ordinal).Select(a => $"{servedModelId}+{a}")];
+
+    private static string? AdapterAlias(string model, string servedModelId, IReadOnlyCollection<string>? adapters)
+    {
+        string prefix = servedModelId + "+";
+        if (adapters is null || !model.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        string name = model[prefix.Length..];
+        return adapters.Contains(name) ? name : null;
     }
 
     private static void CheckTools(JsonElement tools)

@@ -31,8 +31,19 @@ public sealed record LlamaConfig(
     /// <summary>RoPE base frequency (llama2.c uses 10000).</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>
+    /// RoPE scaling for a context beyond the training length (<see cref="SeqLen"/> stays the training length), or null
+    /// for plain RoPE. The graph's cos/sin caches and <see cref="LlamaReference"/> both follow it.
+    /// </summary>
+    public RopeScaling? RopeScaling { get; init; }
+
     /// <summary>RMSNorm epsilon (llama2.c uses 1e-5).</summary>
     public float NormEps { get; init; } = 1e-5f;
+
+    /// <summary>The RoPE frequencies for sequences of <paramref name="sequenceLength"/> tokens (only dynamic and longrope depend on it).</summary>
+    /// <param name="sequenceLength">The sequence length the frequencies are for.</param>
+    public RopeFrequencies RopeFrequenciesFor(int sequenceLength) =>
+        RopeScaling?.Frequencies(HeadSize, RopeTheta, sequenceLength) ?? new RopeFrequencies(ModelBuilder.RopeScaling.Unscaled(HeadSize, RopeTheta), 1f);
 
     /// <summary>Number of parameters, counting a shared classifier once and excluding the legacy RoPE tables.</summary>
     public long ParameterCount
@@ -76,6 +87,7 @@ public sealed record LlamaConfig(
             throw new ArgumentOutOfRangeException(nameof(RopeTheta), RopeTheta, "RopeTheta must be a positive finite number.");
         }
 
+        RopeScaling?.Validate(HeadSize);
         if (!(NormEps > 0f) || NormEps > 1f)
         {
             throw new ArgumentOutOfRangeException(nameof(NormEps), NormEps, "NormEps must be in (0, 1].");

@@ -44,9 +44,11 @@ internal sealed class OgaGenerationRun : IDisposable
         {
             engine.ApplySearchOptions(_params, resolved, prompt.Length, prompt.Length + _maxNewTokens);
             _generator = new Generator(engine.NativeModel, _params);
+            engine.Activate(_generator, resolved);
         }
         catch
         {
+            _generator?.Dispose();
             _params.Dispose();
             throw;
         }

@@ -38,6 +38,8 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
     };
 
     private readonly Config _config;
+    private readonly HashSet<string> _adapterNames = new(StringComparer.Ordinal); // guarded by itself
+    private Adapters? _adapters;
     private int _disposed;
 
     private OnnxRuntimeGenAIEngine(string folder, GenAIConfig config, Config nativeConfig, Model model, ModelTokenizer tokenizer, int maxLength, string modelId, TimeSpan loadTime)
@@ -75,6 +77,68 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
 
     /// <summary>How long <see cref="Load"/> took.</summary>
     public TimeSpan LoadTime { get; }
+
+    /// <summary>
+    /// Loads a LoRA adapter (<c>.onnx_adapter</c>, e.g. from <c>llmkit adapter</c>) with onnxruntime-genai's
+    /// <c>Adapters.LoadAdapter</c>; requests activate it by name (<see cref="GenerationOptions.Adapter"/>), which sets it
+    /// active on their generator. Safe to call while other requests run.
+    /// </summary>
+    /// <param name="name">The name requests use; unique per engine.</param>
+    /// <param name="path">The adapter file.</param>
+    /// <exception cref="ArgumentException">The name is empty or already loaded.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">onnxruntime-genai rejects the file (its message is included).</exception>
+    public void LoadAdapter(string name, string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The adapter file '{path}' does not exist.", path);
+        }
+
+        lock (_adapterNames)
+        {
+            if (_adapterNames.Contains(name))
+            {
+                throw new ArgumentException($"An adapter named '{name}' is already loaded.", nameof(name));
+            }
+
+            try
+            {
+                _adapters ??= new Adapters(NativeModel);
+                _adapters.LoadAdapter(path, name);
+            }
+            catch (OnnxRuntimeGenAIException ex)
+            {
+                throw new InvalidDataException($"onnxruntime-genai could not load adapter '{name}' from '{path}': {ex.Message}", ex);
+            }
+
+            _adapterNames.Add(name);
+        }
+    }
+
+    /// <summary>The names of the loaded adapters.</summary>
+    public IReadOnlyList<string> AdapterNames
+    {
+        get
+        {
+            lock (_adapterNames)
+            {
+                return [.. _adapterNames.Order(StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    /// <summary>Activates a request's adapter on its generator (no adapter: the base model).</summary>
+    internal void Activate(Generator generator, GenerationOptions resolved)
+    {
+        if (resolved.Adapter is { } name)
+        {
+            generator.SetActiveAdapter(_adapters!, name); // ResolveOptions checked it is loaded
+        }
+    }
 
     /// <summary>The onnxruntime-genai model, for calls LlmKit does not wrap. Do not dispose it; the engine owns it.</summary>
     public Model NativeModel { get; }
@@ -187,6 +251,18 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
         Unsupported(options.MinP, "MinP (min_p)");
         Unsupported(options.FrequencyPenalty, "FrequencyPenalty (frequency_penalty)");
         Unsupported(options.PresencePenalty, "PresencePenalty (presence_penalty)");
+        if (options.Adapter is { } adapter)
+        {
+            lock (_adapterNames)
+            {
+                if (!_adapterNames.Contains(adapter))
+                {
+                    string loaded = _adapterNames.Count == 0 ? "none" : string.Join(", ", _adapterNames.Order(StringComparer.Ordinal));
+                    throw new ArgumentException($"adapter '{adapter}' is not loaded in model '{ModelId}' (loaded: {loaded}); call OnnxRuntimeGenAIEngine.LoadAdapter first.", nameof(options));
+                }
+            }
+        }
+
         if (options.NumBeams is > 1)
         {
             throw new NotSupportedException($"NumBeams (num_beams) = {options.NumBeams}: LlmKit's onnxruntime-genai engine streams one sequence and does not run beam search; use LlmKit's own engine for beam search, or NumBeams = 1.");
@@ -235,6 +311,7 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
             return;
         }
 
+        _adapters?.Dispose();
         NativeModel.Dispose();
         _config.Dispose();
     }

@@ -57,7 +57,7 @@ public sealed class OnnxRuntimeGenAIEngineProvider : ILlmKitEngineProvider
 
     /// <inheritdoc />
     /// <remarks>Maps <see cref="LlmKitOptions.IntraOpThreads"/>, <see cref="LlmKitOptions.ExecutionProvider"/>,
-    /// <see cref="LlmKitOptions.MaxLength"/> and <see cref="LlmKitOptions.ModelId"/>. <see cref="LlmKitOptions.ReusePromptPrefixes"/>
+    /// <see cref="LlmKitOptions.MaxLength"/>, <see cref="LlmKitOptions.ModelId"/> and <see cref="LlmKitOptions.Adapters"/>. <see cref="LlmKitOptions.ReusePromptPrefixes"/>
     /// does not apply (onnxruntime-genai keeps no KV cache between requests).</remarks>
     public IGenerationEngine Load(LlmKitOptions options, IServiceProvider services)
     {
@@ -70,6 +70,19 @@ public sealed class OnnxRuntimeGenAIEngineProvider : ILlmKitEngineProvider
             MaxLength = options.MaxLength,
             ModelId = options.ModelId,
         });
+        foreach (var (adapterName, path) in options.Adapters)
+        {
+            try
+            {
+                engine.LoadAdapter(adapterName, path);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException)
+            {
+                engine.Dispose();
+                throw new InvalidOperationException($"LlmKit:Adapters:{adapterName} ('{path}') could not be loaded: {ex.Message}", ex);
+            }
+        }
+
         var logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger("LlmKit.OnnxRuntimeGenAI") ?? NullLogger.Instance;
         OnnxRuntimeGenAIServiceCollectionExtensions.LogLoaded(logger, engine.ModelId, engine.Folder, engine.LoadTime.TotalMilliseconds, engine.ModelType, engine.MaxLength);
         return engine;

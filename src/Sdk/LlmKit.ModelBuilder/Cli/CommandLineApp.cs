@@ -11,6 +11,7 @@ internal static class CommandLineApp
         var root = new RootCommand("llmkit: build ONNX GenAI model folders for LlmKit.");
         root.Add(ConvertCommand(output, error));
         root.Add(SynthCommand(output, error));
+        root.Add(AdapterCommand(output, error));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -54,9 +55,30 @@ internal static class CommandLineApp
             }
         });
 
+        var ropeScaling = new Option<string?>("--rope-scaling")
+        {
+            Description = "RoPE scaling TYPE:FACTOR for a context beyond the checkpoint's seq_len: linear:4, llama3:8 or yarn:4 (the context then defaults to seq_len x FACTOR)",
+        };
+        ropeScaling.Validators.Add(result =>
+        {
+            try
+            {
+                RopeScaling.Parse(result.GetValueOrDefault<string?>() ?? "");
+            }
+            catch (FormatException e)
+            {
+                result.AddError($"--rope-scaling: {e.Message}");
+            }
+        });
+
+        var lora = new Option<bool>("--lora")
+        {
+            Description = "give every projection LoRA inputs (rank 0 by default, so the base model is unchanged) for adapters made with `llmkit adapter` (ortgenai graph only)",
+        };
+
         var llama2c = new Command("llama2c", "Convert a llama2.c checkpoint and tokenizer into an ONNX GenAI folder.")
         {
-            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel,
+            checkpoint, tokenizer, outputDir, force, graph, maxLength, precision, zeroPoints, accuracyLevel, ropeScaling, lora,
         };
         llama2c.SetAction(parse => Guarded(error, () =>
         {
@@ -67,6 +89,8 @@ internal static class CommandLineApp
                 Precision = parse.GetValue(precision) == "int4" ? WeightPrecision.Int4 : WeightPrecision.Fp32,
                 Int4ZeroPoints = parse.GetValue(zeroPoints),
                 Int4AccuracyLevel = parse.GetValue(accuracyLevel),
+                RopeScaling = parse.GetValue(ropeScaling) is { } spec ? RopeScaling.Parse(spec) : null,
+                LoraInputs = parse.GetValue(lora),
             });
             PrintSummary(output, summary);
         }));
@@ -160,6 +184,21 @@ internal static class CommandLineApp
         return new Command("synth", "Synthesise a random checkpoint for tests and benchmarks.") { llama2c };
     }
 
+    private static Command AdapterCommand(TextWriter output, TextWriter error)
+    {
+        var baseFolder = new Option<string>("--base") { Description = "model folder converted with --lora", Required = true };
+        var peft = new Option<string>("--peft") { Description = "PEFT folder (adapter_config.json + adapter_model.safetensors)", Required = true };
+        var outputFile = new Option<string>("--output") { Description = ".onnx_adapter file to write", Required = true };
+        var command = new Command("adapter", "Convert a PEFT LoRA adapter into an ONNX Runtime .onnx_adapter file for a base folder.") { baseFolder, peft, outputFile };
+        command.SetAction(parse => Guarded(error, () =>
+        {
+            var summary = LoraAdapterConverter.Convert(new LoraAdapterConversionRequest(parse.GetValue(baseFolder)!, parse.GetValue(peft)!, parse.GetValue(outputFile)!));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {summary.OutputPath} ({Size(new FileInfo(summary.OutputPath).Length)}): rank {summary.Rank}, scale {summary.Scale:0.######} folded into B, {summary.Modules} projections, {summary.Parameters} tensors"));
+        }));
+        return command;
+    }
+
     // Expected failures become one line on stderr and exit code 1; anything else is a bug and propagates.
     private static int Guarded(TextWriter error, Action action)
     {
@@ -181,6 +220,10 @@ internal static class CommandLineApp
         output.WriteLine($"Converted to {s.OutputDirectory} ({s.GraphForm} graph, {s.Precision}) in {s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} s");
         output.WriteLine($"  shape: dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv_heads {c.KvHeads}, head_size {c.HeadSize}, vocab {c.VocabSize}, context {s.ContextLength}, classifier {(c.SharedClassifier ? "tied" : "untied")}");
         output.WriteLine($"  parameters: {s.ParameterCount:N0}");
+        if (c.RopeScaling is { } rope)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rope scaling: {rope.Type.ToString().ToLowerInvariant()} x{rope.Factor} (trained at {rope.OriginalMaxPositionEmbeddings}, context {s.ContextLength})"));
+        }
         if (s.Precision == WeightPrecision.Int4)
         {
             string activations = s.Int4AccuracyLevel == 0 ? "exact fp32 activations" : $"accuracy_level {s.Int4AccuracyLevel}";

@@ -41,4 +41,21 @@ public sealed record Llama2cConversionRequest(
     /// weights; 1, 2 and 3 ask for fp32, fp16 and bf16 compute. Must be in [0, 4].
     /// </summary>
     public int Int4AccuracyLevel { get; init; } = DefaultInt4AccuracyLevel;
+
+    /// <summary>
+    /// RoPE scaling written into the graph's cos/sin caches (llama2.c checkpoints carry none): e.g.
+    /// <c>RopeScaling.Parse("linear:4")</c>. Its original length defaults to the checkpoint's seq_len, and
+    /// <see cref="MaxLength"/> then defaults to the scaled length. Dynamic scaling is refused (its frequencies change
+    /// with the sequence length, which static caches cannot express); longrope uses its long factors when the context
+    /// exceeds the original length.
+    /// </summary>
+    public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>
+    /// Give every projection (q, k, v, o, gate, up, down of every layer) LoRA inputs, so adapters written by
+    /// <see cref="LoraAdapterConverter"/> (<c>llmkit adapter</c>) can be activated per request: y = x·W + (x·A)·B, where
+    /// A and B default to rank-0 initializers and the base model is unchanged without an adapter. Needs
+    /// <see cref="OnnxGraphForm.OrtGenAI"/>.
+    /// </summary>
+    public bool LoraInputs { get; init; }
 }

@@ -30,10 +30,10 @@ public static class Llama2cConverter
     /// <param name="request">What to convert and where.</param>
     /// <param name="cancellationToken">Cancels between tensors; the output folder is then left untouched.</param>
     /// <returns>The files written and the model's shape.</returns>
-    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; or int4 is asked for without the OrtGenAI graph form.</exception>
+    /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; int4 or <see cref="Llama2cConversionRequest.LoraInputs"/> is asked for without the OrtGenAI graph form, or the RoPE scaling is out of range.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, holds a NaN or infinite weight (the message names the tensor), or the tokenizer does not match its vocab_size.</exception>
-    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8.</exception>
+    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8, or <see cref="Llama2cConversionRequest.RopeScaling"/> of type dynamic.</exception>
     /// <exception cref="IOException">The output path is a file or holds an input; or the output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false, or it is not a folder llmkit wrote (no marker, or files a conversion does not write).</exception>
     public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
     {
@@ -76,6 +76,11 @@ public static class Llama2cConverter
             throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
         }
 
+        if (request.LoraInputs && request.GraphForm != OnnxGraphForm.OrtGenAI)
+        {
+            throw new ArgumentException($"LoraInputs needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai).", nameof(request));
+        }
+
         var stopwatch = Stopwatch.StartNew();
         string output = OutputFolder.Normalize(request.OutputDirectory);
         string[] inputs = [request.CheckpointPath, request.TokenizerPath];
@@ -90,7 +95,8 @@ public static class Llama2cConverter
         }
 
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
-        int contextLength = request.MaxLength ?? checkpoint.Config.SeqLen;
+        var weights = WithRopeScaling(checkpoint.Weights, request.RopeScaling);
+        int contextLength = request.MaxLength ?? weights.Config.RopeScaling?.ScaledLength ?? checkpoint.Config.SeqLen;
 
         // Write beside the destination and publish by rename: the old folder stays intact until the new one is complete.
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -98,7 +104,7 @@ public static class Llama2cConverter
         Directory.CreateDirectory(staging);
         try
         {
-            WriteFolder(staging, checkpoint, tokenizer, contextLength, request, cancellationToken);
+            WriteFolder(staging, weights, tokenizer, contextLength, request, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             OutputFolder.Publish(staging, output, inputs, request.Force);
         }
@@ -112,7 +118,7 @@ public static class Llama2cConverter
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .Select(f => new WrittenFile(f.Name, f.Length))
             .ToList();
-        return new ConversionSummary(output, files, checkpoint.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
+        return new ConversionSummary(output, files, weights.Config, request.GraphForm, contextLength, checkpoint.Config.ParameterCount, stopwatch.Elapsed)
         {
             Precision = request.Precision,
             Int4ZeroPoints = request.Precision == WeightPrecision.Int4 && request.Int4ZeroPoints,
@@ -120,10 +126,35 @@ public static class Llama2cConverter
         };
     }
 
-    private static void WriteFolder(string folder, Llama2cCheckpoint checkpoint, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
+    /// <summary>The checkpoint's weights under its config plus the requested RoPE scaling (original length = seq_len unless given).</summary>
+    private static Llama2cWeights WithRopeScaling(Llama2cWeights weights, RopeScaling? scaling)
     {
-        var config = checkpoint.Config;
-        WriteModel(folder, checkpoint.Weights, contextLength, request, cancellationToken);
+        if (scaling is null)
+        {
+            return weights;
+        }
+
+        if (scaling.Type == RopeScalingType.Dynamic)
+        {
+            throw new NotSupportedException(
+                "RopeScaling 'dynamic' changes its frequencies with the current sequence length, which the graph's static cos/sin caches (and onnxruntime-genai 0.20.0's folder form) cannot express. Use linear, llama3, yarn or longrope.");
+        }
+
+        scaling = scaling with { OriginalMaxPositionEmbeddings = scaling.OriginalMaxPositionEmbeddings ?? weights.Config.SeqLen };
+        try
+        {
+            return weights.WithConfig(weights.Config with { RopeScaling = scaling });
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"RopeScaling: {e.Message}", nameof(scaling), e);
+        }
+    }
+
+    private static void WriteFolder(string folder, Llama2cWeights weights, Llama2cTokenizerFile tokenizer, int contextLength, Llama2cConversionRequest request, CancellationToken cancellationToken)
+    {
+        var config = weights.Config;
+        WriteModel(folder, weights, contextLength, request, cancellationToken);
         bool ortGenAI = request.GraphForm == OnnxGraphForm.OrtGenAI;
         var genAi = new GenAiConfigOptions(
             contextLength,
@@ -154,7 +185,8 @@ public static class Llama2cConverter
         var graph = new GraphBuilder("main_graph");
         if (request.GraphForm == OnnxGraphForm.OrtGenAI)
         {
-            new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel).Emit(cancellationToken);
+            var emitter = new OrtGenAiGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4ZeroPoints, request.Int4AccuracyLevel);
+            (request.LoraInputs ? emitter.WithLoraInputs() : emitter).Emit(cancellationToken);
         }
         else
         {

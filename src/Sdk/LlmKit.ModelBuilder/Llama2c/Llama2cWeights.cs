@@ -25,6 +25,42 @@ public sealed class Llama2cWeights
         Config = config;
     }
 
+    private Llama2cWeights(Llama2cWeights source, LlamaConfig config)
+    {
+        TokenEmbedding = source.TokenEmbedding;
+        RmsAttention = source.RmsAttention;
+        Wq = source.Wq;
+        Wk = source.Wk;
+        Wv = source.Wv;
+        Wo = source.Wo;
+        RmsFeedForward = source.RmsFeedForward;
+        W1 = source.W1;
+        W2 = source.W2;
+        W3 = source.W3;
+        RmsFinal = source.RmsFinal;
+        Classifier = source.Classifier;
+        Config = config;
+    }
+
+    /// <summary>
+    /// The same tensors (shared, not copied) under a config that differs only in what a llama2.c header cannot hold:
+    /// RoPE theta, RoPE scaling and the norm epsilon.
+    /// </summary>
+    /// <param name="config">The new config; its shape must equal <see cref="Config"/>'s.</param>
+    /// <exception cref="ArgumentException">The shape differs.</exception>
+    public Llama2cWeights WithConfig(LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var sameShape = Config with { RopeTheta = config.RopeTheta, RopeScaling = config.RopeScaling, NormEps = config.NormEps };
+        if (sameShape != config)
+        {
+            throw new ArgumentException($"The config's shape {config} differs from the weights' {Config}.", nameof(config));
+        }
+
+        config.Validate();
+        return new Llama2cWeights(this, config);
+    }
+
     /// <summary>The model shape these tensors belong to.</summary>
     public LlamaConfig Config { get; }
 

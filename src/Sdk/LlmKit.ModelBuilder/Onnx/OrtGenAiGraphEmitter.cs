@@ -1,5 +1,6 @@
 namespace LlmKit.ModelBuilder.Onnx;
 
+using LlmKit.ModelBuilder.Lora;
 using static GraphBuilder;
 
 /// <summary>
@@ -32,6 +33,19 @@ internal sealed class OrtGenAiGraphEmitter
         _maxLength = maxLength;
         _precision = precision;
         _zeroPoints = int4ZeroPoints;
+    }
+
+    private bool _lora;
+
+    /// <summary>
+    /// Adds LoRA inputs to every projection (q, k, v, o, gate, up, down of every layer): y = x·W + (x·A)·B where A
+    /// [in, lora_rank] and B [lora_rank, out] are graph inputs whose default initializers have rank 0, so the base
+    /// model runs unchanged until an adapter (an .onnx_adapter file, or the inputs fed directly) supplies them.
+    /// </summary>
+    public OrtGenAiGraphEmitter WithLoraInputs()
+    {
+        _lora = true;
+        return this;
     }
 
     /// <summary>GroupQueryAttention's fused rotary needs head_size % 16 == 0 on CPU.</summary>
@@ -88,8 +102,9 @@ internal sealed class OrtGenAiGraphEmitter
     private void RopeCaches()
     {
         int half = _c.HeadSize / 2;
-        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: true)));
-        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: false)));
+        var frequencies = _c.RopeFrequenciesFor(_maxLength); // scaled (linear, llama3, yarn, longrope) when the config says so
+        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: true)));
+        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: false)));
     }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool fused)
@@ -109,13 +124,20 @@ internal sealed class OrtGenAiGraphEmitter
         {
             // One packed [q | k | v] projection; GroupQueryAttention splits it and applies RoPE itself.
             string qkv = Linear($"{p}/qkv_proj", input, [_w.Layer(_w.Wq, l), _w.Layer(_w.Wk, l), _w.Layer(_w.Wv, l)], d + (2 * kvDim), d);
+            if (_lora)
+            {
+                // The packed projection gets the three deltas side by side, in its [q | k | v] order.
+                string[] deltas = [LoraDelta(l, LoraModule.All[0], input), LoraDelta(l, LoraModule.All[1], input), LoraDelta(l, LoraModule.All[2], input)];
+                string packed = _g.Node("Concat", $"{p}/qkv_proj/lora/Concat", deltas, Attr("axis", -1L));
+                qkv = _g.Node("Add", $"{p}/qkv_proj/lora/Add", [qkv, packed]);
+            }
             inputs = [qkv, "", "", $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength, "cos_cache", "sin_cache"];
         }
         else
         {
-            string q = Linear($"{p}/q_proj", input, [_w.Layer(_w.Wq, l)], d, d);
-            string k = Linear($"{p}/k_proj", input, [_w.Layer(_w.Wk, l)], kvDim, d);
-            string v = Linear($"{p}/v_proj", input, [_w.Layer(_w.Wv, l)], kvDim, d);
+            string q = WithLora(l, LoraModule.All[0], input, Linear($"{p}/q_proj", input, [_w.Layer(_w.Wq, l)], d, d));
+            string k = WithLora(l, LoraModule.All[1], input, Linear($"{p}/k_proj", input, [_w.Layer(_w.Wk, l)], kvDim, d));
+            string v = WithLora(l, LoraModule.All[2], input, Linear($"{p}/v_proj", input, [_w.Layer(_w.Wv, l)], kvDim, d));
             q = _g.DomainNode(Microsoft, "RotaryEmbedding", $"{p}/q_rotary/RotaryEmbedding", [q, "position_ids", "cos_cache", "sin_cache"], Attr("interleaved", 1L));
             k = _g.DomainNode(Microsoft, "RotaryEmbedding", $"{p}/k_rotary/RotaryEmbedding", [k, "position_ids", "cos_cache", "sin_cache"], Attr("interleaved", 1L));
             inputs = [q, k, v, $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength];
@@ -124,17 +146,34 @@ internal sealed class OrtGenAiGraphEmitter
         string name = $"{p}/GroupQueryAttention";
         string output = $"{name}/output_0";
         _g.AddNode("GroupQueryAttention", name, inputs, [output, $"present.{l}.key", $"present.{l}.value"], Microsoft, attributes);
-        return Linear($"{p}/o_proj", output, [_w.Layer(_w.Wo, l)], d, d);
+        return WithLora(l, LoraModule.All[3], output, Linear($"{p}/o_proj", output, [_w.Layer(_w.Wo, l)], d, d));
     }
 
     private string Mlp(int l, string input)
     {
         string p = $"/model/layers.{l}/mlp";
-        string gate = Linear($"{p}/gate_proj", input, [_w.Layer(_w.W1, l)], _c.HiddenDim, _c.Dim);
-        string up = Linear($"{p}/up_proj", input, [_w.Layer(_w.W3, l)], _c.HiddenDim, _c.Dim);
+        string gate = WithLora(l, LoraModule.All[4], input, Linear($"{p}/gate_proj", input, [_w.Layer(_w.W1, l)], _c.HiddenDim, _c.Dim));
+        string up = WithLora(l, LoraModule.All[5], input, Linear($"{p}/up_proj", input, [_w.Layer(_w.W3, l)], _c.HiddenDim, _c.Dim));
         string silu = _g.Node("Mul", $"{p}/act_fn/Mul", [gate, _g.Node("Sigmoid", $"{p}/act_fn/Sigmoid", [gate])]);
         string hidden = _g.Node("Mul", $"{p}/Mul", [silu, up]);
-        return Linear($"{p}/down_proj", hidden, [_w.Layer(_w.W2, l)], _c.Dim, _c.HiddenDim);
+        return WithLora(l, LoraModule.All[6], hidden, Linear($"{p}/down_proj", hidden, [_w.Layer(_w.W2, l)], _c.Dim, _c.HiddenDim));
+    }
+
+    private string WithLora(int l, LoraModule module, string input, string baseOutput) =>
+        _lora ? _g.Node("Add", $"/model/layers.{l}/{module.GraphName}/lora/Add", [baseOutput, LoraDelta(l, module, input)]) : baseOutput;
+
+    // (x·A)·B with A [in, r] and B [r, out] as graph inputs over rank-0 default initializers: zeros until an adapter is active.
+    private string LoraDelta(int l, LoraModule module, string input)
+    {
+        var (n, k) = module.Shape(_c);
+        string a = module.InputA(l), b = module.InputB(l);
+        _g.Input(a, Float, k, LoraModule.RankDimension);
+        _g.Input(b, Float, LoraModule.RankDimension, n);
+        _g.Initializer(TensorStore.Float32(a, [k, 0]));
+        _g.Initializer(TensorStore.Float32(b, [0, n]));
+        string p = $"/model/layers.{l}/{module.GraphName}/lora";
+        string xa = _g.Node("MatMul", $"{p}/A/MatMul", [input, a]);
+        return _g.Node("MatMul", $"{p}/B/MatMul", [xa, b]);
     }
 
     private string FirstNorm(string name, string weightName, string input, ReadOnlyMemory<float> weight)

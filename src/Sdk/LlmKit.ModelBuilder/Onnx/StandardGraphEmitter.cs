@@ -82,8 +82,9 @@ internal sealed class StandardGraphEmitter
     private (string Cos, string Sin) RopeAngles()
     {
         int half = _c.HeadSize / 2;
-        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: true)));
-        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _c.HeadSize, _c.RopeTheta, cosine: false)));
+        var frequencies = _c.RopeFrequenciesFor(_maxLength); // scaled (linear, llama3, yarn, longrope) when the config says so
+        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: true)));
+        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: false)));
         string axes = _g.Int64Vector("/model/constants/INT64/[2, 4]", 2, 4);
         string cos = _g.Node("Gather", "/model/rotary/cos/Gather", ["cos_cache", "position_ids"]);
         string sin = _g.Node("Gather", "/model/rotary/sin/Gather", ["sin_cache", "position_ids"]);

@@ -34,16 +34,24 @@ internal static class WeightTransforms
     /// RoPE tables [positions, head_size / 2] with llama2.c's frequencies: angle = pos · theta^(-2i/head_size),
     /// computed exactly as the reference computes them so the graph and the reference agree bit for bit.
     /// </summary>
-    public static void RopeTable(Span<float> destination, int positions, int headSize, float theta, bool cosine)
+    public static void RopeTable(Span<float> destination, int positions, int headSize, float theta, bool cosine) =>
+        RopeTable(destination, positions, new RopeFrequencies(RopeScaling.Unscaled(headSize, theta), 1f), cosine);
+
+    /// <summary>
+    /// RoPE tables [positions, inverse.Length]: cos/sin(pos · inverse[i]) · attention factor, the same float operations
+    /// as <see cref="LlamaReference"/>, so the graph and the reference agree bit for bit at every position.
+    /// </summary>
+    public static void RopeTable(Span<float> destination, int positions, RopeFrequencies frequencies, bool cosine)
     {
-        int half = headSize / 2;
+        float[] inverse = frequencies.Inverse;
+        int half = inverse.Length;
+        float scale = frequencies.AttentionFactor;
         for (int pos = 0; pos < positions; pos++)
         {
             for (int i = 0; i < half; i++)
             {
-                float freq = 1.0f / MathF.Pow(theta, (2 * i) / (float)headSize);
-                float angle = pos * freq;
-                destination[(pos * half) + i] = cosine ? MathF.Cos(angle) : MathF.Sin(angle);
+                float angle = pos * inverse[i];
+                destination[(pos * half) + i] = (cosine ? MathF.Cos(angle) : MathF.Sin(angle)) * scale;
             }
         }
     }

@@ -14,6 +14,7 @@ public sealed class LlamaReference
     private readonly LlamaConfig _c;
     private readonly int _maxPositions;
     private readonly int _window;
+    private readonly RopeFrequencies _rope;
 
     // Activation buffers, reused for every token (as in run.c's RunState).
     private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
@@ -35,6 +36,8 @@ public sealed class LlamaReference
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxPositions, nameof(maxPositions));
         _window = slidingWindow ?? int.MaxValue;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_window, nameof(slidingWindow));
+        // Static frequencies for the whole cache length, as the graph's cos/sin caches are built for its context length.
+        _rope = _c.RopeFrequenciesFor(_maxPositions);
         _x = new float[_c.Dim];
         _xb = new float[_c.Dim];
         _xb2 = new float[_c.Dim];
@@ -89,13 +92,14 @@ public sealed class LlamaReference
             MatVec(k, _xb, _w.Layer(_w.Wk, l).Span);
             MatVec(v, _xb, _w.Layer(_w.Wv, l).Span);
 
-            // RoPE: rotate adjacent pairs (x[i], x[i+1]) of each head by pos * theta^(-i/head_size).
+            // RoPE: rotate adjacent pairs (x[i], x[i+1]) of each head by pos * theta^(-i/head_size), with the
+            // config's scaling applied to the frequency and its attention factor to cos and sin.
             for (int i = 0; i < dim; i += 2)
             {
                 int headDim = i % headSize;
-                float freq = 1.0f / MathF.Pow(_c.RopeTheta, headDim / (float)headSize);
+                float freq = _rope.Inverse[headDim / 2];
                 float angle = position * freq;
-                float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+                float cos = MathF.Cos(angle) * _rope.AttentionFactor, sin = MathF.Sin(angle) * _rope.AttentionFactor;
                 Rotate(_q, i, cos, sin);
                 if (i < kvDim)
                 {

@@ -36,6 +36,9 @@ internal static class ChatOptionsMapper
     /// <summary>See <see cref="RepetitionPenalty"/>: speculative decoding by prompt lookup with up to this many draft tokens (0 or absent: off).</summary>
     public const string PromptLookupDraftTokens = "prompt_lookup_draft_tokens";
 
+    /// <summary>See <see cref="RepetitionPenalty"/>: the name of a loaded LoRA adapter to run with (absent: the base model).</summary>
+    public const string Adapter = "adapter";
+
     public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
     {
         if (options is null)
@@ -73,6 +76,7 @@ internal static class ChatOptionsMapper
             LengthPenalty = ReadSingle(extra, LengthPenalty),
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
             PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
+            Adapter = ReadString(extra, Adapter),
         };
     }
 
@@ -155,6 +159,22 @@ internal static class ChatOptionsMapper
             System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.True } => true,
             System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.False } => false,
             _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{name}\"] must be true or false (got '{value}').", name),
+        };
+    }
+
+    private static string? ReadString(AdditionalPropertiesDictionary? extra, string name)
+    {
+        if (extra is null || !extra.TryGetValue(name, out object? value) || value is null)
+        {
+            return null;
+        }
+
+        return value switch
+        {
+            string text => text,
+            JsonElement { ValueKind: JsonValueKind.String } json => json.GetString(),
+            JsonElement { ValueKind: JsonValueKind.Null } => null,
+            _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{name}\"] must be a string (got '{value}').", name),
         };
     }
 

@@ -74,6 +74,7 @@ internal sealed partial class LocalChatEngine
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
             PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
+            Adapter = request.Adapter ?? Defaults.Adapter,
         };
         merged.Validate();
         return merged;

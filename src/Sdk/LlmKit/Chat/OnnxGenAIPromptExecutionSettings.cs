@@ -38,6 +38,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     private int? _numBeams;
     private int? _numReturnSequences;
     private int? _minTokens;
+    private string? _adapter;
     private float? _lengthPenalty;
     private float? _diversityPenalty;
     private bool? _earlyStopping;
@@ -98,6 +99,13 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     /// <summary>Sequences per request; only 1 is supported.</summary>
     [JsonPropertyName("num_return_sequences")]
     public int? NumReturnSequences { get => _numReturnSequences; set => Set(ref _numReturnSequences, value); }
+
+    /// <summary>
+    /// The LoRA adapter to run with: a name given to <c>OnnxGenAIModel.LoadAdapter</c>; null runs the base model
+    /// (<see cref="GenerationOptions.Adapter"/>).
+    /// </summary>
+    [JsonPropertyName("adapter")]
+    public string? Adapter { get => _adapter; set => Set(ref _adapter, value); }
 
     /// <summary>Least new tokens before EOS may end generation; only 0 is supported.</summary>
     [JsonPropertyName("min_tokens")]
@@ -162,7 +170,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             throw new NotSupportedException(
                 $"Execution setting(s) {string.Join(", ", extra.Keys.Select(k => $"'{k}'"))} are not supported by LlmKit. Supported: temperature, top_p, top_k, min_p, " +
                 "max_tokens, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, seed, stop_sequences, do_sample, " +
-                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer.");
+                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer, adapter.");
         }
 
         if (FunctionChoiceBehavior is not null)
@@ -208,6 +216,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             EarlyStopping = EarlyStopping,
             Seed = Seed,
             StopSequences = StopSequences is { Count: > 0 } stops ? [.. stops] : null,
+            Adapter = Adapter,
         };
 
         try
@@ -268,6 +277,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         DiversityPenalty = DiversityPenalty,
         EarlyStopping = EarlyStopping,
         PastPresentShareBuffer = PastPresentShareBuffer,
+        Adapter = Adapter,
     };
 
     private static void RequireAtLeast(int? value, int minimum, string name)
@@ -294,6 +304,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         nameof(GenerationOptions.NumReturnSequences) => "num_return_sequences",
         nameof(GenerationOptions.LengthPenalty) => "length_penalty",
         nameof(GenerationOptions.StopSequences) => "stop_sequences",
+        nameof(GenerationOptions.Adapter) => "adapter",
         _ => property ?? "settings",
     };
 

@@ -55,7 +55,7 @@ internal sealed class BeamSearch : IDisposable
 
     public IReadOnlyList<BeamSequence> Run(CancellationToken cancellationToken)
     {
-        var first = _model.RentState(Prompt);
+        var first = _model.RentState(Prompt, _model.AdapterFor(_options));
         _states.Add(first);
         int cached = first.Length;
         var prefill = first.Append(Prompt.AsSpan(cached), cancellationToken);

@@ -44,8 +44,9 @@ internal sealed class DecoderState : IDisposable
     private readonly OrtValue _stepIds;
     private readonly OrtValue? _stepPositions;
     private readonly OrtValue _stepLogits;
-    private readonly string[] _inputNames;
-    private readonly OrtValue[] _inputValues;
+    private readonly int _baseInputCount;      // graph inputs before any adapter parameters
+    private string[] _inputNames;
+    private OrtValue[] _inputValues;
     private readonly string[] _outputNames;
     private readonly OrtValue[] _outputValues;
     private readonly OrtIoBinding? _binding;
@@ -104,6 +105,7 @@ internal sealed class DecoderState : IDisposable
 
         _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. _signature.PastNames];
         _inputValues = new OrtValue[_inputNames.Length];
+        _baseInputCount = _inputNames.Length;
         _outputNames = [_signature.Logits, .. _signature.PresentNames];
         _outputValues = new OrtValue[_outputNames.Length];
 
@@ -119,6 +121,52 @@ internal sealed class DecoderState : IDisposable
 
             BindStepTensors();
         }
+    }
+
+    /// <summary>The LoRA adapter this state's KV was computed with; null for the base model.</summary>
+    public LoraAdapter? Adapter { get; private set; }
+
+    /// <summary>
+    /// Runs later tokens with <paramref name="adapter"/>'s tensors fed to the graph's LoRA inputs (null: the graph's
+    /// rank-0 defaults, the base model). The caller empties or overwrites the cache when switching (see RentState).
+    /// The parameters are ordinary inputs here, bound once per switch: ONNX Runtime's RunOptions adapters have no
+    /// effect with an OrtIoBinding, which shared-buffer states run with.
+    /// </summary>
+    public void SetAdapter(LoraAdapter? adapter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ReferenceEquals(adapter, Adapter))
+        {
+            return;
+        }
+
+        string[] names = adapter?.ParameterNames ?? [];
+        if (_binding is not null)
+        {
+            // Inputs cannot be unbound one by one: clear them all and bind the KV, step tensors and new parameters again.
+            _binding.ClearBoundInputs();
+            for (int t = 0; t < _kvTensors; t++)
+            {
+                _binding.BindInput(_signature.PastNames[t], KvView(0, t, Capacity));
+            }
+
+            BindStepTensors();
+            for (int i = 0; i < names.Length; i++)
+            {
+                _binding.BindInput(names[i], adapter!.Values[i]);
+            }
+        }
+        else
+        {
+            _inputNames = [.. _inputNames.AsSpan(0, _baseInputCount), .. names];
+            _inputValues = new OrtValue[_inputNames.Length];
+            for (int i = 0; i < names.Length; i++)
+            {
+                _inputValues[_baseInputCount + i] = adapter!.Values[i];
+            }
+        }
+
+        Adapter = adapter;
     }
 
     /// <summary>Most tokens this state can hold.</summary>
@@ -365,6 +413,8 @@ internal sealed class DecoderState : IDisposable
         {
             throw new ArgumentException("Both states must belong to the same model.", nameof(source));
         }
+
+        SetAdapter(source.Adapter);
 
         int length = source._length;
         int rowBytes = length * _blockRowBytes;

@@ -65,6 +65,13 @@ public sealed record GenerationOptions
     /// </summary>
     public PromptLookupOptions? PromptLookup { get; init; }
 
+    /// <summary>
+    /// The LoRA adapter this request runs with: the name given to <see cref="Models.OnnxGenAIModel.LoadAdapter"/>; null (the
+    /// default) runs the base model. M.E.AI's <c>ChatOptions.AdditionalProperties["adapter"]</c> and SK's <c>adapter</c>
+    /// setting set it. KV caches are reused only between requests with the same adapter.
+    /// </summary>
+    public string? Adapter { get; init; }
+
     /// <summary>Texts that end generation when produced; they are matched across token boundaries and never emitted.</summary>
     public IReadOnlyList<string>? StopSequences { get; init; }
 
@@ -160,6 +167,10 @@ public sealed record GenerationOptions
         }
 
         PromptLookup?.Validate();
+        if (Adapter is not null && string.IsNullOrWhiteSpace(Adapter))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Adapter), Adapter, "adapter must be null (the base model) or the non-empty name of a loaded adapter.");
+        }
 
         if (StopSequences is not null)
         {

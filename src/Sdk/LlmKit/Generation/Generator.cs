@@ -28,7 +28,7 @@ public sealed class Generator : IDisposable
         Model = model;
         Options = options;
         _pipeline = pipeline;
-        _state = model.RentState(prompt);
+        _state = model.RentState(prompt, model.AdapterFor(options));
         CachedPromptTokens = _state.Length;
         _tokens = new int[model.MaxLength];
         prompt.CopyTo(_tokens);

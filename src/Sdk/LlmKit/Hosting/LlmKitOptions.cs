@@ -59,6 +59,12 @@ public sealed class LlmKitOptions
     /// </summary>
     public int MaxBatchSize { get; set; } = 8;
 
+    /// <summary>
+    /// LoRA adapters to load with the model (section <c>Adapters</c>): name → <c>.onnx_adapter</c> file. Requests select one
+    /// by name (<see cref="GenerationOptions.Adapter"/>, <c>ChatOptions.AdditionalProperties["adapter"]</c>, SK's <c>adapter</c>).
+    /// </summary>
+    public IDictionary<string, string> Adapters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Default generation settings (section <c>Generation</c>): used where a request leaves a value unset.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

@@ -196,6 +196,19 @@ public static partial class LlmKitServiceCollectionExtensions
             MaxPooledKvCacheBytes = options.MaxPooledKvCacheBytes,
             MaxBatchSize = options.MaxBatchSize,
         });
+        foreach (var (adapterName, path) in options.Adapters)
+        {
+            try
+            {
+                model.LoadAdapter(adapterName, path);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException)
+            {
+                model.Dispose();
+                throw new InvalidOperationException($"{SettingPrefix(name)}:Adapters:{adapterName} ('{path}') could not be loaded: {ex.Message}", ex);
+            }
+        }
+
         LogLoaded(logger, string.IsNullOrWhiteSpace(options.ModelId) ? model.ModelId : options.ModelId, model.Folder, model.LoadTime.TotalMilliseconds, model.Config.Model.Type, model.MaxLength, model.KvCacheBytesPerSequence);
         return model;
     }

@@ -21,6 +21,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     private readonly IndexTensorBuffer _ones;
     private readonly OrtValue?[] _masks;
     private readonly int _maxPooledStates;
+    private readonly Dictionary<string, LoraAdapter> _adapters = new(StringComparer.Ordinal); // guarded by itself
     private bool _disposed;
 
     private OnnxGenAIModel(string folder, string modelPath, GenAIConfig config, ModelTokenizer tokenizer, InferenceSession session, DecoderSignature signature, int maxLength, TimeSpan loadTime, OnnxGenAIModelOptions options)
@@ -231,6 +232,92 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     private static partial void LogLoadedModel(ILogger logger, string modelId, string modelType, int maxLength, long kvBytes, string kvType, int pooledStates);
 
     /// <summary>
+    /// Loads a LoRA adapter (an <c>.onnx_adapter</c> file, e.g. from <c>llmkit adapter</c>) under <paramref name="name"/>;
+    /// requests then activate it with <see cref="GenerationOptions.Adapter"/>. Several adapters can be loaded; each request
+    /// runs with one or none. Safe to call while other requests run.
+    /// </summary>
+    /// <param name="name">The name requests use; unique per model.</param>
+    /// <param name="path">The adapter file.</param>
+    /// <returns>The loaded adapter (owned by the model).</returns>
+    /// <exception cref="ArgumentException">The name is empty or already loaded.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed, or a tensor does not match a LoRA input of this model's graph (the message names it).</exception>
+    public LoraAdapter LoadAdapter(string name, string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var parameters = OnnxAdapterFile.Read(path);
+        var inputs = Session.OverridableInitializerMetadata;
+        foreach (var p in parameters)
+        {
+            if (!inputs.TryGetValue(p.Name, out var metadata))
+            {
+                throw new InvalidDataException(
+                    $"Adapter '{name}' ('{path}'): tensor '{p.Name}' is not an overridable input of '{ModelPath}'. Was the model built with LoRA inputs (llmkit convert ... --lora), and the adapter for this model?");
+            }
+
+            int[] expected = metadata.Dimensions;
+            bool fits = metadata.ElementDataType == p.ElementType && expected.Length == p.Dims.Length;
+            for (int d = 0; fits && d < expected.Length; d++)
+            {
+                fits = expected[d] < 0 || expected[d] == p.Dims[d]; // -1: symbolic (the rank)
+            }
+
+            if (!fits)
+            {
+                throw new InvalidDataException(
+                    $"Adapter '{name}' ('{path}'): tensor '{p.Name}' is {p.ElementType} [{string.Join(", ", p.Dims)}] but the model's input is {metadata.ElementDataType} [{string.Join(", ", expected)}].");
+            }
+        }
+
+        var adapter = new LoraAdapter(name, Path.GetFullPath(path), parameters);
+        lock (_adapters)
+        {
+            if (!_adapters.TryAdd(name, adapter))
+            {
+                adapter.Release();
+                throw new ArgumentException($"An adapter named '{name}' is already loaded.", nameof(name));
+            }
+        }
+
+        return adapter;
+    }
+
+    /// <summary>The names of the loaded adapters.</summary>
+    public IReadOnlyList<string> AdapterNames
+    {
+        get
+        {
+            lock (_adapters)
+            {
+                return [.. _adapters.Keys.Order(StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    /// <summary>The adapter a request names, or null for the base model.</summary>
+    /// <exception cref="ArgumentException">No adapter of that name is loaded.</exception>
+    internal LoraAdapter? AdapterFor(GenerationOptions options)
+    {
+        if (options.Adapter is not { } name)
+        {
+            return null;
+        }
+
+        lock (_adapters)
+        {
+            if (_adapters.TryGetValue(name, out var adapter))
+            {
+                return adapter;
+            }
+
+            string loaded = _adapters.Count == 0 ? "none" : string.Join(", ", _adapters.Keys.Order(StringComparer.Ordinal));
+            throw new ArgumentException($"adapter '{name}' is not loaded in model '{ModelId}' (loaded: {loaded}); call OnnxGenAIModel.LoadAdapter first.", nameof(options));
+        }
+    }
+
+    /// <summary>
     /// The folder's <c>search</c> defaults overlaid with <paramref name="options"/>: the settings a generation really uses.
     /// </summary>
     public GenerationOptions ResolveOptions(GenerationOptions? options)
@@ -300,6 +387,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         }
 
         var resolved = ResolveOptions(options);
+        AdapterFor(resolved); // an unknown adapter fails here, before any state is rented
         if (resolved.MinNewTokens is null)
         {
             // search.min_length counts the prompt (onnxruntime-genai's convention).
@@ -315,7 +403,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// sharing the longest prefix with <paramref name="sequence"/> comes back holding that prefix (at most all but
     /// the last token, whose logits the caller needs): the caller appends from <see cref="DecoderState.Length"/> on.
     /// </summary>
-    internal DecoderState RentState(ReadOnlySpan<int> sequence)
+    internal DecoderState RentState(ReadOnlySpan<int> sequence, LoraAdapter? adapter = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         DecoderState? state = null;
@@ -325,9 +413,16 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
             if (_statePool.Count > 0)
             {
                 // The longest shared prefix wins; with none, the state returned longest ago (the least likely to be asked for).
-                int best = 0;
+                // Only a state that ran under the same adapter can share a prefix: its KV was computed with that adapter's weights.
+                // Without a shared prefix, a state of the same adapter is sacrificed before another adapter's cached prefix.
+                int best = Math.Max(0, _statePool.FindIndex(s => ReferenceEquals(s.Adapter, adapter)));
                 for (int i = 0; ReusesPromptPrefixes && i < _statePool.Count; i++)
                 {
+                    if (!ReferenceEquals(_statePool[i].Adapter, adapter))
+                    {
+                        continue;
+                    }
+
                     int common = sequence.CommonPrefixLength(_statePool[i].Tokens);
                     if (common > shared)
                     {
@@ -340,12 +435,9 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
             }
         }
 
-        if (state is null)
-        {
-            return new DecoderState(this);
-        }
-
+        state ??= new DecoderState(this);
         state.Truncate(Math.Min(shared, Math.Max(0, sequence.Length - 1)));
+        state.SetAdapter(adapter); // after the truncation: a state switching adapters holds no tokens
         return state;
     }
 
@@ -425,6 +517,16 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         foreach (var state in pooled)
         {
             state.Dispose();
+        }
+
+        lock (_adapters)
+        {
+            foreach (var adapter in _adapters.Values)
+            {
+                adapter.Release();
+            }
+
+            _adapters.Clear();
         }
 
         Session.Dispose();
