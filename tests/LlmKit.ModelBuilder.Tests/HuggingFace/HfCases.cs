@@ -60,6 +60,21 @@ internal static class HfCases
         // Gemma: head_dim 32 with hidden 64 and 4 heads (so head_dim != hidden / heads), one KV head, tied, GeGLU, (1 + w) norms.
         ["gemma"] = (new("GemmaForCausalLM", 64, 128, 2, 4, 1, 512, 256) { HeadDim = 32, TieEmbeddings = true }, "F32", false),
 
+        // RoPE scaling as config.json carries it, with the original length (32) below the 48-100 positions the tests
+        // run, so positions past the training length are covered: linear (position interpolation), Llama 3.1's llama3
+        // and Qwen2.5's yarn.
+        ["llama-rope-linear"] = (new("LlamaForCausalLM", 64, 128, 2, 4, 2, 512, 256) { RopeScalingJson = """{"rope_type": "linear", "factor": 4.0}""" }, "F32", false),
+        ["llama3-rope-llama3"] = (new("LlamaForCausalLM", 64, 128, 2, 4, 1, 512, 256)
+        {
+            RopeTheta = 500000f,
+            RopeScalingJson = """{"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 32, "rope_type": "llama3"}""",
+        }, "F32", false),
+        ["qwen2-rope-yarn"] = (new("Qwen2ForCausalLM", 64, 128, 2, 4, 2, 512, 256)
+        {
+            TieEmbeddings = true,
+            RopeScalingJson = """{"factor": 4.0, "original_max_position_embeddings": 32, "type": "yarn"}""",
+        }, "F32", false),
+
         // Gemma2: 4 layers (even ones sliding, window 8), softcaps small enough to bite, query_pre_attn_scalar != head_dim.
         ["gemma2"] = (new("Gemma2ForCausalLM", 48, 96, 4, 4, 2, 512, 256)
         {

@@ -34,7 +34,7 @@ public sealed class HfConfigReaderTests
     }
 
     [Theory]
-    [InlineData("rope_scaling", "{\"type\":\"linear\",\"factor\":2.0}", "rope_scaling")]
+    [InlineData("rope_scaling", "{\"type\":\"dynamic\",\"factor\":2.0}", "dynamic")]
     [InlineData("partial_rotary_factor", "0.5", "partial_rotary_factor")]
     [InlineData("mlp_bias", "true", "mlp_bias")]
     [InlineData("attention_bias", "true", "attention_bias")]
@@ -43,6 +43,21 @@ public sealed class HfConfigReaderTests
     {
         var ex = Assert.Throws<NotSupportedException>(() => Parse("llama", c => c[field] = JsonNode.Parse(json)));
         Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("llama-rope-linear", RopeScalingType.Linear)]
+    [InlineData("llama3-rope-llama3", RopeScalingType.Llama3)]
+    [InlineData("qwen2-rope-yarn", RopeScalingType.Yarn)]
+    public void Rope_scaling_is_read_and_changes_the_frequencies(string name, RopeScalingType type)
+    {
+        var spec = Read(name);
+        Assert.Equal(type, spec.RopeScaling?.Type);
+        var scaled = spec.RopeFrequenciesFor(spec.MaxPositions);
+        float[] plain = RopeScaling.Unscaled(spec.HeadDim, spec.RopeTheta);
+
+        // Every type divides at least the lowest frequency (the longest wavelength) by its factor.
+        Assert.True(scaled.Inverse[^1] < plain[^1] * 0.9f, $"{name}: lowest inverse frequency {scaled.Inverse[^1]} vs unscaled {plain[^1]}");
     }
 
     [Fact]

@@ -18,6 +18,9 @@ internal sealed record HfSyntheticShape(string Architecture, int Hidden, int Int
 
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>config.json's <c>rope_scaling</c> object as JSON text; null writes null (plain RoPE).</summary>
+    public string? RopeScalingJson { get; init; }
+
     /// <summary>Gemma2 only.</summary>
     public float QueryPreAttnScalar { get; init; } = 256f;
 
@@ -310,7 +313,16 @@ internal static class HfCheckpointSynthesizer
         json.WriteNumber("num_key_value_heads", s.KvHeads);
         json.WriteNumber("pad_token_id", 0);
         json.WriteNumber("rms_norm_eps", 1e-6);
-        json.WriteNull("rope_scaling");
+        if (s.RopeScalingJson is null)
+        {
+            json.WriteNull("rope_scaling");
+        }
+        else
+        {
+            json.WritePropertyName("rope_scaling");
+            using var scaling = JsonDocument.Parse(s.RopeScalingJson);
+            scaling.RootElement.WriteTo(json);
+        }
         json.WriteNumber("rope_theta", s.RopeTheta);
         switch (modelType)
         {

@@ -51,6 +51,31 @@ internal static class HfConfigReader
         return spec;
     }
 
+    // rope_scaling (linear, llama3, yarn, longrope/su) becomes the graph's cos/sin tables; dynamic NTK is refused there.
+    private static RopeScaling? ReadRopeScaling(JsonElement c, string path)
+    {
+        if (!c.TryGetProperty("rope_scaling", out var value))
+        {
+            return null;
+        }
+
+        int? original = c.TryGetProperty("original_max_position_embeddings", out var o) && o.ValueKind == JsonValueKind.Number ? o.GetInt32() : null;
+        try
+        {
+            var scaling = RopeScaling.FromHuggingFace(value, Int(c, path, "max_position_embeddings"), original);
+            if (scaling?.Type == RopeScalingType.Dynamic)
+            {
+                throw new NotSupportedException($"{path}: rope_scaling type 'dynamic' (NTK) is not supported: its frequencies change with the sequence length, which the graph's static cos/sin cache cannot express.");
+            }
+
+            return scaling;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Parses config.json content (exposed for tests of single fields).</summary>
     public static HfDecoderSpec Parse(JsonElement c, string path)
     {
@@ -58,8 +83,6 @@ internal static class HfConfigReader
         string type = SupportedArchitectures[architecture];
         bool gemma = type is "gemma" or "gemma2";
 
-        Refuse(c, path, "rope_scaling", v => v.ValueKind is not JsonValueKind.Null,
-            "RoPE scaling is not supported by `llmkit convert hf` yet; remove rope_scaling only if the checkpoint really uses plain RoPE");
         Refuse(c, path, "partial_rotary_factor", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() != 1.0, "only full rotary embeddings (partial_rotary_factor 1) are supported");
         Refuse(c, path, "mlp_bias", v => v.ValueKind == JsonValueKind.True, "MLP biases are not supported");
         if (type != "qwen2")
@@ -111,6 +134,7 @@ internal static class HfConfigReader
             MaxPositions = Int(c, path, "max_position_embeddings"),
             NormEps = OptionalFloat(c, path, "rms_norm_eps") ?? 1e-6f,
             RopeTheta = OptionalFloat(c, path, "rope_theta") ?? 10000f,
+            RopeScaling = ReadRopeScaling(c, path),
             TiedEmbeddings = OptionalBool(c, path, "tie_word_embeddings") ?? gemma,
             QkvBias = type == "qwen2",
             FusedProjections = type == "phi3",

@@ -45,6 +45,13 @@ internal sealed record HfDecoderSpec
 
     public required float RopeTheta { get; init; }
 
+    /// <summary>config.json's <c>rope_scaling</c>, or null for plain RoPE.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>The rotary inverse frequencies and attention factor for a context of <paramref name="contextLength"/> positions.</summary>
+    public RopeFrequencies RopeFrequenciesFor(int contextLength) =>
+        RopeScaling?.Frequencies(HeadDim, RopeTheta, contextLength) ?? new RopeFrequencies(ModelBuilder.RopeScaling.Unscaled(HeadDim, RopeTheta), 1f);
+
     /// <summary>The LM head reuses the token embedding (no lm_head.weight tensor).</summary>
     public required bool TiedEmbeddings { get; init; }
 

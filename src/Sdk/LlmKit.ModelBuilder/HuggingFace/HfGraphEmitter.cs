@@ -167,8 +167,8 @@ internal sealed class HfGraphEmitter
     private void RopeCaches()
     {
         int half = _s.HeadDim / 2;
-        _g.Initializer(Tensor("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: true)));
-        _g.Initializer(Tensor("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.HeadDim, _s.RopeTheta, cosine: false)));
+        _g.Initializer(Tensor("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: true)));
+        _g.Initializer(Tensor("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: false)));
     }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool positionIds)

@@ -14,14 +14,19 @@ namespace LlmKit.ModelBuilder;
 internal sealed class HfReference
 {
     private readonly HfDecoderSpec _s;
+    private readonly RopeFrequencies? _rope;
     private readonly int _maxPositions;
     private readonly float[] _embedding, _head, _finalNorm;
     private readonly Layer[] _layers;
     private readonly float[] _keyCache, _valueCache; // [layer, position, kv_dim]
 
-    public HfReference(HfWeights weights, int maxPositions)
+    /// <param name="weights">The checkpoint.</param>
+    /// <param name="maxPositions">Positions the reference's KV cache holds.</param>
+    /// <param name="ropeContextLength">The context length the rope scaling is computed for (longrope picks its factors by it); default max_position_embeddings.</param>
+    public HfReference(HfWeights weights, int maxPositions, int? ropeContextLength = null)
     {
         _s = weights.Spec;
+        _rope = _s.RopeScaling is null ? null : _s.RopeFrequenciesFor(ropeContextLength ?? _s.MaxPositions);
         _maxPositions = maxPositions;
         _embedding = weights.Embedding().ToArray();
         _head = weights.LmHead().ToArray();
@@ -137,14 +142,16 @@ internal sealed class HfReference
         : 0.5f * g * (1f + MathF.Tanh(0.7978845608f * (g + (0.044715f * g * g * g)))); // gelu_pytorch_tanh
 
     // Hugging Face's rotate_half: pair i with i + d/2, angle pos · theta^(-2i/d).
+    // With rope_scaling, the scaled inverse frequencies and attention factor (the same float operations as the graph's tables).
     private void RotateHalves(Span<float> head, int position)
     {
         int half = head.Length / 2;
         for (int i = 0; i < half; i++)
         {
-            float freq = 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length);
+            float freq = _rope is null ? 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length) : _rope.Inverse[i];
             float angle = position * freq;
-            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+            float factor = _rope?.AttentionFactor ?? 1f;
+            float cos = MathF.Cos(angle) * factor, sin = MathF.Sin(angle) * factor;
             float a = head[i], b = head[i + half];
             head[i] = (a * cos) - (b * sin);
             head[i + half] = (b * cos) + (a * sin);
