@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmKit.Chat.Templates;
+using LlmKit.Chat.Tools;
 using LlmKit.Generation;
 using LlmKit.Models;
 using Microsoft.Extensions.AI;
@@ -17,7 +18,11 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
 /// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
-/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools and JSON response formats
+/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools (<see cref="AIFunctionDeclaration"/>s) with
+/// ToolMode Auto / RequireAny / RequireSpecific / None and AllowMultipleToolCalls: the template renders them in the family's format
+/// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
+/// and <see cref="FunctionResultContent"/>s in role Tool messages go back to the model; compose with <c>UseFunctionInvocation()</c>.
+/// Streaming holds back text that may start a call and emits each call whole in the last update. JSON response formats
 /// throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
@@ -69,19 +74,20 @@ public sealed class OnnxChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, settings) = Prepare(messages, options);
+        var (prompt, settings, tools) = Prepare(messages, options);
         var result = await Engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
 
         // A beam search's num_return_sequences sequences come back as that many assistant messages, best first.
         List<ChatMessage> replies = result.Sequences.Count > 1
             ? [.. result.Sequences.Select(s => new ChatMessage(ChatRole.Assistant, s.Text) { RawRepresentation = s })]
-            : [new ChatMessage(ChatRole.Assistant, result.Text)];
+            : [Reply(result.Text, tools)];
+        bool called = replies.Any(r => r.Contents.Any(c => c is FunctionCallContent));
         return new ChatResponse(replies)
         {
             ModelId = ModelId,
             ResponseId = NewId(),
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason),
+            FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason, called),
             Usage = Usage(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount),
             RawRepresentation = result,
         };
@@ -92,8 +98,8 @@ public sealed class OnnxChatClient : IChatClient
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         // Validate eagerly so bad arguments throw at the call.
-        var (prompt, settings) = Prepare(messages, options);
-        return Stream(prompt, settings, cancellationToken);
+        var (prompt, settings, tools) = Prepare(messages, options);
+        return Stream(prompt, settings, tools, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -133,26 +139,43 @@ public sealed class OnnxChatClient : IChatClient
     {
     }
 
-    private (int[] Prompt, GenerationOptions Settings) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (int[] Prompt, GenerationOptions Settings, ToolRequest? Tools) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var settings = Engine.Merge(ChatOptionsMapper.ToGenerationOptions(options));
-        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages, options?.Instructions));
-        return (prompt, settings);
+        var tools = ChatToolMapper.ToToolRequest(options, Engine.ToolFormat, Template.Kind);
+        var settings = Engine.Merge(ToolConstraints.Apply(ChatOptionsMapper.ToGenerationOptions(options), tools));
+        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages, options?.Instructions), tools);
+        return (prompt, settings, tools);
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> Stream(int[] prompt, GenerationOptions settings, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The assistant message of an answer: text, or text and calls when tools were offered.</summary>
+    private static ChatMessage Reply(string text, ToolRequest? tools) =>
+        tools is null ? new ChatMessage(ChatRole.Assistant, text) : new ChatMessage(ChatRole.Assistant, ChatToolMapper.ToContents(tools.Format.Parse(text)));
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(int[] prompt, GenerationOptions settings, ToolRequest? tools, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string responseId = NewId();
         var created = DateTimeOffset.UtcNow;
+
+        // With tools, text that may be the start of a call is held back; calls are emitted whole at the end.
+        var splitter = tools is null ? null : new ToolCallStreamSplitter(tools.Format);
         await foreach (var update in Engine.StreamAsync(prompt, settings, cancellationToken).ConfigureAwait(false))
         {
+            string text = splitter?.Push(update.Text) ?? update.Text;
             if (update.FinishReason is { } reason)
             {
-                var contents = new List<AIContent>(2);
-                if (update.Text.Length > 0)
+                var contents = new List<AIContent>(3);
+                if (text.Length > 0)
                 {
-                    contents.Add(new TextContent(update.Text));
+                    contents.Add(new TextContent(text));
+                }
+
+                bool called = false;
+                if (splitter is not null)
+                {
+                    var rest = ChatToolMapper.ToContents(splitter.Finish());
+                    called = rest.Any(c => c is FunctionCallContent);
+                    contents.AddRange(rest);
                 }
 
                 contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount)));
@@ -162,13 +185,13 @@ public sealed class OnnxChatClient : IChatClient
                     MessageId = responseId,
                     ModelId = ModelId,
                     CreatedAt = created,
-                    FinishReason = ChatOptionsMapper.ToFinishReason(reason),
+                    FinishReason = ChatOptionsMapper.ToFinishReason(reason, called),
                     RawRepresentation = update,
                 };
             }
-            else if (update.Text.Length > 0)
+            else if (text.Length > 0)
             {
-                yield return new ChatResponseUpdate(ChatRole.Assistant, update.Text)
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text)
                 {
                     ResponseId = responseId,
                     MessageId = responseId,
