@@ -14,7 +14,8 @@ namespace LlmKit.Chat;
 /// <para><c>max_tokens</c> counts NEW tokens only (the prompt does not count).</para>
 /// <para><c>min_tokens</c> is the fewest NEW tokens before end of sequence.</para>
 /// <para>Beam search: <c>num_beams</c>, <c>num_return_sequences</c> (returned as that many messages, best first),
-/// <c>length_penalty</c> and <c>early_stopping</c>, as onnxruntime-genai runs it. Function calling and any unknown name fail with <see cref="NotSupportedException"/> naming the setting: nothing is
+/// <c>length_penalty</c> and <c>early_stopping</c>, as onnxruntime-genai runs it. <c>function_choice_behavior</c> (Auto / Required / None) is carried out by
+/// <see cref="OnnxGenAIChatCompletionService"/> (it is not a generation setting). Any unknown name fails with <see cref="NotSupportedException"/> naming the setting: nothing is
 /// dropped silently. <c>diversity_penalty</c> must be 0 (no group beam search); <c>past_present_share_buffer</c> only
 /// concerns the KV memory layout, so it is accepted and has no effect.</para>
 /// <para>Not thread-safe while being modified; call <see cref="PromptExecutionSettings.Freeze"/> to share an instance.</para>
@@ -125,7 +126,6 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     /// </summary>
     /// <param name="executionSettings">Settings from a caller, a prompt template or a YAML function; null gives empty settings.</param>
     /// <exception cref="ArgumentException">A value has the wrong JSON type.</exception>
-    /// <exception cref="NotSupportedException">The settings ask for function calling.</exception>
     public static OnnxGenAIPromptExecutionSettings FromExecutionSettings(PromptExecutionSettings? executionSettings)
     {
         switch (executionSettings)
@@ -136,15 +136,21 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
                 return settings;
         }
 
-        if (executionSettings.FunctionChoiceBehavior is not null)
+        // The function choice behavior holds kernel function references that do not survive JSON: carry it over as is.
+        var behavior = executionSettings.FunctionChoiceBehavior;
+        var source = executionSettings;
+        if (behavior is not null)
         {
-            throw new NotSupportedException("Execution setting 'function_choice_behavior': LlmKit's ONNX GenAI services do not support function calling yet.");
+            source = executionSettings.Clone();
+            source.FunctionChoiceBehavior = null;
         }
 
         try
         {
-            string json = JsonSerializer.Serialize(executionSettings, executionSettings.GetType(), ConversionOptions);
-            return JsonSerializer.Deserialize<OnnxGenAIPromptExecutionSettings>(json, ConversionOptions) ?? new OnnxGenAIPromptExecutionSettings();
+            string json = JsonSerializer.Serialize(source, source.GetType(), ConversionOptions);
+            var converted = JsonSerializer.Deserialize<OnnxGenAIPromptExecutionSettings>(json, ConversionOptions) ?? new OnnxGenAIPromptExecutionSettings();
+            converted.FunctionChoiceBehavior = behavior;
+            return converted;
         }
         catch (JsonException ex)
         {
@@ -163,11 +169,6 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
                 $"Execution setting(s) {string.Join(", ", extra.Keys.Select(k => $"'{k}'"))} are not supported by LlmKit. Supported: temperature, top_p, top_k, min_p, " +
                 "max_tokens, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, seed, stop_sequences, do_sample, " +
                 "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer.");
-        }
-
-        if (FunctionChoiceBehavior is not null)
-        {
-            throw new NotSupportedException("Execution setting 'function_choice_behavior': LlmKit's ONNX GenAI services do not support function calling yet.");
         }
 
         RequireAtLeast(NumBeams, 1, "num_beams");

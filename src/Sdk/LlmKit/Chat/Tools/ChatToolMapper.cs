@@ -7,6 +7,9 @@ namespace LlmKit.Chat.Tools;
 /// <summary>Maps M.E.AI tools, tool modes, function calls and function results onto the template contract and back.</summary>
 internal static class ChatToolMapper
 {
+    /// <summary>M.E.AI's defaults (its reflection-free type info) without indentation: results and arguments go into prompts.</summary>
+    private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     /// <summary>
     /// The tool request of <paramref name="options"/>, or null when no tools are offered (none given, or
     /// <see cref="ChatToolMode.None"/>: the tools are then not shown to the model at all).
@@ -47,6 +50,9 @@ internal static class ChatToolMapper
         return new ToolRequest(format, declarations, choice, name, parallel).Validate("ChatOptions.ToolMode");
     }
 
+    /// <summary>JSON text of a dictionary of argument values, compact.</summary>
+    public static string SerializeCompact(Dictionary<string, object?> values) => JsonSerializer.Serialize(values, Compact.GetTypeInfo(typeof(Dictionary<string, object?>)));
+
     /// <summary>An assistant message's calls as template calls; null when it has none.</summary>
     public static List<ChatTemplateToolCall>? ToTemplateCalls(ChatMessage message)
     {
@@ -55,7 +61,7 @@ internal static class ChatToolMapper
         {
             if (content is FunctionCallContent call)
             {
-                string arguments = call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+                string arguments = call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, Compact.GetTypeInfo(typeof(IDictionary<string, object?>)));
                 (calls ??= []).Add(new ChatTemplateToolCall(call.CallId, call.Name, arguments));
             }
         }
@@ -90,7 +96,7 @@ internal static class ChatToolMapper
         string text => text,
         JsonElement { ValueKind: JsonValueKind.String } json => json.GetString()!,
         JsonElement json => json.GetRawText(),
-        _ => JsonSerializer.Serialize(result, AIJsonUtilities.DefaultOptions.GetTypeInfo(result.GetType())),
+        _ => JsonSerializer.Serialize(result, Compact.GetTypeInfo(result.GetType())),
     };
 
     /// <summary>M.E.AI contents of a parsed answer: its text (when any), then one <see cref="FunctionCallContent"/> per call.</summary>
