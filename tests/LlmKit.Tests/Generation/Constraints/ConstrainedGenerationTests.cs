@@ -68,3 +68,47 @@ public class ConstrainedGenerationTests
         }
     }
 }
+
+/// <summary>Text-or-marker constraints (tool calling's automatic mode).</summary>
+public class TextOrConstraintTests
+{
+    private static OnnxGenAIModel Model => LoadedModels.Stories260K;
+
+    [Fact]
+    public async Task Output_is_free_text_not_starting_with_the_marker_or_the_marker_then_json()
+    {
+        var constraint = OutputConstraint.TextOr("<tool_call>", OutputConstraint.Json());
+        foreach (string prompt in ConstrainedGenerationTests.Prompts)
+        {
+            var result = await Model.GenerateAsync(prompt, new GenerationOptions { Temperature = 1f, Seed = prompt.Length, MaxNewTokens = 30, Constraint = constraint });
+            if (result.Text.StartsWith("<tool_call>", StringComparison.Ordinal))
+            {
+                using var _ = System.Text.Json.JsonDocument.Parse(result.Text["<tool_call>".Length..]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("hello there", true)]
+    [InlineData("", true)]
+    [InlineData("<tool", true)]
+    [InlineData("<tool_cal!", true)]
+    [InlineData("<tool_call>", false)]
+    [InlineData("<tool_call>{\"a\":1}", true)]
+    [InlineData("<tool_call>{\"a\":1", false)]
+    [InlineData("<tool_call>hello", null)]
+    public void Automaton_accepts_exactly_text_or_marker_then_json(string text, bool? complete)
+    {
+        var automaton = Model.GetConstraintAutomaton(OutputConstraint.TextOr("<tool_call>", OutputConstraint.Json()));
+        int state = automaton.Advance(automaton.Start, System.Text.Encoding.UTF8.GetBytes(text));
+        if (complete is null)
+        {
+            Assert.Equal(-1, state);
+        }
+        else
+        {
+            Assert.True(state >= 0);
+            Assert.Equal(complete.Value, automaton.IsAccepting(state));
+        }
+    }
+}

@@ -133,7 +133,6 @@ internal sealed class ConstraintAutomaton
     {
         allowed.Clear();
         maxAfter = 0;
-        bool any = false;
         var trie = Trie;
         var nodeByte = trie.NodeByte;
         var nodeDepth = trie.NodeDepth;
@@ -168,11 +167,17 @@ internal sealed class ConstraintAutomaton
                         allowed[id >> 6] |= 1UL << (id & 63);
                     }
 
-                    any = true;
                 }
             }
 
             i++;
+        }
+
+        // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand for bytes
+        // (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
+        foreach (int id in _eos)
+        {
+            allowed[id >> 6] &= ~(1UL << (id & 63));
         }
 
         if (_states[state].Accepting)
@@ -180,11 +185,10 @@ internal sealed class ConstraintAutomaton
             foreach (int id in _eos)
             {
                 allowed[id >> 6] |= 1UL << (id & 63);
-                any = true;
             }
         }
 
-        return any;
+        return allowed.IndexOfAnyExcept(0UL) >= 0;
     }
 
     private int Step(int state, byte b)

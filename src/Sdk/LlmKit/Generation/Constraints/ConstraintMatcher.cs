@@ -27,15 +27,21 @@ internal sealed class ConstraintMatcher
     /// <summary>
     /// Masks (sets to -infinity) every logit whose token is not allowed in <paramref name="state"/>. With
     /// <paramref name="remainingTokens"/> (tokens that may still be generated, this one included) the shortest
-    /// completion must still fit after the token; if even that leaves nothing (the budget was too small from the start),
-    /// the unfiltered mask is used.
+    /// completion and an end-of-sequence token must still fit after the token (then the completion alone); if even that
+    /// leaves nothing (the budget was too small from the start), the unfiltered mask is used.
     /// </summary>
     /// <returns>False when no token is allowed (the logits are then all masked).</returns>
     public bool ApplyMask(Span<float> logits, int state, int remainingTokens)
     {
-        int? after = _automaton.Trie.EveryByteIsAToken ? remainingTokens - 1 : null;
-        bool any = _automaton.GetMask(state, _allowed, after);
-        if (!any && after is not null)
+        bool any = false;
+        if (_automaton.Trie.EveryByteIsAToken)
+        {
+            // Room for the shortest completion (one token per byte at worst) and the end-of-sequence token after it;
+            // failing that, for the completion alone.
+            any = _automaton.GetMask(state, _allowed, remainingTokens - 2) || _automaton.GetMask(state, _allowed, remainingTokens - 1);
+        }
+
+        if (!any)
         {
             any = _automaton.GetMask(state, _allowed, null);
         }
