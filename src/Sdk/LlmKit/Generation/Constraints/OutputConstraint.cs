@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 
 namespace LlmKit.Generation.Constraints;
@@ -26,7 +24,8 @@ public abstract class OutputConstraint
     /// <summary>A short human-readable description (for logs and errors).</summary>
     public abstract string Description { get; }
 
-    internal Grammar Grammar => _grammar ??= ConstraintCompiler.Compile(this);
+    // Two threads may compile at once; one result wins and both are equal.
+    internal Grammar Grammar => Volatile.Read(ref _grammar) ?? Interlocked.CompareExchange(ref _grammar, ConstraintCompiler.Compile(this), null) ?? _grammar!;
 
     /// <summary>
     /// Any JSON value (object, array, string, number, true, false, null). Written compactly: an optional leading space,
