@@ -68,6 +68,11 @@ public static class TextGenerationExtensions
             throw new NotSupportedException("Stop sequences are not applied to beam search (beams are scored as whole token sequences); remove them or set NumBeams = 1.");
         }
 
+        if (options?.Constraint is not null)
+        {
+            throw new NotSupportedException("GenerationOptions.Constraint is not applied to beam search (beams would need one matcher each); remove it or set NumBeams = 1.");
+        }
+
         var clock = System.Diagnostics.Stopwatch.StartNew();
         return Task.Run(() =>
         {
@@ -126,8 +131,9 @@ public static class TextGenerationExtensions
             var generator = run.Generator;
 
             // Prefill is the long step: keep it off the caller's thread.
-            string first = await Task.Run(() => run.Step(cancellationToken, out _).ToString(), cancellationToken).ConfigureAwait(false);
-            yield return new GenerationUpdate(first, generator.Tokens[^1], generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
+            int firstToken = -1;
+            string first = await Task.Run(() => run.Step(cancellationToken, out firstToken).ToString(), cancellationToken).ConfigureAwait(false);
+            yield return new GenerationUpdate(first, firstToken, generator.PromptLength, generator.GeneratedCount, generator.FinishReason)
             { CachedPromptTokenCount = generator.CachedPromptTokens };
             while (!run.IsDone)
             {
