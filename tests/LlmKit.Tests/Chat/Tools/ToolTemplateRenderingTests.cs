@@ -50,9 +50,9 @@ public class ToolTemplateRenderingTests
         var prompt = new PlainTextTemplate().Render([Ask, Call, Result], WithWeather);
 
         Assert.Equal(
-            "Tools:\n{\"name\": \"get_weather\", \"description\": \"Get the weather.\", \"parameters\": {\"type\": \"object\", \"properties\": " +
-            "{\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}\n" +
-            "To call a tool, write <tool_call>\n{\"name\": <tool name>, \"arguments\": <arguments object>}\n</tool_call>\n\n" +
+            "Tools:\n{\"name\":\"get_weather\",\"description\":\"Get the weather.\",\"parameters\":{\"type\":\"object\",\"properties\":" +
+            "{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}\n" +
+            "To call a tool, write <tool_call>\n{\"name\": ..., \"arguments\": {...}}\n</tool_call>\n\n" +
             "Weather in Paris?\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n" +
             "<tool_response>\nsunny\n</tool_response>",
             prompt.Text);

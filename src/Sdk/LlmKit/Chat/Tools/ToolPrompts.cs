@@ -10,6 +10,9 @@ namespace LlmKit.Chat.Tools;
 /// </summary>
 internal static class ToolPrompts
 {
+    /// <summary>Compact JSON that keeps non-ASCII characters and markup characters as they are.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions CompactJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Whether a render needs the tool path: tools offered, or calls/results in the history.</summary>
     public static bool UsesTools(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options) =>
         options.Tools is { Count: > 0 } || messages.Any(m => m?.Role == ChatTemplateRole.Tool || m?.ToolCalls is { Count: > 0 });
@@ -327,13 +330,14 @@ internal static class ToolPrompts
         var lines = new List<string>(messages.Count + 1);
         if (tools.Count > 0)
         {
+            // Compact JSON: base models are small and their context short, so the list costs as few tokens as it can.
             var header = new StringBuilder("Tools:\n");
             foreach (var tool in tools)
             {
-                header.Append(PythonJson.Format(Function(tool).ToJsonString(), $"Tool '{tool.Name}'")).Append('\n');
+                header.Append(Function(tool).ToJsonString(CompactJson)).Append('\n');
             }
 
-            header.Append("To call a tool, write <tool_call>\n{\"name\": <tool name>, \"arguments\": <arguments object>}\n</tool_call>\n");
+            header.Append("To call a tool, write <tool_call>\n{\"name\": ..., \"arguments\": {...}}\n</tool_call>\n");
             lines.Add(header.ToString());
         }
 
