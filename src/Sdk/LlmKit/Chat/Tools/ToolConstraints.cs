@@ -112,12 +112,28 @@ internal static class ToolConstraints
     {
         try
         {
-            return OutputConstraint.JsonSchema(string.IsNullOrWhiteSpace(tool.ParametersSchemaJson) ? "{\"type\": \"object\", \"properties\": {}}" : tool.ParametersSchemaJson);
+            return OutputConstraint.JsonSchema(WithoutAnnotations(string.IsNullOrWhiteSpace(tool.ParametersSchemaJson) ? "{\"type\": \"object\", \"properties\": {}}" : tool.ParametersSchemaJson));
         }
         catch (NotSupportedException ex)
         {
             throw new NotSupportedException($"Tool '{tool.Name}': its parameter schema uses JSON Schema outside what constrained decoding supports ({ex.Message}).", ex);
         }
+    }
+
+    /// <summary>
+    /// Semantic Kernel writes a function's description into its parameter schema as a top-level <c>condition</c>
+    /// string, which is not JSON Schema and constrains nothing; it is dropped before compiling.
+    /// </summary>
+    private static string WithoutAnnotations(string schema)
+    {
+        if (System.Text.Json.Nodes.JsonNode.Parse(schema) is System.Text.Json.Nodes.JsonObject root
+            && root["condition"] is System.Text.Json.Nodes.JsonValue condition && condition.GetValueKind() == System.Text.Json.JsonValueKind.String)
+        {
+            root.Remove("condition");
+            return root.ToJsonString();
+        }
+
+        return schema;
     }
 
     /// <summary><paramref name="start"/> call (separator call){0,max-1} closing.</summary>
