@@ -86,7 +86,7 @@ public static class ToolRequestMapper
                 string required = name.GetString()!;
                 if (tools is null || !tools.Any(t => t.Name == required))
                 {
-                    throw ApiException.BadRequest("tool_choice.function.name", $"tool_choice names the function '{required}', which is not among the tools.");
+                    throw ApiException.BadRequest("tool_choice.function.name", $"tool_choice.function.name '{required}' is not among the tools.");
                 }
 
                 return ChatToolMode.RequireSpecific(required);
@@ -124,7 +124,7 @@ public static class ToolRequestMapper
                 if (!format.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object
                     || !spec.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
                 {
-                    throw ApiException.BadRequest("response_format.json_schema.schema", "response_format json_schema needs json_schema.schema, a JSON Schema object.", "missing_required_parameter");
+                    throw ApiException.BadRequest("response_format.json_schema.schema", "response_format.json_schema.schema is required for type json_schema: a JSON Schema object.", "missing_required_parameter");
                 }
 
                 string? schemaName = spec.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
