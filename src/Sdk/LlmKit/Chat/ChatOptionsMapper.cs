@@ -48,11 +48,6 @@ internal static class ChatOptionsMapper
             throw new NotSupportedException("ChatOptions.Tools: OnnxChatClient does not support tool calling yet; remove the tools or set ToolMode to None.");
         }
 
-        if (options.ResponseFormat is ChatResponseFormatJson)
-        {
-            throw new NotSupportedException("ChatOptions.ResponseFormat: OnnxChatClient does not support constrained JSON output yet; use ChatResponseFormat.Text.");
-        }
-
         var extra = options.AdditionalProperties;
         return new GenerationOptions
         {
@@ -73,6 +68,7 @@ internal static class ChatOptionsMapper
             LengthPenalty = ReadSingle(extra, LengthPenalty),
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
             PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
+            Constraint = ResponseFormatConstraints.From(options.ResponseFormat),
         };
     }
 

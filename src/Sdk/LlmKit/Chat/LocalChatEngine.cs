@@ -70,6 +70,7 @@ internal sealed partial class LocalChatEngine
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
             PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
+            Constraint = request.Constraint ?? Defaults.Constraint,
         };
         merged.Validate();
         return merged;

@@ -17,8 +17,10 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
 /// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
-/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools and JSON response formats
-/// throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
+/// AdditionalProperties; Instructions extend the leading system message (or become one). ResponseFormat
+/// <see cref="ChatResponseFormat.Json"/> and <see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>
+/// constrain decoding (<see cref="Generation.GenerationOptions.Constraint"/>), so <c>GetResponseAsync&lt;T&gt;</c> gets
+/// parseable, schema-valid JSON. Tools throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
 /// </remarks>
