@@ -44,11 +44,6 @@ internal static class ChatOptionsMapper
             return null;
         }
 
-        if (options.ResponseFormat is ChatResponseFormatJson)
-        {
-            throw new NotSupportedException("ChatOptions.ResponseFormat: OnnxChatClient does not support constrained JSON output yet; use ChatResponseFormat.Text.");
-        }
-
         var extra = options.AdditionalProperties;
         return new GenerationOptions
         {
@@ -69,6 +64,7 @@ internal static class ChatOptionsMapper
             LengthPenalty = ReadSingle(extra, LengthPenalty),
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
             PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
+            Constraint = ResponseFormatConstraints.From(options.ResponseFormat),
         };
     }
 

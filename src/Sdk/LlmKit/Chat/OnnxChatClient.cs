@@ -18,12 +18,16 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
 /// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
-/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools (<see cref="AIFunctionDeclaration"/>s) with
+/// AdditionalProperties; Instructions extend the leading system message (or become one). ResponseFormat
+/// <see cref="ChatResponseFormat.Json"/> and <see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>
+/// constrain decoding (<see cref="Generation.GenerationOptions.Constraint"/>), so <c>GetResponseAsync&lt;T&gt;</c> gets
+/// parseable, schema-valid JSON. Tools (<see cref="AIFunctionDeclaration"/>s) with
 /// ToolMode Auto / RequireAny / RequireSpecific / None and AllowMultipleToolCalls: the template renders them in the family's format
-/// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
+/// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), decoding is constrained to text or well-formed calls whose arguments match
+/// each function's schema, the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
 /// and <see cref="FunctionResultContent"/>s in role Tool messages go back to the model; compose with <c>UseFunctionInvocation()</c>.
-/// Streaming holds back text that may start a call and emits each call whole in the last update. JSON response formats
-/// throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
+/// Streaming holds back text that may start a call and emits each call whole in the last update. Tools and a JSON response
+/// format in one request throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
 /// </remarks>

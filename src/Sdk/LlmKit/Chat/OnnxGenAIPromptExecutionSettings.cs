@@ -22,7 +22,11 @@ namespace LlmKit.Chat;
 /// </remarks>
 public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
 {
-    private static readonly JsonSerializerOptions ConversionOptions = new() { NumberHandling = JsonNumberHandling.AllowReadingFromString };
+    private static readonly JsonSerializerOptions ConversionOptions = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        Converters = { new TypeAsNullConverter() },
+    };
 
     private float? _temperature;
     private float? _topP;
@@ -43,6 +47,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     private float? _diversityPenalty;
     private bool? _earlyStopping;
     private bool? _pastPresentShareBuffer;
+    private object? _responseFormat;
 
     /// <summary>Sampling temperature, &gt;= 0 (0 = greedy).</summary>
     [JsonPropertyName("temperature")]
@@ -121,6 +126,17 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     public bool? PastPresentShareBuffer { get => _pastPresentShareBuffer; set => Set(ref _pastPresentShareBuffer, value); }
 
     /// <summary>
+    /// Structured output, as SK's OpenAI connector accepts it: <c>"json_object"</c> (any JSON value) or <c>"text"</c>; a
+    /// <see cref="Type"/> (its JSON schema, built as the OpenAI connector builds it: no additional properties, every
+    /// property required); a JSON schema as a <see cref="JsonElement"/>, <see cref="System.Text.Json.Nodes.JsonNode"/> or
+    /// JSON text, bare or wrapped as <c>{"type":"json_schema","json_schema":{"schema":...}}</c> (<c>{"type":"json_object"}</c>
+    /// also works); or an M.E.AI <see cref="Microsoft.Extensions.AI.ChatResponseFormat"/>. Decoding is then constrained so
+    /// the reply is valid (see <see cref="Generation.Constraints.OutputConstraint.JsonSchema(JsonElement)"/> for the schema subset).
+    /// </summary>
+    [JsonPropertyName("response_format")]
+    public object? ResponseFormat { get => _responseFormat; set => Set(ref _responseFormat, value); }
+
+    /// <summary>
     /// Converts any settings object into this type: this type is returned as is, others go through their JSON form, so
     /// snake_case names from a prompt template's <c>ExtensionData</c> land on the matching properties.
     /// </summary>
@@ -147,9 +163,16 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
 
         try
         {
+            // A response format that is a Type or an object (OpenAI's settings allow both) does not survive JSON: carry it over as is.
+            object? responseFormat = executionSettings.GetType().GetProperty(nameof(ResponseFormat))?.GetValue(executionSettings);
             string json = JsonSerializer.Serialize(source, source.GetType(), ConversionOptions);
             var converted = JsonSerializer.Deserialize<OnnxGenAIPromptExecutionSettings>(json, ConversionOptions) ?? new OnnxGenAIPromptExecutionSettings();
             converted.FunctionChoiceBehavior = behavior;
+            if (responseFormat is not null and not JsonElement)
+            {
+                converted.ResponseFormat = responseFormat;
+            }
+
             return converted;
         }
         catch (JsonException ex)
@@ -209,6 +232,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             EarlyStopping = EarlyStopping,
             Seed = Seed,
             StopSequences = StopSequences is { Count: > 0 } stops ? [.. stops] : null,
+            Constraint = ResponseFormatSetting.ToConstraint(ResponseFormat),
         };
 
         try
@@ -269,6 +293,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         DiversityPenalty = DiversityPenalty,
         EarlyStopping = EarlyStopping,
         PastPresentShareBuffer = PastPresentShareBuffer,
+        ResponseFormat = ResponseFormat,
     };
 
     private static void RequireAtLeast(int? value, int minimum, string name)
@@ -297,6 +322,20 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         nameof(GenerationOptions.StopSequences) => "stop_sequences",
         _ => property ?? "settings",
     };
+
+    /// <summary>Writes <see cref="Type"/> values (an OpenAI settings' response format) as null; they are copied over separately.</summary>
+    private sealed class TypeAsNullConverter : JsonConverter<Type>
+    {
+        public override bool CanConvert(Type typeToConvert) => typeof(Type).IsAssignableFrom(typeToConvert);
+
+        public override Type? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            reader.Skip();
+            return null;
+        }
+
+        public override void Write(Utf8JsonWriter writer, Type value, JsonSerializerOptions options) => writer.WriteNullValue();
+    }
 
     private void Set<T>(ref T field, T value)
     {

@@ -24,6 +24,18 @@ internal sealed class JsonSchemaCompiler
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "items", "minItems", "maxItems", "anyOf", "$ref",
     };
 
+    /// <summary>
+    /// String formats written as patterns (other formats are annotations): the shapes System.Text.Json reads back for
+    /// DateTime(Offset), DateOnly, TimeOnly and Guid.
+    /// </summary>
+    private static readonly Dictionary<string, string> FormatPatterns = new(StringComparer.Ordinal)
+    {
+        ["date"] = @"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])",
+        ["time"] = @"([01]\d|2[0-3]):[0-5]\d:[0-5]\d",
+        ["date-time"] = @"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(Z|[+-](0\d|1[0-3]):[0-5]\d)?",
+        ["uuid"] = @"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    };
+
     private static readonly JsonSerializerOptions Writer = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly ConstraintCompiler _compiler;
@@ -149,14 +161,21 @@ internal sealed class JsonSchemaCompiler
         int? minLength = OptionalInt(schema, "minLength", path);
         int? maxLength = OptionalInt(schema, "maxLength", path);
         Fragment body;
-        if (schema.TryGetProperty("pattern", out var pattern))
+        string? patternText = schema.TryGetProperty("pattern", out var pattern) ? pattern.GetString() ?? "" : null;
+        if (patternText is null && minLength is null && maxLength is null
+            && schema.TryGetProperty("format", out var format) && FormatPatterns.TryGetValue(format.GetString() ?? "", out var formatPattern))
+        {
+            patternText = formatPattern; // so a DateTime, Guid or TimeSpan property deserializes
+        }
+
+        if (patternText is not null)
         {
             if (minLength is not null || maxLength is not null)
             {
                 throw new NotSupportedException($"JSON schema at {path}: 'pattern' together with 'minLength'/'maxLength' is not supported by constrained decoding; put the length into the pattern.");
             }
 
-            var node = RegexSubset.Parse(pattern.GetString() ?? "");
+            var node = RegexSubset.Parse(patternText);
             body = RegexSubset.Build(node, b, set => ConstraintCompiler.JsonStringCharacters(b, set));
         }
         else if (minLength is null && maxLength is null)
@@ -330,23 +349,26 @@ internal sealed class JsonSchemaCompiler
             return rule;
         }
 
-        JsonElement target;
-        if (reference == "#")
+        if (reference != "#" && !reference.StartsWith("#/", StringComparison.Ordinal))
         {
-            target = _root;
+            throw new NotSupportedException($"JSON schema $ref '{reference}' (at {path}) is not supported by constrained decoding: only references inside the document ('#', '#/$defs/<name>', '#/properties/<name>'...).");
         }
-        else if (reference.StartsWith("#/$defs/", StringComparison.Ordinal) || reference.StartsWith("#/definitions/", StringComparison.Ordinal))
+
+        // A JSON pointer into this document (System.Text.Json's exporter writes '#/properties/x' for recursive types).
+        var target = _root;
+        foreach (string token in reference.Length > 2 ? reference[2..].Split('/') : [])
         {
-            string container = reference.StartsWith("#/$defs/", StringComparison.Ordinal) ? "$defs" : "definitions";
-            string name = Uri.UnescapeDataString(reference[(container.Length + 3)..]).Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-            if (!_root.TryGetProperty(container, out var defs) || !defs.TryGetProperty(name, out target))
+            string name = Uri.UnescapeDataString(token).Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+            bool found = target.ValueKind switch
+            {
+                JsonValueKind.Object => target.TryGetProperty(name, out target),
+                JsonValueKind.Array when int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < target.GetArrayLength() => (target = target[index]).ValueKind != JsonValueKind.Undefined,
+                _ => false,
+            };
+            if (!found)
             {
                 throw new ArgumentException($"JSON schema $ref '{reference}' (at {path}) points to nothing.", "schema");
             }
-        }
-        else
-        {
-            throw new NotSupportedException($"JSON schema $ref '{reference}' (at {path}) is not supported by constrained decoding: only '#' and '#/$defs/<name>' (or '#/definitions/<name>').");
         }
 
         var builder = _compiler.NewRule("ref " + reference);
