@@ -147,16 +147,20 @@ public class ChatTemplateTests
     [Fact]
     public void Every_template_rejects_an_empty_conversation()
     {
-        foreach (var kind in Enum.GetValues<ChatTemplateKind>().Where(k => k != ChatTemplateKind.Auto))
+        foreach (var kind in Enum.GetValues<ChatTemplateKind>().Where(k => k is not ChatTemplateKind.Auto and not ChatTemplateKind.Folder))
         {
             Assert.Throws<ArgumentException>(() => ChatTemplates.Create(kind).Render([]));
         }
+
+        Assert.Throws<ArgumentException>(() => new JinjaChatTemplate("{{ messages[0].content }}").Render([]));
     }
 
-    [Fact]
-    public void Auto_cannot_be_created_without_a_model_folder()
+    [Theory]
+    [InlineData(ChatTemplateKind.Auto)]
+    [InlineData(ChatTemplateKind.Folder)]
+    public void Auto_and_Folder_cannot_be_created_without_a_model_folder(ChatTemplateKind kind)
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ChatTemplates.Create(ChatTemplateKind.Auto));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ChatTemplates.Create(kind));
         Assert.Equal("kind", ex.ParamName);
     }
 

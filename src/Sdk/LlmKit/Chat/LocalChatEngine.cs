@@ -20,9 +20,14 @@ internal sealed partial class LocalChatEngine
     public LocalChatEngine(IGenerationEngine engine, OnnxChatClientOptions options, ILogger logger)
     {
         Engine = engine;
-        Template = options.Template ?? ChatTemplates.Create(options.ChatTemplate == ChatTemplateKind.Auto
-            ? ChatTemplates.Detect(engine.Tokenizer.Config, engine.ModelType)
-            : options.ChatTemplate);
+        string? fallbackReason = null;
+        Template = options.Template ?? ChatTemplates.Resolve(engine.Tokenizer.Config, engine.ModelType, options.ChatTemplate, out fallbackReason);
+        if (fallbackReason is not null)
+        {
+            LogTemplateFallback(logger, fallbackReason);
+        }
+
+        // A folder (Jinja) template is told by its markers; a built-in family by its kind.
         ToolFormat = options.ToolCallFormat ?? ToolCallFormats.For(Template.Kind) ?? ToolCallFormats.Detect(engine.Tokenizer.Config.ChatTemplate);
         ModelId = string.IsNullOrWhiteSpace(options.ModelId) ? engine.ModelId : options.ModelId;
         Defaults = options.DefaultGeneration ?? new GenerationOptions();
@@ -122,6 +127,9 @@ internal sealed partial class LocalChatEngine
                 promptTokens, cachedTokens, firstToken.TotalMilliseconds, reason);
         }
     }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Reason}")]
+    private static partial void LogTemplateFallback(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
         Message = "{ModelId}: generated {OutputTokens} tokens in {ElapsedMs:F0} ms ({TokensPerSecond:F1} tok/s) for a {InputTokens}-token prompt ({CachedInputTokens} reused from cache); first token after {FirstTokenMs:F0} ms; finish {FinishReason}")]

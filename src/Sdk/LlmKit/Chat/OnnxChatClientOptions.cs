@@ -6,7 +6,10 @@ namespace LlmKit.Chat;
 /// <summary>Settings of an <see cref="OnnxChatClient"/> (and of the Semantic Kernel service built on it).</summary>
 public sealed class OnnxChatClientOptions
 {
-    /// <summary>Which built-in template renders conversations. Default: <see cref="ChatTemplateKind.Auto"/> (recognised from the folder).</summary>
+    /// <summary>
+    /// Which template renders conversations: the folder's own (<see cref="ChatTemplateKind.Folder"/>) or a built-in family.
+    /// Default: <see cref="ChatTemplateKind.Auto"/> (the folder's template when it parses, else the recognised built-in).
+    /// </summary>
     public ChatTemplateKind ChatTemplate { get; set; } = ChatTemplateKind.Auto;
 
     /// <summary>A custom template; when set it wins over <see cref="ChatTemplate"/>.</summary>

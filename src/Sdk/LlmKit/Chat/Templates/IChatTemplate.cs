@@ -101,10 +101,13 @@ public enum ChatTemplateRole
     Tool,
 }
 
-/// <summary>The built-in chat templates.</summary>
+/// <summary>The chat templates: the folder's own, or a built-in family.</summary>
 public enum ChatTemplateKind
 {
-    /// <summary>Recognise the family from the folder's <c>tokenizer_config.json</c> <c>chat_template</c> and <c>genai_config.json</c> model type.</summary>
+    /// <summary>
+    /// The folder's own chat template when it has one that parses (<see cref="Folder"/>); otherwise a built-in family
+    /// recognised from the template's markers and <c>genai_config.json</c>'s model type.
+    /// </summary>
     Auto = 0,
 
     /// <summary>No template: message texts are passed through as plain completion text (base models such as stories260K).</summary>
@@ -130,4 +133,10 @@ public enum ChatTemplateKind
 
     /// <summary>Zephyr (<c>&lt;|user|&gt; ... &lt;/s&gt;</c>).</summary>
     Zephyr,
+
+    /// <summary>
+    /// The model folder's own Jinja chat template (<c>chat_template.jinja</c> or <c>tokenizer_config.json</c>'s
+    /// <c>chat_template</c>), rendered by <see cref="JinjaChatTemplate"/>. Auto picks it whenever the folder has a template that parses.
+    /// </summary>
+    Folder,
 }
