@@ -154,6 +154,37 @@ public class ToolCallingEndToEndTests
         Assert.DoesNotContain(ToolCallFormats.Generic.Marker, auto.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_folder_with_Mistrals_real_template_gets_Mistral_calls_that_FunctionInvokingChatClient_runs()
+    {
+        // stories260K with Mistral-7B-Instruct-v0.3's chat_template: the folder template renders the tools, calls and
+        // results; the call format is recognised from its [TOOL_CALLS] marker, so calls are decoded and parsed in Mistral's form.
+        using var folder = TempModelFolder.CopyOf(TestModels.Stories260KFolder);
+        string configPath = Path.Combine(folder.Path, LlmKit.Tokenization.TokenizerConfig.FileName);
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!;
+        config["chat_template"] = ChatTemplateReferenceData.TemplateText("templates/mistral-7b-instruct-v0.3.jinja");
+        File.WriteAllText(configPath, config.ToJsonString());
+        using var model = OnnxGenAIModel.Load(folder.Path, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        var inner = new OnnxChatClient(model);
+        Assert.Same(ToolCallFormats.Mistral, inner.Engine.ToolFormat);
+
+        var weather = new RecordingFunction("get_weather", "Weather in a city.", WeatherSchema, "Sunny.");
+        using var client = new ChatClientBuilder(inner).UseFunctionInvocation().Build();
+        var schema = Validator.FromText(WeatherSchema);
+        foreach (string prompt in ConstrainedGenerationTests.Prompts.Take(5))
+        {
+            var response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)],
+                new ChatOptions { Tools = [weather], ToolMode = ChatToolMode.RequireAny, Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 100 });
+
+            var call = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().First();
+            Assert.Matches("^[A-Za-z0-9]{9}$", call.CallId);
+            Assert.True(schema.Evaluate(JsonNode.Parse(JsonSerializer.Serialize(call.Arguments))).IsValid);
+            Assert.DoesNotContain(response.Messages[^1].Contents, c => c is FunctionCallContent);
+        }
+
+        Assert.True(weather.Invocations.Count >= 5);
+    }
+
     /// <summary>An M.E.AI function with a hand-written schema that records the JSON arguments it is invoked with.</summary>
     internal sealed class RecordingFunction(string name, string description, string schema, string result) : AIFunction
     {
