@@ -220,7 +220,14 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     private (int[] Prompt, GenerationOptions Settings) PrepareText(string prompt, PromptExecutionSettings? executionSettings)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var settings = _engine.Merge(OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings).ToGenerationOptions());
+        var converted = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings);
+        if (converted.FunctionChoiceBehavior is not null)
+        {
+            // Plain text generation has no template to show tools in; dropping the setting silently would hide that.
+            throw new NotSupportedException("Execution setting 'function_choice_behavior' applies to chat completion only; text generation cannot call functions.");
+        }
+
+        var settings = _engine.Merge(converted.ToGenerationOptions());
         return (_engine.EncodeRaw(prompt), settings);
     }
 

@@ -130,6 +130,17 @@ public class KernelFunctionCallingTests
         Assert.Equal("Sunny", Assert.Single(required.Items.OfType<FunctionResultContent>()).Result);
     }
 
+    [Fact]
+    public async Task Text_generation_refuses_a_function_choice_behavior_instead_of_dropping_it()
+    {
+        var (kernel, _, _, service) = Setup();
+
+        var error = await Assert.ThrowsAsync<NotSupportedException>(() => service.GetTextContentsAsync("Once upon a time",
+            new OnnxGenAIPromptExecutionSettings { FunctionChoiceBehavior = FunctionChoiceBehavior.Auto() }, kernel));
+
+        Assert.Contains("function_choice_behavior", error.Message, StringComparison.Ordinal);
+    }
+
     private static (Kernel Kernel, WeatherPlugin Plugin, CountingFilter Filter, OnnxGenAIChatCompletionService Service) Setup()
     {
         var service = new OnnxGenAIChatCompletionService(Model);
