@@ -28,6 +28,7 @@ internal sealed class ConstraintAutomaton
         _grammar = grammar;
         Trie = trie;
         _eos = [.. endOfSequenceIds.Where(id => (uint)id < (uint)trie.VocabularySize)];
+        EveryByteIsAToken = trie.SingleByteTokens.Take(128).All(ids => ids.Any(id => Array.IndexOf(_eos, id) < 0));
         for (int i = 0; i < grammar.Rules.Count; i++)
         {
             _ruleIds[grammar.Rules[i]] = i;
@@ -40,6 +41,14 @@ internal sealed class ConstraintAutomaton
     }
 
     public TokenTrie Trie { get; }
+
+    /// <summary>
+    /// Whether every ASCII byte is a token other than end-of-sequence, so a shortest completion (JSON closers, digits,
+    /// literals: ASCII unless the constraint itself spells other characters) can be written one token per byte and
+    /// the budget rule holds. True for byte fallback and byte-level BPE vocabularies (tiny-random-gpt2 included:
+    /// its EOS id is the token of the non-ASCII byte 0xA5).
+    /// </summary>
+    public bool EveryByteIsAToken { get; }
 
     public int Start { get; }
 

@@ -35,11 +35,13 @@ internal sealed class ConstraintMatcher
     public bool ApplyMask(Span<float> logits, int state, int remainingTokens)
     {
         bool any = false;
-        if (_automaton.Trie.EveryByteIsAToken)
+        if (_automaton.EveryByteIsAToken)
         {
             // Room for the shortest completion (one token per byte at worst) and the end-of-sequence token after it;
-            // failing that, for the completion alone.
-            any = _automaton.GetMask(state, _allowed, remainingTokens - 2) || _automaton.GetMask(state, _allowed, remainingTokens - 1);
+            // failing that (or when the output is already complete, so tokens that keep it complete may fill the
+            // budget), for the completion alone.
+            any = (!_automaton.IsAccepting(state) && _automaton.GetMask(state, _allowed, remainingTokens - 2))
+                || _automaton.GetMask(state, _allowed, remainingTokens - 1);
         }
 
         if (!any)
