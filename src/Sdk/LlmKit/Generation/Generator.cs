@@ -21,6 +21,7 @@ public sealed class Generator : IDisposable
     private readonly PromptLookupDrafter? _drafter;
     private readonly ConstraintMatcher? _constraint;
     private int _count;
+    private long _constraintTicks;             // Stopwatch ticks spent masking and advancing the constraint
     private int _pending;                      // tokens chosen by the last verification, at _tokens[_count..], not yet returned
     private bool _started;
     private bool _disposed;
@@ -87,6 +88,12 @@ public sealed class Generator : IDisposable
 
     /// <summary>Why generation ended; null while it goes on.</summary>
     public GenerationFinishReason? FinishReason { get; private set; }
+
+    /// <summary>
+    /// Time spent on <see cref="GenerationOptions.Constraint"/>: computing and applying token masks and advancing the
+    /// matcher (zero without a constraint). Benchmarks compare it with the decode step.
+    /// </summary>
+    public TimeSpan ConstraintTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _constraintTicks);
 
     /// <summary>
     /// Whether the output so far is complete under <see cref="GenerationOptions.Constraint"/> (true when there is none).
@@ -253,8 +260,12 @@ public sealed class Generator : IDisposable
             return _pipeline.Next(logits, history);
         }
 
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         int state = _constraint.State;
-        if (!_constraint.ApplyMask(logits, state, remaining))
+        bool any = _constraint.ApplyMask(logits, state, remaining);
+        long masked = System.Diagnostics.Stopwatch.GetTimestamp();
+        _constraintTicks += masked - start;
+        if (!any)
         {
             return -1;
         }
@@ -267,7 +278,9 @@ public sealed class Generator : IDisposable
 
         if (Array.IndexOf(_eos, token) < 0)
         {
+            long before = System.Diagnostics.Stopwatch.GetTimestamp();
             _constraint.State = _constraint.Next(state, token, Model.Tokenizer.TokenBytes(token));
+            _constraintTicks += System.Diagnostics.Stopwatch.GetTimestamp() - before;
         }
 
         return token;

@@ -10,8 +10,8 @@ namespace LlmKit.Generation.Constraints;
 /// walks; sequences only hold state numbers).</remarks>
 internal sealed class ConstraintAutomaton
 {
-    /// <summary>Masks kept per automaton; beyond it masks are computed per step (bounds memory on deeply varying JSON).</summary>
-    private const int MaxCachedMasks = 4096;
+    /// <summary>Bytes of masks kept per automaton; beyond it masks are computed per step (bounds memory on deeply varying JSON).</summary>
+    private const long MaxCachedMaskBytes = 64L << 20;
 
     private readonly Grammar _grammar;
     private readonly Dictionary<GrammarRule, int> _ruleIds = [];
@@ -21,13 +21,14 @@ internal sealed class ConstraintAutomaton
     private readonly int[] _eos;
     private readonly object _gate = new();
     private int[] _walk = new int[TokenTrie.MaxTokenBytes + 1];
-    private int _cachedMasks;
+    private long _cachedMaskBytes;
 
     public ConstraintAutomaton(Grammar grammar, TokenTrie trie, IReadOnlyList<int> endOfSequenceIds)
     {
         _grammar = grammar;
         Trie = trie;
         _eos = [.. endOfSequenceIds.Where(id => (uint)id < (uint)trie.VocabularySize)];
+        EveryByteIsAToken = trie.SingleByteTokens.Take(128).All(ids => ids.Any(id => Array.IndexOf(_eos, id) < 0));
         for (int i = 0; i < grammar.Rules.Count; i++)
         {
             _ruleIds[grammar.Rules[i]] = i;
@@ -40,6 +41,14 @@ internal sealed class ConstraintAutomaton
     }
 
     public TokenTrie Trie { get; }
+
+    /// <summary>
+    /// Whether every ASCII byte is a token other than end-of-sequence, so a shortest completion (JSON closers, digits,
+    /// literals: ASCII unless the constraint itself spells other characters) can be written one token per byte and
+    /// the budget rule holds. True for byte fallback and byte-level BPE vocabularies (tiny-random-gpt2 included:
+    /// its EOS id is the token of the non-ASCII byte 0xA5).
+    /// </summary>
+    public bool EveryByteIsAToken { get; }
 
     public int Start { get; }
 
@@ -104,35 +113,52 @@ internal sealed class ConstraintAutomaton
         lock (_gate)
         {
             var s = _states[state];
-            var mask = s.Mask;
-            if (mask is null)
+            var cached = s.Mask ?? BuildMask(state);
+            if (remainingAfter is not { } budget || budget >= cached.MaxCost)
             {
-                mask = new ulong[WordCount];
-                Walk(state, mask, int.MaxValue, out int maxAfter);
-                s.MaxMinBytesAfter = maxAfter;
-                s.AnyAllowed = mask.AsSpan().IndexOfAnyExcept(0UL) >= 0;
-                if (_cachedMasks < MaxCachedMasks)
+                cached.Bits.CopyTo(allowed);
+                return cached.Any;
+            }
+
+            // Near the end of the budget: keep only tokens after which the output can still be completed in time. Most
+            // tokens of a state lead to the same completion distance (the base cost); the others are listed by cost.
+            if (cached.BaseCost <= budget)
+            {
+                cached.Bits.CopyTo(allowed);
+                for (int i = cached.OtherIds.Length - 1; i >= 0 && cached.OtherCosts[i] > budget; i--)
                 {
-                    s.Mask = mask;
-                    _cachedMasks++;
+                    int id = cached.OtherIds[i];
+                    allowed[id >> 6] &= ~(1UL << (id & 63));
+                }
+            }
+            else
+            {
+                allowed.Clear();
+                for (int i = 0; i < cached.OtherIds.Length && cached.OtherCosts[i] <= budget; i++)
+                {
+                    int id = cached.OtherIds[i];
+                    allowed[id >> 6] |= 1UL << (id & 63);
+                }
+
+                if (s.Accepting)
+                {
+                    foreach (int id in _eos)
+                    {
+                        allowed[id >> 6] |= 1UL << (id & 63);
+                    }
                 }
             }
 
-            if (remainingAfter is { } budget && s.MaxMinBytesAfter > budget)
-            {
-                // Near the end of the budget: keep only tokens after which the output can still be completed in time.
-                return Walk(state, allowed, budget, out _);
-            }
-
-            mask.CopyTo(allowed);
-            return s.AnyAllowed;
+            return allowed.IndexOfAnyExcept(0UL) >= 0;
         }
     }
 
-    private bool Walk(int state, Span<ulong> allowed, int budget, out int maxAfter)
+    /// <summary>One pruned walk of the token trie from <paramref name="state"/>: the allowed tokens and each one's completion distance.</summary>
+    private StateMask BuildMask(int state)
     {
-        allowed.Clear();
-        maxAfter = 0;
+        var bits = new ulong[WordCount];
+        var ids = new List<int>();
+        var costs = new List<int>();
         var trie = Trie;
         var nodeByte = trie.NodeByte;
         var nodeDepth = trie.NodeDepth;
@@ -154,41 +180,49 @@ internal sealed class ConstraintAutomaton
             }
 
             walk[depth] = next;
-            int from = tokenStart[i], to = tokenStart[i + 1];
-            if (from < to)
+            int cost = _states[next].MinBytes;
+            for (int t = tokenStart[i], end = tokenStart[i + 1]; t < end; t++)
             {
-                int minBytes = _states[next].MinBytes;
-                if (minBytes <= budget)
+                int id = tokenIds[t];
+                if (Array.IndexOf(_eos, id) < 0)
                 {
-                    maxAfter = Math.Max(maxAfter, minBytes);
-                    for (int t = from; t < to; t++)
-                    {
-                        int id = tokenIds[t];
-                        allowed[id >> 6] |= 1UL << (id & 63);
-                    }
-
+                    // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
+                    // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
+                    bits[id >> 6] |= 1UL << (id & 63);
+                    ids.Add(id);
+                    costs.Add(cost);
                 }
             }
 
             i++;
         }
 
-        // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand for bytes
-        // (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
-        foreach (int id in _eos)
-        {
-            allowed[id >> 6] &= ~(1UL << (id & 63));
-        }
-
         if (_states[state].Accepting)
         {
             foreach (int id in _eos)
             {
-                allowed[id >> 6] |= 1UL << (id & 63);
+                bits[id >> 6] |= 1UL << (id & 63);
             }
         }
 
-        return allowed.IndexOfAnyExcept(0UL) >= 0;
+        // The commonest completion distance is the base; the other tokens are kept sorted by distance for budget filtering.
+        int baseCost = costs.Count == 0 ? 0 : costs.GroupBy(c => c).MaxBy(g => g.Count())!.Key;
+        var others = Enumerable.Range(0, ids.Count).Where(k => costs[k] != baseCost).OrderBy(k => costs[k]).ToArray();
+        var mask = new StateMask(
+            bits,
+            bits.AsSpan().IndexOfAnyExcept(0UL) >= 0,
+            baseCost,
+            costs.Count == 0 ? 0 : costs.Max(),
+            [.. others.Select(k => ids[k])],
+            [.. others.Select(k => costs[k])]);
+        long size = (bits.Length * 8L) + (mask.OtherIds.Length * 8L) + 64;
+        if (_cachedMaskBytes + size <= MaxCachedMaskBytes)
+        {
+            _states[state].Mask = mask;
+            _cachedMaskBytes += size;
+        }
+
+        return mask;
     }
 
     private int Step(int state, byte b)
@@ -358,13 +392,14 @@ internal sealed class ConstraintAutomaton
         /// <summary>Transitions by byte: 0 = not computed yet, otherwise target + 1 (dead = int.MinValue + 1).</summary>
         public int[] Next { get; } = new int[256];
 
-        public ulong[]? Mask { get; set; }
-
-        public bool AnyAllowed { get; set; }
-
-        /// <summary>Largest completion distance after any allowed token; a budget at least this large needs no filtering.</summary>
-        public int MaxMinBytesAfter { get; set; } = int.MaxValue;
+        public StateMask? Mask { get; set; }
     }
+
+    /// <summary>
+    /// A state's allowed tokens (<see cref="Bits"/>), the completion distance most of them lead to (<see cref="BaseCost"/>),
+    /// the others sorted by distance, and the largest distance (a budget at least that large needs no filtering).
+    /// </summary>
+    private sealed record StateMask(ulong[] Bits, bool Any, int BaseCost, int MaxCost, int[] OtherIds, int[] OtherCosts);
 
     private sealed class StateKey(Config[] configs, bool accepting) : IEquatable<StateKey>
     {

@@ -10,6 +10,7 @@ internal sealed class ConstraintMatcher
 {
     private readonly ConstraintAutomaton _automaton;
     private readonly ulong[] _allowed;
+    private float[] _kept = [];
 
     public ConstraintMatcher(ConstraintAutomaton automaton)
     {
@@ -34,11 +35,13 @@ internal sealed class ConstraintMatcher
     public bool ApplyMask(Span<float> logits, int state, int remainingTokens)
     {
         bool any = false;
-        if (_automaton.Trie.EveryByteIsAToken)
+        if (_automaton.EveryByteIsAToken)
         {
             // Room for the shortest completion (one token per byte at worst) and the end-of-sequence token after it;
-            // failing that, for the completion alone.
-            any = _automaton.GetMask(state, _allowed, remainingTokens - 2) || _automaton.GetMask(state, _allowed, remainingTokens - 1);
+            // failing that (or when the output is already complete, so tokens that keep it complete may fill the
+            // budget), for the completion alone.
+            any = (!_automaton.IsAccepting(state) && _automaton.GetMask(state, _allowed, remainingTokens - 2))
+                || _automaton.GetMask(state, _allowed, remainingTokens - 1);
         }
 
         if (!any)
@@ -46,7 +49,7 @@ internal sealed class ConstraintMatcher
             any = _automaton.GetMask(state, _allowed, null);
         }
 
-        Apply(logits, _allowed);
+        Apply(logits, _allowed, ref _kept);
         return any;
     }
 
@@ -56,9 +59,53 @@ internal sealed class ConstraintMatcher
     /// <summary>The state after <paramref name="token"/>'s bytes (end-of-sequence and byte-less tokens keep the state); -1 when they leave the language.</summary>
     public int Next(int state, int token, ReadOnlySpan<byte> bytes) => _automaton.Advance(state, bytes);
 
-    private static void Apply(Span<float> logits, ReadOnlySpan<ulong> allowed)
+    internal static void Apply(Span<float> logits, ReadOnlySpan<ulong> allowed, ref float[] saved)
     {
         int vocab = logits.Length;
+        int words = Math.Min(allowed.Length, (vocab + 63) / 64);
+        int allowedCount = 0;
+        for (int w = 0; w < words; w++)
+        {
+            allowedCount += System.Numerics.BitOperations.PopCount(allowed[w]);
+        }
+
+        if (allowedCount * 8 < vocab)
+        {
+            // Few tokens allowed (structure, numbers, choices): keep their logits, fill everything, put them back.
+            if (saved.Length < allowedCount)
+            {
+                saved = new float[Math.Max(allowedCount, 64)];
+            }
+
+            int k = 0;
+            for (int w = 0; w < words; w++)
+            {
+                for (ulong b = allowed[w]; b != 0; b &= b - 1)
+                {
+                    int id = (w * 64) + System.Numerics.BitOperations.TrailingZeroCount(b);
+                    saved[k++] = id < vocab ? logits[id] : 0f;
+                }
+            }
+
+            logits.Fill(float.NegativeInfinity);
+            k = 0;
+            for (int w = 0; w < words; w++)
+            {
+                for (ulong b = allowed[w]; b != 0; b &= b - 1)
+                {
+                    int id = (w * 64) + System.Numerics.BitOperations.TrailingZeroCount(b);
+                    float value = saved[k++];
+                    if (id < vocab)
+                    {
+                        logits[id] = value;
+                    }
+                }
+            }
+
+            return;
+        }
+
+        Span<float> kept = stackalloc float[64];
         for (int w = 0; w * 64 < vocab; w++)
         {
             ulong bits = w < allowed.Length ? allowed[w] : 0UL;
@@ -72,6 +119,29 @@ internal sealed class ConstraintMatcher
             if (bits == 0)
             {
                 logits.Slice(start, count).Fill(float.NegativeInfinity);
+                continue;
+            }
+
+            var block = logits.Slice(start, count);
+            if (System.Numerics.BitOperations.PopCount(bits) < 32)
+            {
+                // Few allowed: keep their logits, fill the block, put them back (cheaper than clearing each blocked one).
+                for (ulong b = bits; b != 0; b &= b - 1)
+                {
+                    int bit = System.Numerics.BitOperations.TrailingZeroCount(b);
+                    kept[bit] = bit < count ? block[bit] : 0f;
+                }
+
+                block.Fill(float.NegativeInfinity);
+                for (ulong b = bits; b != 0; b &= b - 1)
+                {
+                    int bit = System.Numerics.BitOperations.TrailingZeroCount(b);
+                    if (bit < count)
+                    {
+                        block[bit] = kept[bit];
+                    }
+                }
+
                 continue;
             }
 

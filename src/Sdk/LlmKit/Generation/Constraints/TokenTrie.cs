@@ -11,7 +11,7 @@ namespace LlmKit.Generation.Constraints;
 /// </summary>
 internal sealed class TokenTrie
 {
-    private TokenTrie(byte[] nodeByte, byte[] nodeDepth, int[] subtreeEnd, int[] tokenStart, int[] tokenIds, int vocabularySize, bool everyByteIsAToken, int maxDepth)
+    private TokenTrie(byte[] nodeByte, byte[] nodeDepth, int[] subtreeEnd, int[] tokenStart, int[] tokenIds, int vocabularySize, int[][] singleByteTokens, int maxDepth)
     {
         NodeByte = nodeByte;
         NodeDepth = nodeDepth;
@@ -19,7 +19,7 @@ internal sealed class TokenTrie
         TokenStart = tokenStart;
         TokenIds = tokenIds;
         VocabularySize = vocabularySize;
-        EveryByteIsAToken = everyByteIsAToken;
+        SingleByteTokens = singleByteTokens;
         MaxDepth = maxDepth;
     }
 
@@ -40,8 +40,8 @@ internal sealed class TokenTrie
     /// <summary>Longest token in bytes (the depth of the trie).</summary>
     public int MaxDepth { get; }
 
-    /// <summary>Whether each of the 256 bytes is a token by itself (byte fallback, byte-level BPE): then any byte string can be written, one token per byte at worst.</summary>
-    public bool EveryByteIsAToken { get; }
+    /// <summary>For each byte value, the tokens that are exactly that byte (byte fallback and byte-level BPE have one for every byte).</summary>
+    public int[][] SingleByteTokens { get; }
 
     /// <summary>Longest token the trie keeps; longer ones (none in real vocabularies) are left out of constrained decoding.</summary>
     public const int MaxTokenBytes = 255;
@@ -72,7 +72,7 @@ internal sealed class TokenTrie
         var tokenIds = new List<int>(order.Count);
         var path = new List<int> { 0 }; // node index at each depth of the current token
         ReadOnlySpan<byte> previous = [];
-        var singles = new bool[256];
+        var singles = new List<int>[256];
         int maxDepth = 0;
         foreach (int id in order)
         {
@@ -81,6 +81,11 @@ internal sealed class TokenTrie
             if (common == bytes.Length && common == previous.Length)
             {
                 tokenIds.Add(id); // same bytes as the previous token: same node
+                if (bytes.Length == 1)
+                {
+                    singles[bytes[0]]!.Add(id);
+                }
+
                 continue;
             }
 
@@ -97,7 +102,7 @@ internal sealed class TokenTrie
             tokenIds.Add(id);
             if (bytes.Length == 1)
             {
-                singles[bytes[0]] = true;
+                (singles[bytes[0]] ??= []).Add(id);
             }
 
             maxDepth = Math.Max(maxDepth, bytes.Length);
@@ -123,6 +128,6 @@ internal sealed class TokenTrie
             subtreeEnd[open.Pop()] = n;
         }
 
-        return new TokenTrie([.. nodeByte], [.. nodeDepth], subtreeEnd, [.. tokenStart], [.. tokenIds], size, singles.All(s => s), maxDepth);
+        return new TokenTrie([.. nodeByte], [.. nodeDepth], subtreeEnd, [.. tokenStart], [.. tokenIds], size, [.. singles.Select(s => s?.ToArray() ?? [])], maxDepth);
     }
 }
