@@ -29,7 +29,15 @@ internal sealed class JinjaTemplate
             throw new ChatTemplateException($"The chat template is {source.Length} characters long; at most {MaxSourceLength} are accepted.");
         }
 
-        return new JinjaTemplate(source, JinjaParser.Parse(source));
+        try
+        {
+            return new JinjaTemplate(source, JinjaParser.Parse(source));
+        }
+        catch (Exception ex) when (ex is not ChatTemplateException and not OutOfMemoryException)
+        {
+            // Malformed input the parser did not anticipate is still a template error, never a crash of the caller.
+            throw new ChatTemplateException($"The chat template could not be parsed: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Renders with <paramref name="context"/> as the template's variables.</summary>
