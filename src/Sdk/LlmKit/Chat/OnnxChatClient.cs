@@ -26,7 +26,7 @@ namespace LlmKit.Chat;
 /// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), decoding is constrained to text or well-formed calls whose arguments match
 /// each function's schema, the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
 /// and <see cref="FunctionResultContent"/>s in role Tool messages go back to the model; compose with <c>UseFunctionInvocation()</c>.
-/// Streaming holds back text that may start a call and emits each call whole in the last update. Tools and a JSON response
+/// Streaming holds back text that may start a call and emits each call whole as soon as its JSON object is complete. Tools and a JSON response
 /// format in one request throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
@@ -161,11 +161,34 @@ public sealed class OnnxChatClient : IChatClient
         string responseId = NewId();
         var created = DateTimeOffset.UtcNow;
 
-        // With tools, text that may be the start of a call is held back; calls are emitted whole at the end.
+        // With tools, text that may be the start of a call is held back; each call is emitted whole as soon as its
+        // JSON object is complete, and whatever remains is parsed at the end.
         var splitter = tools is null ? null : new ToolCallStreamSplitter(tools.Format);
+        int emittedCalls = 0;
         await foreach (var update in Engine.StreamAsync(prompt, settings, cancellationToken).ConfigureAwait(false))
         {
             string text = splitter?.Push(update.Text) ?? update.Text;
+            if (update.FinishReason is null && splitter?.TakeCompletedCalls() is { Count: > 0 } completed)
+            {
+                var callContents = new List<AIContent>(completed.Count + 1);
+                if (text.Length > 0)
+                {
+                    callContents.Add(new TextContent(text));
+                }
+
+                callContents.AddRange(completed.Select(ChatToolMapper.ToFunctionCall));
+                emittedCalls += completed.Count;
+                yield return new ChatResponseUpdate(ChatRole.Assistant, callContents)
+                {
+                    ResponseId = responseId,
+                    MessageId = responseId,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    RawRepresentation = update,
+                };
+                continue;
+            }
+
             if (update.FinishReason is { } reason)
             {
                 var contents = new List<AIContent>(3);
@@ -174,12 +197,17 @@ public sealed class OnnxChatClient : IChatClient
                     contents.Add(new TextContent(text));
                 }
 
-                bool called = false;
+                bool called = emittedCalls > 0;
                 if (splitter is not null)
                 {
-                    var rest = ChatToolMapper.ToContents(splitter.Finish());
-                    called = rest.Any(c => c is FunctionCallContent);
-                    contents.AddRange(rest);
+                    var rest = splitter.Finish();
+                    if (rest.Text.Length > 0)
+                    {
+                        contents.Add(new TextContent(rest.Text));
+                    }
+
+                    contents.AddRange(rest.Calls.Skip(emittedCalls).Select(ChatToolMapper.ToFunctionCall));
+                    called |= rest.Calls.Count > 0;
                 }
 
                 contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount)));

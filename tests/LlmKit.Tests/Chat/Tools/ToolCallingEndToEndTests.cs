@@ -110,27 +110,35 @@ public class ToolCallingEndToEndTests
     }
 
     [Fact]
-    public async Task Streaming_delivers_the_same_call_as_the_non_streamed_answer_whole_in_the_last_update()
+    public async Task Streaming_delivers_the_same_calls_as_the_non_streamed_answer_each_as_soon_as_it_is_complete()
     {
         var weather = new RecordingFunction("get_weather", "Weather in a city.", WeatherSchema, "Rain.");
+        var time = new RecordingFunction("get_time", "Local time.", TimeSchema, "Noon.");
         var client = new OnnxChatClient(Model);
-        var options = new ChatOptions { Tools = [weather], ToolMode = ChatToolMode.RequireAny, Temperature = 0, MaxOutputTokens = 120, AllowMultipleToolCalls = false };
-        ChatMessage[] prompt = [new(ChatRole.User, "Once upon a time")];
-
-        var whole = await client.GetResponseAsync(prompt, options);
-        var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in client.GetStreamingResponseAsync(prompt, options))
+        foreach (string prompt in ConstrainedGenerationTests.Prompts.Take(6))
         {
-            updates.Add(update);
-        }
+            // Seeded sampling gives the same tokens streamed or not, so the same calls (one or several).
+            var options = new ChatOptions { Tools = [weather, time], ToolMode = ChatToolMode.RequireAny, Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 160 };
+            ChatMessage[] messages = [new(ChatRole.User, prompt)];
+            var whole = await client.GetResponseAsync(messages, options);
+            var updates = new List<ChatResponseUpdate>();
+            await foreach (var update in client.GetStreamingResponseAsync(messages, options))
+            {
+                updates.Add(update);
+            }
 
-        var expected = Assert.Single(whole.Messages.Single().Contents.OfType<FunctionCallContent>());
-        var streamed = Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>());
-        Assert.Same(updates[^1], updates.Single(u => u.Contents.Any(c => c is FunctionCallContent)));
-        Assert.Equal(expected.Name, streamed.Name);
-        Assert.Equal(JsonSerializer.Serialize(expected.Arguments), JsonSerializer.Serialize(streamed.Arguments));
-        Assert.Equal(ChatFinishReason.ToolCalls, updates[^1].FinishReason);
-        Assert.Equal("", string.Concat(updates.Select(u => u.Text))); // a required call leaves no text
+            var expected = whole.Messages.Single().Contents.OfType<FunctionCallContent>().ToList();
+            var streamed = updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>().ToList();
+            Assert.Equal(expected.Select(c => (c.Name, JsonSerializer.Serialize(c.Arguments))), streamed.Select(c => (c.Name, JsonSerializer.Serialize(c.Arguments))));
+
+            // Each call comes in its own update before the end (the generic form's closing tag still follows it).
+            var callUpdates = updates.Where(u => u.Contents.Any(c => c is FunctionCallContent)).ToList();
+            Assert.All(callUpdates, u => Assert.Single(u.Contents.OfType<FunctionCallContent>()));
+            Assert.All(callUpdates, u => Assert.Null(u.FinishReason));
+            Assert.Equal(ChatFinishReason.ToolCalls, updates[^1].FinishReason);
+            Assert.Equal("", string.Concat(updates.Select(u => u.Text))); // a required call leaves no text
+            Assert.Equal(ChatFinishReason.ToolCalls, updates.ToChatResponse().FinishReason);
+        }
     }
 
     [Fact]

@@ -127,6 +127,9 @@ public abstract class ToolCallFormat
         return new ChatTemplateToolCall(id, name.GetString()!, argumentsJson);
     }
 
+    /// <summary>A complete call object seen while streaming (see <see cref="ReadCall"/>).</summary>
+    internal ChatTemplateToolCall? ReadCallObject(JsonElement element) => ReadCall(element);
+
     /// <summary>Reads a JSON array of call objects, or a single call object; null when any element is not a call.</summary>
     protected List<ChatTemplateToolCall>? ReadCalls(JsonElement element)
     {
