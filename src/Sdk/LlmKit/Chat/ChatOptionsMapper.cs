@@ -131,9 +131,13 @@ internal static class ChatOptionsMapper
         throw new NotSupportedException($"Chat role '{role}' is not supported by OnnxChatClient (system, user and assistant only).");
     }
 
+    /// <summary>The finish reason of a response whose constraint (response format) allowed no token: the output is incomplete.</summary>
+    public static readonly ChatFinishReason ConstraintUnsatisfiable = new("constraint_unsatisfiable");
+
     public static ChatFinishReason ToFinishReason(GenerationFinishReason reason) => reason switch
     {
         GenerationFinishReason.MaxNewTokens or GenerationFinishReason.ContextLength => ChatFinishReason.Length,
+        GenerationFinishReason.ConstraintUnsatisfiable => ConstraintUnsatisfiable,
         _ => ChatFinishReason.Stop,
     };
 
