@@ -141,6 +141,9 @@ internal static class ChatOptionsMapper
         throw new NotSupportedException($"Chat role '{role}' is not supported by OnnxChatClient (system, user, assistant and tool only).");
     }
 
+    /// <summary>The finish reason of a response whose constraint (response format) allowed no token: the output is incomplete.</summary>
+    public static readonly ChatFinishReason ConstraintUnsatisfiable = new("constraint_unsatisfiable");
+
     /// <summary>The finish reason of an answer: <see cref="ChatFinishReason.ToolCalls"/> when it holds calls.</summary>
     public static ChatFinishReason ToFinishReason(GenerationFinishReason reason, bool hasToolCalls) =>
         hasToolCalls ? ChatFinishReason.ToolCalls : ToFinishReason(reason);
@@ -148,6 +151,7 @@ internal static class ChatOptionsMapper
     public static ChatFinishReason ToFinishReason(GenerationFinishReason reason) => reason switch
     {
         GenerationFinishReason.MaxNewTokens or GenerationFinishReason.ContextLength => ChatFinishReason.Length,
+        GenerationFinishReason.ConstraintUnsatisfiable => ConstraintUnsatisfiable,
         _ => ChatFinishReason.Stop,
     };
 

@@ -191,7 +191,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             throw new NotSupportedException(
                 $"Execution setting(s) {string.Join(", ", extra.Keys.Select(k => $"'{k}'"))} are not supported by LlmKit. Supported: temperature, top_p, top_k, min_p, " +
                 "max_tokens, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, seed, stop_sequences, do_sample, " +
-                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer.");
+                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer, response_format.");
         }
 
         RequireAtLeast(NumBeams, 1, "num_beams");

@@ -206,15 +206,32 @@ internal sealed class ConstraintAutomaton
         }
 
         // The commonest completion distance is the base; the other tokens are kept sorted by distance for budget filtering.
-        int baseCost = costs.Count == 0 ? 0 : costs.GroupBy(c => c).MaxBy(g => g.Count())!.Key;
-        var others = Enumerable.Range(0, ids.Count).Where(k => costs[k] != baseCost).OrderBy(k => costs[k]).ToArray();
-        var mask = new StateMask(
-            bits,
-            bits.AsSpan().IndexOfAnyExcept(0UL) >= 0,
-            baseCost,
-            costs.Count == 0 ? 0 : costs.Max(),
-            [.. others.Select(k => ids[k])],
-            [.. others.Select(k => costs[k])]);
+        var counts = new Dictionary<int, int>();
+        int baseCost = 0, baseCount = 0, maxCost = 0;
+        foreach (int cost in costs)
+        {
+            int count = counts[cost] = counts.GetValueOrDefault(cost) + 1;
+            if (count > baseCount)
+            {
+                (baseCost, baseCount) = (cost, count);
+            }
+
+            maxCost = Math.Max(maxCost, cost);
+        }
+
+        var otherIds = new int[ids.Count - baseCount];
+        var otherCosts = new int[otherIds.Length];
+        for (int k = 0, o = 0; k < ids.Count; k++)
+        {
+            if (costs[k] != baseCost)
+            {
+                otherIds[o] = ids[k];
+                otherCosts[o++] = costs[k];
+            }
+        }
+
+        Array.Sort(otherCosts, otherIds);
+        var mask = new StateMask(bits, bits.AsSpan().IndexOfAnyExcept(0UL) >= 0, baseCost, maxCost, otherIds, otherCosts);
         long size = (bits.Length * 8L) + (mask.OtherIds.Length * 8L) + 64;
         if (_cachedMaskBytes + size <= MaxCachedMaskBytes)
         {
