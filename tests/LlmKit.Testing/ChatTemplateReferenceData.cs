@@ -31,7 +31,9 @@ public static class ChatTemplateReferenceData
     public static string TemplateText(string relativePath) => File.ReadAllText(Path.Combine(Folder, relativePath));
 
     /// <summary>The entry as LlmKit's folder template: a single file, or the list form (named_files: default and tool_use).</summary>
-    public static JinjaChatTemplate CreateTemplate(JsonElement entry)
+    /// <param name="entry">A manifest entry.</param>
+    /// <param name="conversation">The case, whose <c>variables</c> (extra template variables) the template gets; null for none.</param>
+    public static JinjaChatTemplate CreateTemplate(JsonElement entry, JsonElement? conversation = null)
     {
         bool listForm = entry.TryGetProperty("named_files", out var named);
         return new JinjaChatTemplate(
@@ -40,8 +42,21 @@ public static class ChatTemplateReferenceData
             {
                 SpecialTokens = entry.GetProperty("special_tokens").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!),
                 ToolUseTemplate = listForm ? TemplateText(named.GetProperty("tool_use").GetString()!) : null,
+                Variables = conversation is { } c && c.TryGetProperty("variables", out var variables)
+                    ? variables.EnumerateObject().ToDictionary(p => p.Name, p => Scalar(p.Value))
+                    : null,
             });
     }
+
+    private static object? Scalar(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Number => value.TryGetInt64(out long l) ? (object)l : value.GetDouble(),
+        JsonValueKind.Null => null,
+        _ => throw new InvalidDataException($"Template variable values are scalars; found {value.ValueKind}."),
+    };
 
     /// <summary>The case's messages as LlmKit messages.</summary>
     public static List<ChatTemplateMessage> Messages(JsonElement conversation) =>

@@ -211,7 +211,8 @@ public sealed class TokenizerConfig
         {
             foreach (var item in value.EnumerateArray())
             {
-                if (item.TryGetProperty("name", out var n) && n.GetString() == "default" && item.TryGetProperty("template", out var t))
+                if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
+                    && n.GetString() == "default" && item.TryGetProperty("template", out var t) && t.ValueKind == JsonValueKind.String)
                 {
                     return t.GetString();
                 }

@@ -165,6 +165,21 @@ public class FolderTemplateTests
     }
 
     [Fact]
+    public void Extra_variables_reach_the_template_but_cannot_replace_the_conversation()
+    {
+        var template = new JinjaChatTemplate("{{ date_string }}|{{ enable_thinking }}|{{ n + 1 }}", new JinjaChatTemplateOptions
+        {
+            Variables = new Dictionary<string, object?> { ["date_string"] = "26 Jul 2024", ["enable_thinking"] = false, ["n"] = 41 },
+        });
+        Assert.Equal("26 Jul 2024|False|42", template.Render([Hello]).Text);
+
+        var reserved = Assert.Throws<ArgumentException>(() => new JinjaChatTemplate("x", new JinjaChatTemplateOptions { Variables = new Dictionary<string, object?> { ["messages"] = "" } }));
+        Assert.Contains("'messages'", reserved.Message, StringComparison.Ordinal);
+        var unsupported = Assert.Throws<ArgumentException>(() => new JinjaChatTemplate("x", new JinjaChatTemplateOptions { Variables = new Dictionary<string, object?> { ["o"] = new object() } }));
+        Assert.Contains("Variables['o']", unsupported.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_oversized_chat_template_file_is_refused_before_reading()
     {
         using var folder = TempModelFolder.CopyOf(TestModels.Stories260KFolder);

@@ -30,8 +30,8 @@ public class ReferenceRenderingTests
     [MemberData(nameof(Cases))]
     public void Renders_like_the_reference_implementation(string templateName, string caseName)
     {
-        var template = ChatTemplateReferenceData.CreateTemplate(ChatTemplateReferenceData.Template(templateName));
         var conversation = ChatTemplateReferenceData.Case(caseName);
+        var template = ChatTemplateReferenceData.CreateTemplate(ChatTemplateReferenceData.Template(templateName), conversation);
         var messages = ChatTemplateReferenceData.Messages(conversation);
         var options = ChatTemplateReferenceData.Options(conversation);
 

@@ -54,6 +54,7 @@ for (const t of manifest.templates) {
         tokenize: false,
         add_generation_prompt: c.add_generation_prompt,
         tools,
+        ...(c.variables ?? {}),
       });
       renderings[c.name] = { output };
     } catch (e) {

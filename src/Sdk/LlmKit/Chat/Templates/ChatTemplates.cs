@@ -139,7 +139,7 @@ public static class ChatTemplates
         string excerpt = template.Length > 120 ? template[..120] + "..." : template;
         throw new ChatTemplateException(
             $"The model folder's chat_template (model type '{modelType}') matches no built-in template: \"{excerpt}\". " +
-            "Set LlmKitOptions.ChatTemplate (ChatAgent: --template) to one of None, ChatML, Llama2, Llama3, Phi3, Mistral, Gemma, Zephyr, Folder.");
+            "Set LlmKitOptions.ChatTemplate (ChatAgent: --template) to one of None, ChatML, Llama2, Llama3, Phi3, Mistral, Gemma, Zephyr.");
     }
 
     private static bool Has(string template, string marker) => template.Contains(marker, StringComparison.Ordinal);

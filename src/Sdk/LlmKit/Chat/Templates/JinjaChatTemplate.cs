@@ -19,6 +19,13 @@ public sealed record JinjaChatTemplateOptions
 
     /// <summary>The clock behind the template's <c>strftime_now</c>; default <see cref="TimeProvider.System"/> (local time, as Hugging Face uses).</summary>
     public TimeProvider? Clock { get; init; }
+
+    /// <summary>
+    /// Further template variables, as the keyword arguments of Hugging Face's <c>apply_chat_template</c> (e.g.
+    /// <c>enable_thinking = false</c> for Qwen 3, <c>date_string</c> for Llama 3.x). Values: string, bool, int, long,
+    /// double or null. They cannot replace <c>messages</c>, <c>tools</c> or <c>add_generation_prompt</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?>? Variables { get; init; }
 }
 
 /// <summary>
@@ -53,6 +60,18 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         _template = JinjaTemplate.Parse(template);
         _toolUse = _options.ToolUseTemplate is null ? null : JinjaTemplate.Parse(_options.ToolUseTemplate);
         _bosToken = _options.SpecialTokens is { } tokens && tokens.TryGetValue("bos_token", out var bos) && bos.Length > 0 ? bos : null;
+        foreach (var (name, value) in _options.Variables ?? new Dictionary<string, object?>())
+        {
+            if (name is "messages" or "tools" or "add_generation_prompt" or "documents")
+            {
+                throw new ArgumentException($"JinjaChatTemplateOptions.Variables cannot set '{name}': it comes from the conversation and the render options.", nameof(options));
+            }
+
+            if (value is not (null or string or bool or int or long or double))
+            {
+                throw new ArgumentException($"JinjaChatTemplateOptions.Variables['{name}'] is a {value.GetType().Name}; use a string, bool, int, long, double or null.", nameof(options));
+            }
+        }
     }
 
     /// <summary>The folder's template: its <c>chat_template</c> (or <c>chat_template.jinja</c>), "tool_use" variant and special tokens.</summary>
@@ -113,6 +132,11 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         if (_options.AdditionalSpecialTokens is { Count: > 0 } additional)
         {
             context["additional_special_tokens"] = additional.Cast<object?>().ToList();
+        }
+
+        foreach (var (name, value) in _options.Variables ?? new Dictionary<string, object?>())
+        {
+            context[name] = value is int i ? (long)i : value; // the template's integers are long
         }
 
         string text;

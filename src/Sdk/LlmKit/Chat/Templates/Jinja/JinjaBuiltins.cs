@@ -216,12 +216,54 @@ internal sealed partial class JinjaRenderer
             case "abs":
                 return value switch
                 {
-                    long l => checked(Math.Abs(l)),
+                    long l => (object)checked(Math.Abs(l)), // (object): a long arm beside a double one would be widened to double
                     double d => Math.Abs(d),
                     _ => throw JinjaErrors.Runtime(line, $"abs: a {Py.TypeName(value)} is not a number"),
                 };
             case "indent":
                 return Indent(Py.Str(value), Arg(args, kwargs, 0, "width", 4L), Py.Truthy(Arg(args, kwargs, 1, "first", false)), Py.Truthy(Arg(args, kwargs, 2, "blank", false)));
+            case "sum":
+                object? total = Arg(args, kwargs, 1, "start", 0L);
+                foreach (var item in Iterate(value, line))
+                {
+                    var addend = Arg(args, kwargs, 0, "attribute", null) is { } attr ? GetItemOrAttribute(item, attr, line) : item;
+                    total = Arithmetic("+", total, addend, line);
+                }
+
+                return total;
+            case "min" or "max":
+                var candidates = Iterate(value, line);
+                if (candidates.Count == 0)
+                {
+                    return new Undefined(name);
+                }
+
+                object? best = candidates[0];
+                foreach (var item in candidates.Skip(1))
+                {
+                    int order = Py.Compare(item, best) ?? throw JinjaErrors.Runtime(line, $"{name}: cannot order {Py.TypeName(item)} and {Py.TypeName(best)}");
+                    if (name == "min" ? order < 0 : order > 0)
+                    {
+                        best = item;
+                    }
+                }
+
+                return best;
+            case "round":
+                int precision = (int)Math.Clamp(Arg(args, kwargs, 0, "precision", 0L) is long pr ? pr : 0, 0, 15);
+                string method = Py.Str(Arg(args, kwargs, 1, "method", "common"));
+                double number = Py.IsNumber(value) ? Py.ToDouble(value) : throw JinjaErrors.Runtime(line, $"round: a {Py.TypeName(value)} is not a number");
+                double scale = Math.Pow(10, precision);
+                return method switch
+                {
+                    "floor" => Math.Floor(number * scale) / scale,
+                    "ceil" => Math.Ceiling(number * scale) / scale,
+                    _ when value is long => value, // Python's round() keeps an int an int
+                    _ => Math.Round(number, precision, MidpointRounding.ToEven), // "common" is Python's round(): halves to even
+                };
+            case "escape" or "e":
+                return Py.Str(value).Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+                    .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&#34;", StringComparison.Ordinal).Replace("'", "&#39;", StringComparison.Ordinal);
             case "unique":
                 var unique = new List<object?>();
                 foreach (var item in Iterate(value, line))
@@ -480,7 +522,7 @@ internal static class BuiltinMethods
         _ => null,
     };
 
-    public static List<object?> Items(JinjaDict dict) => dict.Items.Select(p => (object?)new List<object?> { p.Key, p.Value }).ToList();
+    public static List<object?> Items(JinjaDict dict) => dict.Items.Select(p => (object?)new JinjaTuple([p.Key, p.Value])).ToList();
 
     public static JinjaCallable? StringMethod(string s, string name) => name switch
     {

@@ -30,6 +30,8 @@ internal sealed class JinjaLexer
     private readonly List<Token> _tokens = [];
     private int _pos;
     private int _line = 1;
+    private int _tagEnd; // just past the last tag's closing delimiter, before trim_blocks ate a newline
+    private int _tagEndLine;
     private bool _stripNextText;
 
     private JinjaLexer(string source) => _source = source;
@@ -169,6 +171,8 @@ internal sealed class JinjaLexer
 
     private void LexTagBody(string close, TokenKind endKind)
     {
+        // As Jinja's lexer: a closing delimiter counts only outside brackets, so "{{ {'a': {'b': 1}} }}" works.
+        int brackets = 0;
         while (true)
         {
             SkipSpaces();
@@ -178,9 +182,10 @@ internal sealed class JinjaLexer
             }
 
             char c = _source[_pos];
-            if ((c is '-' or '+') && At(_pos + 1, close))
+            if (brackets == 0 && (c is '-' or '+') && At(_pos + 1, close))
             {
                 _pos += 1 + close.Length;
+                (_tagEnd, _tagEndLine) = (_pos, _line);
                 _tokens.Add(new Token(endKind, close, _line));
                 if (endKind == TokenKind.BlockEnd)
                 {
@@ -194,9 +199,10 @@ internal sealed class JinjaLexer
                 return;
             }
 
-            if (At(_pos, close))
+            if (brackets == 0 && At(_pos, close))
             {
                 _pos += close.Length;
+                (_tagEnd, _tagEndLine) = (_pos, _line);
                 _tokens.Add(new Token(endKind, close, _line));
                 if (endKind == TokenKind.BlockEnd)
                 {
@@ -207,6 +213,16 @@ internal sealed class JinjaLexer
             }
 
             LexExpressionToken();
+            var last = _tokens[^1];
+            if (last.Kind == TokenKind.Operator)
+            {
+                brackets += last.Value switch
+                {
+                    "(" or "[" or "{" => 1,
+                    ")" or "]" or "}" when brackets > 0 => -1,
+                    _ => 0,
+                };
+            }
         }
     }
 
@@ -241,7 +257,9 @@ internal sealed class JinjaLexer
 
     private void LexRaw()
     {
+        // Jinja keeps a newline right after {% raw %}: undo trim_blocks for this one tag.
         _tokens.RemoveRange(_tokens.Count - 3, 3);
+        (_pos, _line) = (_tagEnd, _tagEndLine);
         int search = _pos;
         while (true)
         {

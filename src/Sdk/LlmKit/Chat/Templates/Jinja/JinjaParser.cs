@@ -489,19 +489,23 @@ internal sealed class JinjaParser
         return left;
     }
 
-    private Expr ParseUnary()
+    // As Jinja: "-x | f" filters the negated value, so filters and tests attach after the sign.
+    private Expr ParseUnary(bool withFilters = true)
     {
+        Expr node;
         if (Current.Kind == TokenKind.Operator && Current.Value is "-" or "+")
         {
             var token = Next();
             Enter(token.Line);
-            var operand = ParseUnary();
+            node = new UnaryExpr(token.Line, token.Value, ParseUnary(withFilters: false));
             Leave();
-            return new UnaryExpr(token.Line, token.Value, operand);
+        }
+        else
+        {
+            node = ParsePostfix(ParsePrimary());
         }
 
-        var node = ParsePostfix(ParsePrimary());
-        return ParseFiltersAndTests(node);
+        return withFilters ? ParseFiltersAndTests(node) : node;
     }
 
     private Expr ParsePrimary()

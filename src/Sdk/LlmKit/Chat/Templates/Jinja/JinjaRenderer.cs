@@ -340,7 +340,7 @@ internal sealed partial class JinjaRenderer
             case ListExpr list:
                 return list.Items.Select(item => Evaluate(item, scope)).ToList();
             case TupleExpr tuple:
-                return tuple.Items.Select(item => Evaluate(item, scope)).ToList();
+                return new JinjaTuple(tuple.Items.Select(item => Evaluate(item, scope)));
             case DictExpr dict:
                 var result = new JinjaDict();
                 foreach (var (keyExpr, valueExpr) in dict.Items)

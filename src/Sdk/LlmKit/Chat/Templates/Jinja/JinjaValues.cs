@@ -31,6 +31,15 @@ internal sealed class JinjaDict
     public bool TryGet(string key, out object? value) => Items.TryGetValue(key, out value);
 }
 
+/// <summary>A tuple: a list that prints with parentheses, as Python shows <c>(1, 2)</c> and dict items.</summary>
+internal sealed class JinjaTuple : List<object?>
+{
+    public JinjaTuple(IEnumerable<object?> items)
+        : base(items)
+    {
+    }
+}
+
 internal delegate object? JinjaFunction(List<object?> args, List<(string Name, object? Value)> kwargs, int line);
 
 internal sealed class JinjaCallable(string name, JinjaFunction invoke)
@@ -63,6 +72,7 @@ internal static class Py
         long => "int",
         double => "float",
         string => "str",
+        JinjaTuple => "tuple",
         List<object?> => "list",
         JinjaDict { IsNamespace: true } => "Namespace",
         JinjaDict => "dict",
@@ -106,7 +116,8 @@ internal static class Py
                 AppendStringRepr(text, s);
                 break;
             case List<object?> list:
-                text.Append('[');
+                bool tuple = list is JinjaTuple;
+                text.Append(tuple ? '(' : '[');
                 for (int i = 0; i < list.Count; i++)
                 {
                     if (i > 0)
@@ -117,7 +128,7 @@ internal static class Py
                     AppendRepr(text, list[i]);
                 }
 
-                text.Append(']');
+                text.Append(tuple ? (list.Count == 1 ? ",)" : ")") : "]");
                 break;
             case JinjaDict dict:
                 text.Append(dict.IsNamespace ? "<Namespace {" : "{");
@@ -245,7 +256,8 @@ internal static class Py
             case string sa:
                 return b is string sb && string.Equals(sa, sb, StringComparison.Ordinal);
             case List<object?> la:
-                if (b is not List<object?> lb || la.Count != lb.Count)
+                // Python: a tuple never equals a list.
+                if (b is not List<object?> lb || la.Count != lb.Count || (la is JinjaTuple) != (lb is JinjaTuple))
                 {
                     return false;
                 }
@@ -349,7 +361,7 @@ internal static class Py
         JsonValueKind.Object => DictFromJson(element),
         JsonValueKind.Array => element.EnumerateArray().Select(FromJson).ToList(),
         JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.TryGetInt64(out long l) ? l : element.GetDouble(),
+        JsonValueKind.Number => element.TryGetInt64(out long l) ? (object)l : element.GetDouble(), // (object) keeps integers long
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,
