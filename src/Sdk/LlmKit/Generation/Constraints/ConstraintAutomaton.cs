@@ -20,6 +20,10 @@ internal sealed class ConstraintAutomaton
     private readonly List<DfaState> _states = [];
     private readonly int[] _eos;
     private readonly object _gate = new();
+    private readonly List<Config> _seeds = [];
+    private readonly HashSet<Config> _visited = [];
+    private readonly Stack<Config> _work = new();
+    private readonly List<Config> _reading = [];
     private int[] _walk = new int[TokenTrie.MaxTokenBytes + 1];
     private long _cachedMaskBytes;
 
@@ -251,7 +255,8 @@ internal sealed class ConstraintAutomaton
             return next - 1; // stored + 1 so that 0 means "not computed"; a dead end is stored as int.MinValue + 1
         }
 
-        var seeds = new List<Config>();
+        var seeds = _seeds;
+        seeds.Clear();
         foreach (var config in s.Configs)
         {
             foreach (var edge in config.Rule.States[config.State].Bytes)
@@ -279,9 +284,18 @@ internal sealed class ConstraintAutomaton
 
     private (Config[] Configs, bool Accepting) Closure(List<Config> seeds)
     {
-        var visited = new HashSet<Config>();
-        var work = new Stack<Config>(seeds);
-        var reading = new List<Config>();
+        // Scratch collections reused under the lock: a cold mask walk computes thousands of closures.
+        var visited = _visited;
+        var work = _work;
+        var reading = _reading;
+        visited.Clear();
+        work.Clear();
+        reading.Clear();
+        foreach (var seed in seeds)
+        {
+            work.Push(seed);
+        }
+
         bool accepting = false;
         while (work.Count > 0)
         {
