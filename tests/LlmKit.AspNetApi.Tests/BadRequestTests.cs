@@ -16,7 +16,7 @@ public sealed class BadRequestTests(SharedApp shared)
     {
         { "{not json", "invalid_json", null },
         { """{"messages":[]}""", "missing_required_parameter", "messages" },
-        { """{"messages":[{"role":"tool","content":"x"}]}""", "invalid_value", "messages[0].role" },
+        { """{"messages":[{"role":"function","content":"x"}]}""", "invalid_value", "messages[0].role" },
         { """{"messages":[{"role":"user"}]}""", "missing_required_parameter", "messages[0].content" },
         { """{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x"}}]}]}""", "unsupported_content", "messages[0].content[0]" },
         { $$"""{"messages":{{User}},"temperature":2.5}""", "invalid_value", "temperature" },
@@ -28,8 +28,14 @@ public sealed class BadRequestTests(SharedApp shared)
         { $$"""{"messages":{{User}},"stop":["a","b","c","d","e"]}""", "invalid_value", "stop" },
         { $$"""{"messages":{{User}},"stop":""}""", "invalid_value", "stop" },
         { $$"""{"messages":{{User}},"presence_penalty":3}""", "invalid_value", "presence_penalty" },
-        { $$$"""{"messages":{{{User}}},"tools":[{"type":"function","function":{"name":"f"}}]}""", "unsupported_parameter", "tools" },
-        { $$$"""{"messages":{{{User}}},"response_format":{"type":"json_object"}}""", "unsupported_parameter", "response_format" },
+        { $$$"""{"messages":{{{User}}},"tools":[{"type":"retrieval"}]}""", "invalid_value", "tools[0].type" },
+        { $$$"""{"messages":{{{User}}},"tools":[{"type":"function","function":{"name":"has space"}}]}""", "invalid_value", "tools[0].function.name" },
+        { $$$$"""{"messages":{{{{User}}}},"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", "invalid_value", "tool_choice.function.name" },
+        { $$$"""{"messages":{{{User}}},"tool_choice":"sometimes"}""", "invalid_value", "tool_choice" },
+        { """{"messages":[{"role":"tool","content":"42"}]}""", "missing_required_parameter", "messages[0].tool_call_id" },
+        { """{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}""", "invalid_value", "messages[0].tool_calls[0].function.arguments" },
+        { $$$"""{"messages":{{{User}}},"response_format":{"type":"xml"}}""", "unsupported_parameter", "response_format" },
+        { $$$$"""{"messages":{{{{User}}}},"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}""", "missing_required_parameter", "response_format.json_schema.schema" },
 
         // JSON nulls where an object, array or string belongs (issue 17): a 400 naming the member, never a crash.
         { "null", "invalid_json", null },

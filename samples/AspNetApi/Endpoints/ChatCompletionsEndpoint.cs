@@ -21,6 +21,12 @@ public sealed partial class ChatCompletionsEndpoint
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
+    /// <summary>Streamed tool-call arguments come in pieces of this many characters, as OpenAI streams them.</summary>
+    private const int ArgumentsChunkChars = 16;
+
+    /// <summary>Arguments are written compactly as the JSON text OpenAI clients parse.</summary>
+    private static readonly JsonSerializerOptions ArgumentsJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     private readonly IChatClient _chat;
     private readonly GenerationQueue _queue;
     private readonly PromptBudget _budget;
@@ -120,11 +126,15 @@ public sealed partial class ChatCompletionsEndpoint
         var usage = ToUsage(response.Usage);
         string finish = ToFinishReason(response.FinishReason);
         LogCompleted(_logger, false, usage.PromptTokens, usage.CompletionTokens, finish);
+        var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
+        var message = calls.Count > 0
+            ? new AssistantMessage(response.Text.Length > 0 ? response.Text : null, calls)
+            : new AssistantMessage(response.Text);
         var body = new ChatCompletionResponse(
             response.ResponseId ?? NewId(),
             (response.CreatedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(),
             response.ModelId ?? _modelId,
-            [new ChatChoice(0, new AssistantMessage(response.Text), finish)],
+            [new ChatChoice(0, message, finish)],
             usage);
         await http.Response.WriteAsJsonAsync(body, ApiJson.Options, cancellationToken);
     }
@@ -148,6 +158,7 @@ public sealed partial class ChatCompletionsEndpoint
         {
             await WriteEventAsync(http, new ChatCompletionChunk(id, created, _modelId, [new ChunkChoice(0, new ChunkDelta("assistant", ""), null)], null), cancellationToken);
             UsageDto? usage = null;
+            int toolIndex = 0;
             await foreach (var update in updates.WithCancellation(cancellationToken))
             {
                 if (update.RawRepresentation is GenerationUpdate raw)
@@ -165,9 +176,28 @@ public sealed partial class ChatCompletionsEndpoint
 
                 string? finish = update.FinishReason is { } reason ? ToFinishReason(reason) : null;
                 string text = update.Text;
-                if (text.Length > 0 || finish is not null)
+                var calls = update.Contents.OfType<FunctionCallContent>().ToList();
+                if (text.Length > 0 || (finish is not null && calls.Count == 0))
                 {
-                    await WriteEventAsync(http, new ChatCompletionChunk(id, created, _modelId, [new ChunkChoice(0, new ChunkDelta(null, text.Length > 0 ? text : null), finish)], null), cancellationToken);
+                    await WriteEventAsync(http, new ChatCompletionChunk(id, created, _modelId, [new ChunkChoice(0, new ChunkDelta(null, text.Length > 0 ? text : null), calls.Count == 0 ? finish : null)], null), cancellationToken);
+                }
+
+                // Each call as OpenAI streams it: id, type and name first, then the arguments text in pieces.
+                for (int i = 0; i < calls.Count; i++)
+                {
+                    var call = ToToolCall(calls[i]);
+                    await WriteToolDeltaAsync(http, id, created, new ToolCallDelta(toolIndex, call.Id, "function", new FunctionCallDto { Name = call.Function!.Name, Arguments = "" }), cancellationToken);
+                    foreach (string piece in Pieces(call.Function.Arguments!, ArgumentsChunkChars))
+                    {
+                        await WriteToolDeltaAsync(http, id, created, new ToolCallDelta(toolIndex, null, null, new FunctionCallDto { Arguments = piece }), cancellationToken);
+                    }
+
+                    toolIndex++;
+                }
+
+                if (finish is not null && calls.Count > 0)
+                {
+                    await WriteEventAsync(http, new ChatCompletionChunk(id, created, _modelId, [new ChunkChoice(0, new ChunkDelta(null, null), finish)], null), cancellationToken);
                 }
 
                 if (finish is not null)
@@ -200,6 +230,28 @@ public sealed partial class ChatCompletionsEndpoint
         await body.FlushAsync(cancellationToken);
     }
 
+    private Task WriteToolDeltaAsync(HttpContext http, string id, long created, ToolCallDelta delta, CancellationToken cancellationToken) =>
+        WriteEventAsync(http, new ChatCompletionChunk(id, created, _modelId, [new ChunkChoice(0, new ChunkDelta(null, null, [delta]), null)], null), cancellationToken);
+
+    private static ToolCallDto ToToolCall(FunctionCallContent call) => new()
+    {
+        Id = call.CallId,
+        Type = "function",
+        Function = new FunctionCallDto
+        {
+            Name = call.Name,
+            Arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), ArgumentsJson),
+        },
+    };
+
+    private static IEnumerable<string> Pieces(string text, int size)
+    {
+        for (int i = 0; i < text.Length; i += size)
+        {
+            yield return text.Substring(i, Math.Min(size, text.Length - i));
+        }
+    }
+
     private static UsageDto ToUsage(UsageDetails? usage)
     {
         int input = (int)(usage?.InputTokenCount ?? 0);
@@ -207,7 +259,8 @@ public sealed partial class ChatCompletionsEndpoint
         return new UsageDto(input, output, input + output);
     }
 
-    private static string ToFinishReason(ChatFinishReason? reason) => reason == ChatFinishReason.Length ? "length" : "stop";
+    private static string ToFinishReason(ChatFinishReason? reason) =>
+        reason == ChatFinishReason.Length ? "length" : reason == ChatFinishReason.ToolCalls ? "tool_calls" : "stop";
 
     private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
 

@@ -66,11 +66,19 @@ public sealed class ChatCompletionRequest
     [JsonPropertyName("presence_penalty")]
     public float? PresencePenalty { get; set; }
 
-    /// <summary>Tools; not supported (a non-empty list is refused).</summary>
+    /// <summary>Functions the model may call: <c>[{"type": "function", "function": {"name", "description", "parameters"}}]</c>.</summary>
     [JsonPropertyName("tools")]
     public JsonElement Tools { get; set; }
 
-    /// <summary>Response format; only <c>text</c> is supported.</summary>
+    /// <summary><c>none</c>, <c>auto</c>, <c>required</c> or <c>{"type": "function", "function": {"name": ...}}</c>.</summary>
+    [JsonPropertyName("tool_choice")]
+    public JsonElement ToolChoice { get; set; }
+
+    /// <summary>Whether one answer may hold several calls (default: as the model family allows).</summary>
+    [JsonPropertyName("parallel_tool_calls")]
+    public bool? ParallelToolCalls { get; set; }
+
+    /// <summary><c>text</c>, <c>json_object</c> or <c>json_schema</c> (<c>{"json_schema": {"name", "schema", "strict"}}</c>).</summary>
     [JsonPropertyName("response_format")]
     public JsonElement ResponseFormat { get; set; }
 }
@@ -82,9 +90,45 @@ public sealed class ChatMessageDto
     [JsonPropertyName("role")]
     public string? Role { get; set; }
 
-    /// <summary>A string, or an array of <c>{"type":"text","text":...}</c> parts.</summary>
+    /// <summary>A string, or an array of <c>{"type":"text","text":...}</c> parts; may be null on an assistant message with tool calls.</summary>
     [JsonPropertyName("content")]
     public JsonElement Content { get; set; }
+
+    /// <summary>On an assistant message: the calls it made.</summary>
+    [JsonPropertyName("tool_calls")]
+    public List<ToolCallDto?>? ToolCalls { get; set; }
+
+    /// <summary>On a tool message: the id of the call it answers.</summary>
+    [JsonPropertyName("tool_call_id")]
+    public string? ToolCallId { get; set; }
+}
+
+/// <summary>One call of an assistant message, in a request or a response.</summary>
+public sealed class ToolCallDto
+{
+    /// <summary>The call id.</summary>
+    [JsonPropertyName("id")]
+    public string? Id { get; set; }
+
+    /// <summary>Always <c>function</c>.</summary>
+    [JsonPropertyName("type")]
+    public string? Type { get; set; }
+
+    /// <summary>The function and its arguments.</summary>
+    [JsonPropertyName("function")]
+    public FunctionCallDto? Function { get; set; }
+}
+
+/// <summary>A function call: its name and its arguments as a JSON object in a string, as OpenAI sends them.</summary>
+public sealed class FunctionCallDto
+{
+    /// <summary>The function name.</summary>
+    [JsonPropertyName("name")]
+    public string? Name { get; set; }
+
+    /// <summary>The arguments object as JSON text.</summary>
+    [JsonPropertyName("arguments")]
+    public string? Arguments { get; set; }
 }
 
 /// <summary>Streaming options.</summary>

@@ -25,8 +25,10 @@ public sealed record ChatChoice(
     [property: JsonPropertyName("message")] AssistantMessage Message,
     [property: JsonPropertyName("finish_reason")] string FinishReason);
 
-/// <summary>The assistant's message.</summary>
-public sealed record AssistantMessage([property: JsonPropertyName("content")] string Content)
+/// <summary>The assistant's message: its text (null when it only calls tools) and its tool calls.</summary>
+public sealed record AssistantMessage(
+    [property: JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content,
+    [property: JsonPropertyName("tool_calls")] IReadOnlyList<ToolCallDto>? ToolCalls = null)
 {
     /// <summary>Always <c>assistant</c>.</summary>
     [JsonPropertyName("role")]
@@ -58,10 +60,21 @@ public sealed record ChunkChoice(
     [property: JsonPropertyName("delta")] ChunkDelta Delta,
     [property: JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary>New text (and, in the first chunk, the role).</summary>
+/// <summary>New text (and, in the first chunk, the role), or a piece of a tool call.</summary>
 public sealed record ChunkDelta(
     [property: JsonPropertyName("role")] string? Role,
-    [property: JsonPropertyName("content")] string? Content);
+    [property: JsonPropertyName("content")] string? Content,
+    [property: JsonPropertyName("tool_calls")] IReadOnlyList<ToolCallDelta>? ToolCalls = null);
+
+/// <summary>
+/// A streamed piece of a tool call, in OpenAI's shape: the first piece of call <see cref="Index"/> carries its id, type and
+/// function name, later pieces carry chunks of the arguments text.
+/// </summary>
+public sealed record ToolCallDelta(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("id")] string? Id,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("function")] FunctionCallDto Function);
 
 /// <summary><c>GET /v1/models</c>.</summary>
 public sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelCard> Data)

@@ -67,11 +67,16 @@ public static class ChatRequestMapper
             throw ApiException.BadRequest(maxParam, $"{maxParam} must be between 1 and {maxCompletionTokens} on this server; got {max}.");
         }
 
-        CheckTools(request.Tools);
-        CheckResponseFormat(request.ResponseFormat);
+        var tools = ToolRequestMapper.MapTools(request.Tools);
+        var toolMode = ToolRequestMapper.MapToolChoice(request.ToolChoice, tools);
+        var responseFormat = ToolRequestMapper.MapResponseFormat(request.ResponseFormat);
 
         var options = new ChatOptions
         {
+            Tools = tools,
+            ToolMode = toolMode,
+            AllowMultipleToolCalls = request.ParallelToolCalls,
+            ResponseFormat = responseFormat,
             ModelId = servedModelId,
             Temperature = request.Temperature,
             TopP = request.TopP,
@@ -107,46 +112,6 @@ public static class ChatRequestMapper
         return adapters.Contains(name) ? name : null;
     }
 
-    private static void CheckTools(JsonElement tools)
-    {
-        switch (tools.ValueKind)
-        {
-            case JsonValueKind.Undefined or JsonValueKind.Null:
-                return;
-            case JsonValueKind.Array when tools.GetArrayLength() == 0:
-                return;
-            case JsonValueKind.Array:
-                throw ApiException.BadRequest("tools", "tools are not supported by this server: remove them (tool calling is not implemented for local models yet).", "unsupported_parameter");
-            default:
-                throw ApiException.BadRequest("tools", $"tools must be an array of tool definitions; got a {Kind(tools)}.");
-        }
-    }
-
-    private static void CheckResponseFormat(JsonElement format)
-    {
-        if (format.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return;
-        }
-
-        if (format.ValueKind != JsonValueKind.Object)
-        {
-            throw ApiException.BadRequest("response_format", $"response_format must be an object such as {{\"type\": \"text\"}}; got a {Kind(format)}.");
-        }
-
-        if (!format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-        {
-            throw ApiException.BadRequest("response_format.type", "response_format.type must be a string; only 'text' is supported.");
-        }
-
-        if (type.GetString() != "text")
-        {
-            throw ApiException.BadRequest("response_format", $"response_format '{type.GetString()}' is not supported: only 'text' is.", "unsupported_parameter");
-        }
-    }
-
-    private static string Kind(JsonElement value) => value.ValueKind.ToString().ToLowerInvariant();
-
     private static List<ChatMessage> MapMessages(List<ChatMessageDto?>? messages)
     {
         if (messages is null || messages.Count == 0)
@@ -164,10 +129,31 @@ public static class ChatRequestMapper
                 "system" or "developer" => ChatRole.System,
                 "user" => ChatRole.User,
                 "assistant" => ChatRole.Assistant,
-                null => throw ApiException.BadRequest($"{param}.role", $"{param}.role is required: one of system, developer, user, assistant.", "missing_required_parameter"),
-                _ => throw ApiException.BadRequest($"{param}.role", $"{param}.role '{message.Role}' is not supported: use system, developer, user or assistant."),
+                "tool" => ChatRole.Tool,
+                null => throw ApiException.BadRequest($"{param}.role", $"{param}.role is required: one of system, developer, user, assistant, tool.", "missing_required_parameter"),
+                _ => throw ApiException.BadRequest($"{param}.role", $"{param}.role '{message.Role}' is not supported: use system, developer, user, assistant or tool."),
             };
-            result.Add(new ChatMessage(role, ReadContent(message.Content, $"{param}.content")));
+            if (role == ChatRole.Tool)
+            {
+                string callId = message.ToolCallId is { Length: > 0 } id ? id
+                    : throw ApiException.BadRequest($"{param}.tool_call_id", $"{param}.tool_call_id is required on a tool message.", "missing_required_parameter");
+                result.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(callId, ReadContent(message.Content, $"{param}.content"))]));
+            }
+            else if (role == ChatRole.Assistant && message.ToolCalls is { Count: > 0 } calls)
+            {
+                var contents = new List<AIContent>();
+                if (message.Content.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null) && ReadContent(message.Content, $"{param}.content") is { Length: > 0 } text)
+                {
+                    contents.Add(new TextContent(text));
+                }
+
+                contents.AddRange(ToolRequestMapper.MapCalls(calls, param));
+                result.Add(new ChatMessage(ChatRole.Assistant, contents));
+            }
+            else
+            {
+                result.Add(new ChatMessage(role, ReadContent(message.Content, $"{param}.content")));
+            }
         }
 
         return result;

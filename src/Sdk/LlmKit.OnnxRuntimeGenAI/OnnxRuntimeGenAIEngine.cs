@@ -268,6 +268,12 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
             throw new NotSupportedException($"NumBeams (num_beams) = {options.NumBeams}: LlmKit's onnxruntime-genai engine streams one sequence and does not run beam search; use LlmKit's own engine for beam search, or NumBeams = 1.");
         }
 
+        if (options.Constraint is not null)
+        {
+            // The 0.20.0 packages are built without the guidance (llguidance) backend, and the managed API has no logits hook to mask.
+            throw new NotSupportedException($"Constraint ({options.Constraint.Description}): LlmKit's onnxruntime-genai engine cannot constrain decoding (ChatOptions.ResponseFormat JSON, SK response_format); use LlmKit's own engine (Engine: LlmKit), or remove it.");
+        }
+
         return options.WithDefaultsFrom(Config.Search);
     }
 

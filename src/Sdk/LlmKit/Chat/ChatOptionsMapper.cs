@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LlmKit.Chat.Templates;
+using LlmKit.Chat.Tools;
 using LlmKit.Generation;
 using Microsoft.Extensions.AI;
 
@@ -46,16 +47,6 @@ internal static class ChatOptionsMapper
             return null;
         }
 
-        if (options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode)
-        {
-            throw new NotSupportedException("ChatOptions.Tools: OnnxChatClient does not support tool calling yet; remove the tools or set ToolMode to None.");
-        }
-
-        if (options.ResponseFormat is ChatResponseFormatJson)
-        {
-            throw new NotSupportedException("ChatOptions.ResponseFormat: OnnxChatClient does not support constrained JSON output yet; use ChatResponseFormat.Text.");
-        }
-
         var extra = options.AdditionalProperties;
         return new GenerationOptions
         {
@@ -77,6 +68,7 @@ internal static class ChatOptionsMapper
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
             PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
             Adapter = ReadString(extra, Adapter),
+            Constraint = ResponseFormatConstraints.From(options.ResponseFormat),
         };
     }
 
@@ -85,6 +77,7 @@ internal static class ChatOptionsMapper
     {
         ArgumentNullException.ThrowIfNull(messages);
         var result = new List<ChatTemplateMessage>();
+        var callNames = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var message in messages)
         {
             if (message is null)
@@ -94,13 +87,21 @@ internal static class ChatOptionsMapper
 
             foreach (var content in message.Contents)
             {
-                if (content is not TextContent and not TextReasoningContent and not UsageContent)
+                if (content is not TextContent and not TextReasoningContent and not UsageContent and not FunctionCallContent and not FunctionResultContent)
                 {
-                    throw new NotSupportedException($"Message content of type {content.GetType().Name} is not supported by OnnxChatClient (text only).");
+                    throw new NotSupportedException($"Message content of type {content.GetType().Name} is not supported by OnnxChatClient (text, function calls and function results only).");
                 }
             }
 
-            result.Add(new ChatTemplateMessage(ToTemplateRole(message.Role), message.Text));
+            if (message.Role == ChatRole.Tool)
+            {
+                result.AddRange(ChatToolMapper.ToToolMessages(message, callNames));
+                continue;
+            }
+
+            var calls = ChatToolMapper.ToTemplateCalls(message);
+            calls?.ForEach(call => callNames[call.Id] = call.Name);
+            result.Add(new ChatTemplateMessage(ToTemplateRole(message.Role), message.Text) { ToolCalls = calls });
         }
 
         if (!string.IsNullOrEmpty(instructions))
@@ -136,12 +137,25 @@ internal static class ChatOptionsMapper
             return ChatTemplateRole.Assistant;
         }
 
-        throw new NotSupportedException($"Chat role '{role}' is not supported by OnnxChatClient (system, user and assistant only).");
+        if (role == ChatRole.Tool)
+        {
+            return ChatTemplateRole.Tool;
+        }
+
+        throw new NotSupportedException($"Chat role '{role}' is not supported by OnnxChatClient (system, user, assistant and tool only).");
     }
+
+    /// <summary>The finish reason of a response whose constraint (response format) allowed no token: the output is incomplete.</summary>
+    public static readonly ChatFinishReason ConstraintUnsatisfiable = new("constraint_unsatisfiable");
+
+    /// <summary>The finish reason of an answer: <see cref="ChatFinishReason.ToolCalls"/> when it holds calls.</summary>
+    public static ChatFinishReason ToFinishReason(GenerationFinishReason reason, bool hasToolCalls) =>
+        hasToolCalls ? ChatFinishReason.ToolCalls : ToFinishReason(reason);
 
     public static ChatFinishReason ToFinishReason(GenerationFinishReason reason) => reason switch
     {
         GenerationFinishReason.MaxNewTokens or GenerationFinishReason.ContextLength => ChatFinishReason.Length,
+        GenerationFinishReason.ConstraintUnsatisfiable => ConstraintUnsatisfiable,
         _ => ChatFinishReason.Stop,
     };
 

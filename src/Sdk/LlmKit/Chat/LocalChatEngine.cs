@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LlmKit.Chat.Templates;
+using LlmKit.Chat.Tools;
 using LlmKit.Generation;
 using LlmKit.Models;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,8 @@ internal sealed partial class LocalChatEngine
             LogTemplateFallback(logger, fallbackReason);
         }
 
+        // A folder (Jinja) template is told by its markers; a built-in family by its kind.
+        ToolFormat = options.ToolCallFormat ?? ToolCallFormats.For(Template.Kind) ?? ToolCallFormats.Detect(engine.Tokenizer.Config.ChatTemplate);
         ModelId = string.IsNullOrWhiteSpace(options.ModelId) ? engine.ModelId : options.ModelId;
         Defaults = options.DefaultGeneration ?? new GenerationOptions();
         Defaults.Validate();
@@ -41,9 +44,18 @@ internal sealed partial class LocalChatEngine
 
     public string ModelId { get; }
 
+    /// <summary>How the model writes function calls; null when the template has no known format.</summary>
+    public ToolCallFormat? ToolFormat { get; }
+
     public GenerationOptions Defaults { get; }
 
     public int[] EncodeChat(IReadOnlyList<ChatTemplateMessage> messages) => ChatPromptEncoder.Encode(Engine.Tokenizer, Template.Render(messages));
+
+    /// <summary>Renders with tools (offered in <paramref name="tools"/>, or calls and results in the history) and encodes.</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatTemplateMessage> messages, ToolRequest? tools) =>
+        tools is null && !messages.Any(m => m.Role == ChatTemplateRole.Tool || m.ToolCalls is { Count: > 0 })
+            ? EncodeChat(messages)
+            : ChatPromptEncoder.Encode(Engine.Tokenizer, Template.Render(messages, new ChatTemplateRenderOptions { Tools = tools?.Tools }));
 
     public int[] EncodeRaw(string prompt) => Engine.Tokenizer.Encode(prompt);
 
@@ -75,6 +87,7 @@ internal sealed partial class LocalChatEngine
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
             PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
             Adapter = request.Adapter ?? Defaults.Adapter,
+            Constraint = request.Constraint ?? Defaults.Constraint,
         };
         merged.Validate();
         return merged;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmKit.Chat.Templates;
+using LlmKit.Chat.Tools;
 using LlmKit.Generation;
 using LlmKit.Models;
 using Microsoft.Extensions.AI;
@@ -17,8 +18,16 @@ namespace LlmKit.Chat;
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: Temperature, TopP, TopK, MaxOutputTokens (new tokens), StopSequences, Seed,
 /// FrequencyPenalty, PresencePenalty; <c>repetition_penalty</c>, <c>min_p</c> and <c>no_repeat_ngram_size</c> through
-/// AdditionalProperties; Instructions extend the leading system message (or become one). Tools and JSON response formats
-/// throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
+/// AdditionalProperties; Instructions extend the leading system message (or become one). ResponseFormat
+/// <see cref="ChatResponseFormat.Json"/> and <see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>
+/// constrain decoding (<see cref="Generation.GenerationOptions.Constraint"/>), so <c>GetResponseAsync&lt;T&gt;</c> gets
+/// parseable, schema-valid JSON. Tools (<see cref="AIFunctionDeclaration"/>s) with
+/// ToolMode Auto / RequireAny / RequireSpecific / None and AllowMultipleToolCalls: the template renders them in the family's format
+/// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), decoding is constrained to text or well-formed calls whose arguments match
+/// each function's schema, the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
+/// and <see cref="FunctionResultContent"/>s in role Tool messages go back to the model; compose with <c>UseFunctionInvocation()</c>.
+/// Streaming holds back text that may start a call and emits each call whole as soon as its JSON object is complete. Tools and a JSON response
+/// format in one request throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
 /// </remarks>
@@ -69,19 +78,20 @@ public sealed class OnnxChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, settings) = Prepare(messages, options);
+        var (prompt, settings, tools) = Prepare(messages, options);
         var result = await Engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
 
         // A beam search's num_return_sequences sequences come back as that many assistant messages, best first.
         List<ChatMessage> replies = result.Sequences.Count > 1
             ? [.. result.Sequences.Select(s => new ChatMessage(ChatRole.Assistant, s.Text) { RawRepresentation = s })]
-            : [new ChatMessage(ChatRole.Assistant, result.Text)];
+            : [Reply(result.Text, tools)];
+        bool called = replies.Any(r => r.Contents.Any(c => c is FunctionCallContent));
         return new ChatResponse(replies)
         {
             ModelId = ModelId,
             ResponseId = NewId(),
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason),
+            FinishReason = ChatOptionsMapper.ToFinishReason(result.FinishReason, called),
             Usage = Usage(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount),
             RawRepresentation = result,
         };
@@ -92,8 +102,8 @@ public sealed class OnnxChatClient : IChatClient
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         // Validate eagerly so bad arguments throw at the call.
-        var (prompt, settings) = Prepare(messages, options);
-        return Stream(prompt, settings, cancellationToken);
+        var (prompt, settings, tools) = Prepare(messages, options);
+        return Stream(prompt, settings, tools, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -133,26 +143,71 @@ public sealed class OnnxChatClient : IChatClient
     {
     }
 
-    private (int[] Prompt, GenerationOptions Settings) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (int[] Prompt, GenerationOptions Settings, ToolRequest? Tools) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var settings = Engine.Merge(ChatOptionsMapper.ToGenerationOptions(options));
-        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages, options?.Instructions));
-        return (prompt, settings);
+        var tools = ChatToolMapper.ToToolRequest(options, Engine.ToolFormat, Template.Kind);
+        var settings = Engine.Merge(ToolConstraints.Apply(ChatOptionsMapper.ToGenerationOptions(options), tools));
+        int[] prompt = Engine.EncodeChat(ChatOptionsMapper.ToTemplateMessages(messages, options?.Instructions), tools);
+        return (prompt, settings, tools);
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> Stream(int[] prompt, GenerationOptions settings, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The assistant message of an answer: text, or text and calls when tools were offered.</summary>
+    private static ChatMessage Reply(string text, ToolRequest? tools) =>
+        tools is null ? new ChatMessage(ChatRole.Assistant, text) : new ChatMessage(ChatRole.Assistant, ChatToolMapper.ToContents(tools.Format.Parse(text)));
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(int[] prompt, GenerationOptions settings, ToolRequest? tools, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string responseId = NewId();
         var created = DateTimeOffset.UtcNow;
+
+        // With tools, text that may be the start of a call is held back; each call is emitted whole as soon as its
+        // JSON object is complete, and whatever remains is parsed at the end.
+        var splitter = tools is null ? null : new ToolCallStreamSplitter(tools.Format);
+        int emittedCalls = 0;
         await foreach (var update in Engine.StreamAsync(prompt, settings, cancellationToken).ConfigureAwait(false))
         {
+            string text = splitter?.Push(update.Text) ?? update.Text;
+            if (update.FinishReason is null && splitter?.TakeCompletedCalls() is { Count: > 0 } completed)
+            {
+                var callContents = new List<AIContent>(completed.Count + 1);
+                if (text.Length > 0)
+                {
+                    callContents.Add(new TextContent(text));
+                }
+
+                callContents.AddRange(completed.Select(ChatToolMapper.ToFunctionCall));
+                emittedCalls += completed.Count;
+                yield return new ChatResponseUpdate(ChatRole.Assistant, callContents)
+                {
+                    ResponseId = responseId,
+                    MessageId = responseId,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    RawRepresentation = update,
+                };
+                continue;
+            }
+
             if (update.FinishReason is { } reason)
             {
-                var contents = new List<AIContent>(2);
-                if (update.Text.Length > 0)
+                var contents = new List<AIContent>(3);
+                if (text.Length > 0)
                 {
-                    contents.Add(new TextContent(update.Text));
+                    contents.Add(new TextContent(text));
+                }
+
+                bool called = emittedCalls > 0;
+                if (splitter is not null)
+                {
+                    var rest = splitter.Finish();
+                    if (rest.Text.Length > 0)
+                    {
+                        contents.Add(new TextContent(rest.Text));
+                    }
+
+                    contents.AddRange(rest.Calls.Skip(emittedCalls).Select(ChatToolMapper.ToFunctionCall));
+                    called |= rest.Calls.Count > 0;
                 }
 
                 contents.Add(new UsageContent(Usage(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount)));
@@ -162,13 +217,13 @@ public sealed class OnnxChatClient : IChatClient
                     MessageId = responseId,
                     ModelId = ModelId,
                     CreatedAt = created,
-                    FinishReason = ChatOptionsMapper.ToFinishReason(reason),
+                    FinishReason = ChatOptionsMapper.ToFinishReason(reason, called),
                     RawRepresentation = update,
                 };
             }
-            else if (update.Text.Length > 0)
+            else if (text.Length > 0)
             {
-                yield return new ChatResponseUpdate(ChatRole.Assistant, update.Text)
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text)
                 {
                     ResponseId = responseId,
                     MessageId = responseId,

@@ -18,6 +18,12 @@ public sealed class OnnxChatClientOptions
     /// <summary>The model id reported in responses and metadata. Default: the model folder's name.</summary>
     public string? ModelId { get; set; }
 
+    /// <summary>
+    /// How the model writes function calls; null (default) to use the template family's format
+    /// (<see cref="Tools.ToolCallFormats.For"/>). Set it for a custom template or a model fine-tuned on another format.
+    /// </summary>
+    public Tools.ToolCallFormat? ToolCallFormat { get; set; }
+
     /// <summary>Generation settings used where a request leaves a value unset (null values fall through to the folder's defaults).</summary>
     public GenerationOptions? DefaultGeneration { get; set; }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmKit.Chat.Templates;
+using LlmKit.Chat.Tools;
 using LlmKit.Generation;
 using LlmKit.Models;
 using ChatFinishReason = Microsoft.Extensions.AI.ChatFinishReason;
@@ -57,18 +58,50 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     public IReadOnlyDictionary<string, object?> Attributes => _attributes;
 
     /// <inheritdoc />
+    /// <remarks>With <see cref="PromptExecutionSettings.FunctionChoiceBehavior"/> the kernel's functions are offered in the model family's
+    /// tool format. With auto-invocation (the default) calls are invoked through <paramref name="kernel"/> (its auto-function-invocation
+    /// filters included), the call message and the results are added to <paramref name="chatHistory"/>, and the model is asked again
+    /// until it answers in text (at most 128 rounds); Required applies to the first request only. Without auto-invocation the answer's
+    /// calls come back as <see cref="Microsoft.SemanticKernel.FunctionCallContent"/> items (metadata FinishReason "ToolCalls").</remarks>
     public async Task<IReadOnlyList<ChatMessageContent>> GetChatMessageContentsAsync(ChatHistory chatHistory, PromptExecutionSettings? executionSettings = null, Kernel? kernel = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, settings) = PrepareChat(chatHistory, executionSettings);
-        var result = await _engine.GenerateAsync(prompt, settings, cancellationToken).ConfigureAwait(false);
-        return [.. result.Sequences.Select(s => new ChatMessageContent(AuthorRole.Assistant, s.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, s.TokenIds.Count, result.CachedPromptTokenCount, s.FinishReason)))];
+        var (settings, generation) = PrepareSettings(chatHistory, executionSettings);
+        for (int requestIndex = 0; ; requestIndex++)
+        {
+            var plan = KernelToolPlan.Create(settings.FunctionChoiceBehavior, chatHistory, kernel, requestIndex, _engine.ToolFormat, _engine.Template.Kind);
+            var prompt = EncodeHistory(chatHistory, plan?.Request);
+            var result = await _engine.GenerateAsync(prompt, _engine.Merge(ToolConstraints.Apply(generation, plan?.Request)), cancellationToken).ConfigureAwait(false);
+            if (plan is null || result.Sequences.Count > 1)
+            {
+                return [.. result.Sequences.Select(s => new ChatMessageContent(AuthorRole.Assistant, s.Text, _engine.ModelId, result, metadata: Metadata(result.PromptTokenCount, s.TokenIds.Count, result.CachedPromptTokenCount, s.FinishReason)))];
+            }
+
+            var parsed = plan.Request.Format.Parse(result.Text);
+            var calls = parsed.Calls.Select(KernelToolPlan.ToFunctionCall).ToList();
+            var message = AssistantMessage(parsed.Text, calls, result, Metadata(result.PromptTokenCount, result.GeneratedTokenCount, result.CachedPromptTokenCount, result.FinishReason, calls.Count > 0));
+            if (calls.Count == 0 || !plan.AutoInvoke)
+            {
+                return [message];
+            }
+
+            chatHistory.Add(message);
+            if (await KernelFunctionInvoker.InvokeAsync(plan, message, calls, chatHistory, RequireKernel(kernel), executionSettings, requestIndex, streaming: false, cancellationToken).ConfigureAwait(false))
+            {
+                return [chatHistory[^1]];
+            }
+        }
     }
 
     /// <inheritdoc />
+    /// <remarks>Function calling as in <see cref="GetChatMessageContentsAsync"/>: text that may start a call is held back, a round's calls
+    /// come whole in its last update (as <see cref="StreamingFunctionCallUpdateContent"/> items when not auto-invoked), and auto-invoked
+    /// rounds stream on until the text answer.</remarks>
     public IAsyncEnumerable<StreamingChatMessageContent> GetStreamingChatMessageContentsAsync(ChatHistory chatHistory, PromptExecutionSettings? executionSettings = null, Kernel? kernel = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, settings) = PrepareChat(chatHistory, executionSettings);
-        return StreamChat(prompt, settings, cancellationToken);
+        var (settings, generation) = PrepareSettings(chatHistory, executionSettings);
+        return settings.FunctionChoiceBehavior is null
+            ? StreamChat(EncodeHistory(chatHistory, null), _engine.Merge(generation), cancellationToken)
+            : StreamWithTools(chatHistory, settings, executionSettings, generation, kernel, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -86,31 +119,115 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
         return StreamText(tokens, settings, cancellationToken);
     }
 
-    private (int[] Prompt, GenerationOptions Settings) PrepareChat(ChatHistory chatHistory, PromptExecutionSettings? executionSettings)
+    private (OnnxGenAIPromptExecutionSettings Settings, GenerationOptions? Generation) PrepareSettings(ChatHistory chatHistory, PromptExecutionSettings? executionSettings)
     {
         ArgumentNullException.ThrowIfNull(chatHistory);
-        var settings = _engine.Merge(OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings).ToGenerationOptions());
-        var messages = new List<ChatTemplateMessage>(chatHistory.Count);
-        foreach (var message in chatHistory)
+        var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings);
+        var generation = settings.ToGenerationOptions();
+        _engine.Merge(generation); // validates eagerly, so bad settings throw at the call
+        return (settings, generation);
+    }
+
+    private int[] EncodeHistory(ChatHistory chatHistory, ToolRequest? tools) =>
+        _engine.EncodeChat(KernelFunctionInvoker.ToTemplateMessages(chatHistory, ToTemplateRole), tools);
+
+    private async IAsyncEnumerable<StreamingChatMessageContent> StreamWithTools(
+        ChatHistory chatHistory, OnnxGenAIPromptExecutionSettings settings, PromptExecutionSettings? executionSettings, GenerationOptions? generation,
+        Kernel? kernel, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (int requestIndex = 0; ; requestIndex++)
         {
-            foreach (var item in message.Items)
+            var plan = KernelToolPlan.Create(settings.FunctionChoiceBehavior, chatHistory, kernel, requestIndex, _engine.ToolFormat, _engine.Template.Kind);
+            var prompt = EncodeHistory(chatHistory, plan?.Request);
+            var merged = _engine.Merge(ToolConstraints.Apply(generation, plan?.Request));
+            if (plan is null)
             {
-                if (item is not TextContent)
+                await foreach (var update in StreamChat(prompt, merged, cancellationToken).ConfigureAwait(false))
                 {
-                    throw new NotSupportedException($"Chat message content of type {item.GetType().Name} is not supported by LlmKit's ONNX GenAI service (text only).");
+                    yield return update;
                 }
+
+                yield break;
             }
 
-            messages.Add(new ChatTemplateMessage(ToTemplateRole(message.Role), message.Content ?? ""));
+            var splitter = new ToolCallStreamSplitter(plan.Request.Format);
+            var text = new System.Text.StringBuilder();
+            List<Microsoft.SemanticKernel.FunctionCallContent> calls = [];
+            GenerationUpdate? last = null;
+            await foreach (var update in _engine.StreamAsync(prompt, merged, cancellationToken).ConfigureAwait(false))
+            {
+                string released = splitter.Push(update.Text);
+                text.Append(released);
+                if (update.FinishReason is null)
+                {
+                    if (released.Length > 0)
+                    {
+                        yield return new StreamingChatMessageContent(AuthorRole.Assistant, released, update, 0, _engine.ModelId);
+                    }
+
+                    continue;
+                }
+
+                last = update;
+                var rest = splitter.Finish();
+                calls = [.. rest.Calls.Select(KernelToolPlan.ToFunctionCall)];
+                string tail = released + rest.Text;
+                text.Append(rest.Text);
+                var final = new StreamingChatMessageContent(AuthorRole.Assistant, tail.Length > 0 ? tail : null, update, 0, _engine.ModelId,
+                    metadata: Metadata(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount, update.FinishReason.Value, calls.Count > 0));
+                for (int i = 0; i < calls.Count; i++)
+                {
+                    final.Items.Add(new StreamingFunctionCallUpdateContent(calls[i].Id, KernelToolPlan.ToolName(calls[i]), rest.Calls[i].ArgumentsJson, i));
+                }
+
+                yield return final;
+            }
+
+            if (calls.Count == 0 || !plan.AutoInvoke || last is null)
+            {
+                yield break;
+            }
+
+            var message = AssistantMessage(text.ToString(), calls, last,
+                Metadata(last.PromptTokenCount, last.GeneratedTokenCount, last.CachedPromptTokenCount, last.FinishReason!.Value, hasToolCalls: true));
+            chatHistory.Add(message);
+            if (await KernelFunctionInvoker.InvokeAsync(plan, message, calls, chatHistory, RequireKernel(kernel), executionSettings, requestIndex, streaming: true, cancellationToken).ConfigureAwait(false))
+            {
+                yield break;
+            }
+        }
+    }
+
+    private ChatMessageContent AssistantMessage(string text, IReadOnlyList<Microsoft.SemanticKernel.FunctionCallContent> calls, object innerContent, Dictionary<string, object?> metadata)
+    {
+        var items = new ChatMessageContentItemCollection();
+        if (text.Length > 0)
+        {
+            items.Add(new Microsoft.SemanticKernel.TextContent(text));
         }
 
-        return (_engine.EncodeChat(messages), settings);
+        foreach (var call in calls)
+        {
+            items.Add(call);
+        }
+
+        return new ChatMessageContent(AuthorRole.Assistant, items, _engine.ModelId, innerContent, metadata: metadata);
     }
+
+    private static Kernel RequireKernel(Kernel? kernel) => kernel ?? throw new ArgumentException(
+        "Execution setting 'function_choice_behavior' asks for auto-invocation, which needs the kernel: pass it to the call (kernel: ...) or set autoInvoke: false.", nameof(kernel));
 
     private (int[] Prompt, GenerationOptions Settings) PrepareText(string prompt, PromptExecutionSettings? executionSettings)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var settings = _engine.Merge(OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings).ToGenerationOptions());
+        var converted = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(executionSettings);
+        if (converted.FunctionChoiceBehavior is not null)
+        {
+            // Plain text generation has no template to show tools in; dropping the setting silently would hide that.
+            throw new NotSupportedException("Execution setting 'function_choice_behavior' applies to chat completion only; text generation cannot call functions.");
+        }
+
+        var settings = _engine.Merge(converted.ToGenerationOptions());
         return (_engine.EncodeRaw(prompt), settings);
     }
 
@@ -139,9 +256,9 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
     private static Dictionary<string, object?>? LastMetadata(GenerationUpdate update) =>
         update.FinishReason is { } reason ? Metadata(update.PromptTokenCount, update.GeneratedTokenCount, update.CachedPromptTokenCount, reason) : null;
 
-    private static Dictionary<string, object?> Metadata(int input, int output, int cached, GenerationFinishReason reason) => new()
+    private static Dictionary<string, object?> Metadata(int input, int output, int cached, GenerationFinishReason reason, bool hasToolCalls = false) => new()
     {
-        ["FinishReason"] = ChatOptionsMapper.ToFinishReason(reason).Value == ChatFinishReason.Length.Value ? "Length" : "Stop",
+        ["FinishReason"] = hasToolCalls ? "ToolCalls" : ChatOptionsMapper.ToFinishReason(reason).Value == ChatFinishReason.Length.Value ? "Length" : "Stop",
         ["InputTokenCount"] = input,
         ["OutputTokenCount"] = output,
         ["CachedInputTokenCount"] = cached,
@@ -165,6 +282,11 @@ public sealed class OnnxGenAIChatCompletionService : IChatCompletionService, ITe
             return ChatTemplateRole.Assistant;
         }
 
-        throw new NotSupportedException($"Chat role '{role}' is not supported by LlmKit's ONNX GenAI service (system, user and assistant only).");
+        if (role == AuthorRole.Tool)
+        {
+            return ChatTemplateRole.Tool;
+        }
+
+        throw new NotSupportedException($"Chat role '{role}' is not supported by LlmKit's ONNX GenAI service (system, user, assistant and tool only).");
     }
 }

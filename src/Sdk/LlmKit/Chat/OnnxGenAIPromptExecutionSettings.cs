@@ -14,14 +14,19 @@ namespace LlmKit.Chat;
 /// <para><c>max_tokens</c> counts NEW tokens only (the prompt does not count).</para>
 /// <para><c>min_tokens</c> is the fewest NEW tokens before end of sequence.</para>
 /// <para>Beam search: <c>num_beams</c>, <c>num_return_sequences</c> (returned as that many messages, best first),
-/// <c>length_penalty</c> and <c>early_stopping</c>, as onnxruntime-genai runs it. Function calling and any unknown name fail with <see cref="NotSupportedException"/> naming the setting: nothing is
+/// <c>length_penalty</c> and <c>early_stopping</c>, as onnxruntime-genai runs it. <c>function_choice_behavior</c> (Auto / Required / None) is carried out by
+/// <see cref="OnnxGenAIChatCompletionService"/> (it is not a generation setting). Any unknown name fails with <see cref="NotSupportedException"/> naming the setting: nothing is
 /// dropped silently. <c>diversity_penalty</c> must be 0 (no group beam search); <c>past_present_share_buffer</c> only
 /// concerns the KV memory layout, so it is accepted and has no effect.</para>
 /// <para>Not thread-safe while being modified; call <see cref="PromptExecutionSettings.Freeze"/> to share an instance.</para>
 /// </remarks>
 public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
 {
-    private static readonly JsonSerializerOptions ConversionOptions = new() { NumberHandling = JsonNumberHandling.AllowReadingFromString };
+    private static readonly JsonSerializerOptions ConversionOptions = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        Converters = { new TypeAsNullConverter() },
+    };
 
     private float? _temperature;
     private float? _topP;
@@ -43,6 +48,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     private float? _diversityPenalty;
     private bool? _earlyStopping;
     private bool? _pastPresentShareBuffer;
+    private object? _responseFormat;
 
     /// <summary>Sampling temperature, &gt;= 0 (0 = greedy).</summary>
     [JsonPropertyName("temperature")]
@@ -128,12 +134,22 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     public bool? PastPresentShareBuffer { get => _pastPresentShareBuffer; set => Set(ref _pastPresentShareBuffer, value); }
 
     /// <summary>
+    /// Structured output, as SK's OpenAI connector accepts it: <c>"json_object"</c> (any JSON value) or <c>"text"</c>; a
+    /// <see cref="Type"/> (its JSON schema, built as the OpenAI connector builds it: no additional properties, every
+    /// property required); a JSON schema as a <see cref="JsonElement"/>, <see cref="System.Text.Json.Nodes.JsonNode"/> or
+    /// JSON text, bare or wrapped as <c>{"type":"json_schema","json_schema":{"schema":...}}</c> (<c>{"type":"json_object"}</c>
+    /// also works); or an M.E.AI <see cref="Microsoft.Extensions.AI.ChatResponseFormat"/>. Decoding is then constrained so
+    /// the reply is valid (see <see cref="Generation.Constraints.OutputConstraint.JsonSchema(JsonElement)"/> for the schema subset).
+    /// </summary>
+    [JsonPropertyName("response_format")]
+    public object? ResponseFormat { get => _responseFormat; set => Set(ref _responseFormat, value); }
+
+    /// <summary>
     /// Converts any settings object into this type: this type is returned as is, others go through their JSON form, so
     /// snake_case names from a prompt template's <c>ExtensionData</c> land on the matching properties.
     /// </summary>
     /// <param name="executionSettings">Settings from a caller, a prompt template or a YAML function; null gives empty settings.</param>
     /// <exception cref="ArgumentException">A value has the wrong JSON type.</exception>
-    /// <exception cref="NotSupportedException">The settings ask for function calling.</exception>
     public static OnnxGenAIPromptExecutionSettings FromExecutionSettings(PromptExecutionSettings? executionSettings)
     {
         switch (executionSettings)
@@ -144,15 +160,28 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
                 return settings;
         }
 
-        if (executionSettings.FunctionChoiceBehavior is not null)
+        // The function choice behavior holds kernel function references that do not survive JSON: carry it over as is.
+        var behavior = executionSettings.FunctionChoiceBehavior;
+        var source = executionSettings;
+        if (behavior is not null)
         {
-            throw new NotSupportedException("Execution setting 'function_choice_behavior': LlmKit's ONNX GenAI services do not support function calling yet.");
+            source = executionSettings.Clone();
+            source.FunctionChoiceBehavior = null;
         }
 
         try
         {
-            string json = JsonSerializer.Serialize(executionSettings, executionSettings.GetType(), ConversionOptions);
-            return JsonSerializer.Deserialize<OnnxGenAIPromptExecutionSettings>(json, ConversionOptions) ?? new OnnxGenAIPromptExecutionSettings();
+            // A response format that is a Type or an object (OpenAI's settings allow both) does not survive JSON: carry it over as is.
+            object? responseFormat = executionSettings.GetType().GetProperty(nameof(ResponseFormat))?.GetValue(executionSettings);
+            string json = JsonSerializer.Serialize(source, source.GetType(), ConversionOptions);
+            var converted = JsonSerializer.Deserialize<OnnxGenAIPromptExecutionSettings>(json, ConversionOptions) ?? new OnnxGenAIPromptExecutionSettings();
+            converted.FunctionChoiceBehavior = behavior;
+            if (responseFormat is not null and not JsonElement)
+            {
+                converted.ResponseFormat = responseFormat;
+            }
+
+            return converted;
         }
         catch (JsonException ex)
         {
@@ -170,12 +199,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             throw new NotSupportedException(
                 $"Execution setting(s) {string.Join(", ", extra.Keys.Select(k => $"'{k}'"))} are not supported by LlmKit. Supported: temperature, top_p, top_k, min_p, " +
                 "max_tokens, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, seed, stop_sequences, do_sample, " +
-                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer, adapter.");
-        }
-
-        if (FunctionChoiceBehavior is not null)
-        {
-            throw new NotSupportedException("Execution setting 'function_choice_behavior': LlmKit's ONNX GenAI services do not support function calling yet.");
+                "num_beams (1), num_return_sequences (1), min_tokens, length_penalty, diversity_penalty, early_stopping, past_present_share_buffer, adapter, response_format.");
         }
 
         RequireAtLeast(NumBeams, 1, "num_beams");
@@ -217,6 +241,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
             Seed = Seed,
             StopSequences = StopSequences is { Count: > 0 } stops ? [.. stops] : null,
             Adapter = Adapter,
+            Constraint = ResponseFormatSetting.ToConstraint(ResponseFormat),
         };
 
         try
@@ -278,6 +303,7 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         EarlyStopping = EarlyStopping,
         PastPresentShareBuffer = PastPresentShareBuffer,
         Adapter = Adapter,
+        ResponseFormat = ResponseFormat,
     };
 
     private static void RequireAtLeast(int? value, int minimum, string name)
@@ -307,6 +333,20 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
         nameof(GenerationOptions.Adapter) => "adapter",
         _ => property ?? "settings",
     };
+
+    /// <summary>Writes <see cref="Type"/> values (an OpenAI settings' response format) as null; they are copied over separately.</summary>
+    private sealed class TypeAsNullConverter : JsonConverter<Type>
+    {
+        public override bool CanConvert(Type typeToConvert) => typeof(Type).IsAssignableFrom(typeToConvert);
+
+        public override Type? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            reader.Skip();
+            return null;
+        }
+
+        public override void Write(Utf8JsonWriter writer, Type value, JsonSerializerOptions options) => writer.WriteNullValue();
+    }
 
     private void Set<T>(ref T field, T value)
     {

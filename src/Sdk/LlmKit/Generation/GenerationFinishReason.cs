@@ -14,4 +14,11 @@ public enum GenerationFinishReason
 
     /// <summary>The sequence filled the model's max length.</summary>
     ContextLength,
+
+    /// <summary>
+    /// <see cref="GenerationOptions.Constraint"/> allowed no token at a step (no token of the vocabulary continues the
+    /// output, or another setting such as <see cref="GenerationOptions.MinNewTokens"/> removed the only ones); the output
+    /// ends there, incomplete.
+    /// </summary>
+    ConstraintUnsatisfiable,
 }

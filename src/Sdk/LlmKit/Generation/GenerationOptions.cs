@@ -72,6 +72,15 @@ public sealed record GenerationOptions
     /// </summary>
     public string? Adapter { get; init; }
 
+    /// <summary>
+    /// Constrained decoding: only tokens that keep the output inside this language may be chosen, end-of-sequence is
+    /// allowed exactly when the output is complete (and forced when nothing else may follow), and when the remaining
+    /// <see cref="MaxNewTokens"/> budget only just fits the shortest completion the generator steers to it, so a
+    /// generation whose budget allows ends complete. Null (the default) turns it off. Works with sampling, penalties and
+    /// <see cref="PromptLookup"/>; beam search and the onnxruntime-genai engine refuse it (NotSupportedException).
+    /// </summary>
+    public Constraints.OutputConstraint? Constraint { get; init; }
+
     /// <summary>Texts that end generation when produced; they are matched across token boundaries and never emitted.</summary>
     public IReadOnlyList<string>? StopSequences { get; init; }
 

@@ -1,3 +1,4 @@
+using LlmKit.Generation.Constraints;
 using LlmKit.Models;
 
 namespace LlmKit.Generation;
@@ -18,13 +19,16 @@ public sealed class Generator : IDisposable
     private readonly int[] _tokens;
     private readonly int[] _eos;
     private readonly PromptLookupDrafter? _drafter;
+    private readonly ConstraintMatcher? _constraint;
     private int _count;
+    private long _constraintTicks;             // Stopwatch ticks spent masking and advancing the constraint
     private int _pending;                      // tokens chosen by the last verification, at _tokens[_count..], not yet returned
     private bool _started;
     private bool _disposed;
 
-    internal Generator(OnnxGenAIModel model, ReadOnlySpan<int> prompt, GenerationOptions options, LogitsPipeline pipeline)
+    internal Generator(OnnxGenAIModel model, ReadOnlySpan<int> prompt, GenerationOptions options, LogitsPipeline pipeline, ConstraintMatcher? constraint = null)
     {
+        _constraint = constraint;
         Model = model;
         Options = options;
         _pipeline = pipeline;
@@ -85,7 +89,22 @@ public sealed class Generator : IDisposable
     /// <summary>Why generation ended; null while it goes on.</summary>
     public GenerationFinishReason? FinishReason { get; private set; }
 
-    /// <summary>Runs the model once and returns the next token (appended to <see cref="Tokens"/>).</summary>
+    /// <summary>
+    /// Time spent on <see cref="GenerationOptions.Constraint"/>: computing and applying token masks and advancing the
+    /// matcher (zero without a constraint). Benchmarks compare it with the decode step.
+    /// </summary>
+    public TimeSpan ConstraintTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _constraintTicks);
+
+    /// <summary>
+    /// Whether the output so far is complete under <see cref="GenerationOptions.Constraint"/> (true when there is none).
+    /// </summary>
+    public bool IsConstraintComplete => _constraint?.IsComplete ?? true;
+
+    /// <summary>
+    /// Runs the model once and returns the next token (appended to <see cref="Tokens"/>). With
+    /// <see cref="GenerationOptions.Constraint"/>, when no token is allowed it returns -1, appends nothing and ends
+    /// with <see cref="GenerationFinishReason.ConstraintUnsatisfiable"/>.
+    /// </summary>
     /// <exception cref="InvalidOperationException">Generation is already done.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (checked before each run; a long prefill is interrupted).</exception>
     public int GenerateNextToken(CancellationToken cancellationToken = default)
@@ -106,6 +125,11 @@ public sealed class Generator : IDisposable
         }
         else if (_drafter is not null && _started && SpeculativeStep(cancellationToken))
         {
+            if (_pending == 0)
+            {
+                return -1; // the constraint allowed nothing (FinishReason is set)
+            }
+
             _pending--;
             token = _tokens[_count++];
         }
@@ -126,7 +150,13 @@ public sealed class Generator : IDisposable
             }
 
             ModelRuns++;
-            token = _pipeline.Next(logits, new TokenHistory(Tokens, PromptLength));
+            token = Choose(logits, new TokenHistory(Tokens, PromptLength), MaxNewTokens - GeneratedCount);
+            if (token < 0)
+            {
+                FinishReason = GenerationFinishReason.ConstraintUnsatisfiable;
+                return -1;
+            }
+
             _tokens[_count++] = token;
         }
 
@@ -176,9 +206,16 @@ public sealed class Generator : IDisposable
         ModelRuns++;
         DraftedTokens += drafted;
         int chosen = 0;
+        int constraintState = _constraint?.State ?? 0;
         for (int i = 0; i <= drafted; i++)
         {
-            int token = _pipeline.Next(logits.Slice(i * vocab, vocab), new TokenHistory(_tokens.AsSpan(0, _count + i), PromptLength));
+            int token = Choose(logits.Slice(i * vocab, vocab), new TokenHistory(_tokens.AsSpan(0, _count + i), PromptLength), MaxNewTokens - GeneratedCount - i);
+            if (token < 0)
+            {
+                // No allowed token at this position: keep what was chosen before it; the next plain step reports it.
+                break;
+            }
+
             bool accepted = i < drafted && token == _tokens[_count + i];
             _tokens[_count + i] = token;
             chosen = i + 1;
@@ -193,12 +230,60 @@ public sealed class Generator : IDisposable
             }
         }
 
+        if (chosen == 0)
+        {
+            // Nothing chosen (the constraint allowed nothing at the first position): undo the run, end like a plain step.
+            _state.Truncate(before);
+            _constraint!.State = constraintState;
+            FinishReason = GenerationFinishReason.ConstraintUnsatisfiable;
+            _pending = 0;
+            return true;
+        }
+
         _drafter.Record(drafted, chosen - 1);
 
         // The cache keeps the fed last token and the accepted drafts before the last chosen token (fed next step).
         _state.Truncate(before + chosen);
         _pending = chosen;
         return true;
+    }
+
+    /// <summary>
+    /// Runs the pipeline on one position's logits and returns its token; with a constraint the logits are masked first
+    /// (budget-aware: <paramref name="remaining"/> tokens may still be generated, this one included) and the matcher
+    /// advances over the chosen token. Returns -1 when the constraint allows no token.
+    /// </summary>
+    private int Choose(Span<float> logits, TokenHistory history, int remaining)
+    {
+        if (_constraint is null)
+        {
+            return _pipeline.Next(logits, history);
+        }
+
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        int state = _constraint.State;
+        bool any = _constraint.ApplyMask(logits, state, remaining);
+        long masked = System.Diagnostics.Stopwatch.GetTimestamp();
+        _constraintTicks += masked - start;
+        if (!any)
+        {
+            return -1;
+        }
+
+        int token = _pipeline.Next(logits, history);
+        if (!_constraint.WasAllowed(token))
+        {
+            return -1; // a later processor (min new tokens) removed every allowed token
+        }
+
+        if (Array.IndexOf(_eos, token) < 0)
+        {
+            long before = System.Diagnostics.Stopwatch.GetTimestamp();
+            _constraint.State = _constraint.Next(state, token, Model.Tokenizer.TokenBytes(token));
+            _constraintTicks += System.Diagnostics.Stopwatch.GetTimestamp() - before;
+        }
+
+        return token;
     }
 
     /// <summary>Ends generation early with the given reason (used for stop sequences).</summary>

@@ -69,6 +69,11 @@ public static class TextGenerationExtensions
             throw new NotSupportedException("Stop sequences are not applied to beam search (beams are scored as whole token sequences); remove them or set NumBeams = 1.");
         }
 
+        if (options?.Constraint is not null)
+        {
+            throw new NotSupportedException("GenerationOptions.Constraint is not applied to beam search (beams would need one matcher each); remove it or set NumBeams = 1.");
+        }
+
         var clock = System.Diagnostics.Stopwatch.StartNew();
         return Task.Run(() =>
         {

@@ -34,7 +34,8 @@ public sealed partial class OnnxGenAIModel
     internal ITokenSource CreateTokenSource(ReadOnlySpan<int> promptTokens, GenerationOptions? options, CancellationToken cancellationToken)
     {
         var resolved = ResolveFor(promptTokens, options);
-        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null)
+        // Constraints keep per-sequence matcher state and adapters bind their own weights: those run on their own.
+        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null || resolved.Constraint is not null || resolved.Adapter is not null)
         {
             return new GeneratorTokenSource(CreateGenerator(promptTokens, options));
         }

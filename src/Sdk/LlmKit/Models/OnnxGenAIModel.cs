@@ -341,7 +341,8 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
                 $"num_beams is {resolved.NumBeams}{(options?.NumBeams is null ? " (search.num_beams in genai_config.json)" : "")}: a generator produces one sequence token by token; use BeamSearch (or GenerateAsync), or set NumBeams = 1.");
         }
 
-        return new Generator(this, promptTokens, resolved, CreatePipeline(resolved));
+        var matcher = resolved.Constraint is { } constraint ? new Generation.Constraints.ConstraintMatcher(GetConstraintAutomaton(constraint)) : null;
+        return new Generator(this, promptTokens, resolved, CreatePipeline(resolved), matcher);
     }
 
     /// <summary>
@@ -359,6 +360,11 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     public IReadOnlyList<BeamSequence> BeamSearch(ReadOnlySpan<int> promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var resolved = ResolveFor(promptTokens, options);
+        if (resolved.Constraint is not null)
+        {
+            throw new NotSupportedException("GenerationOptions.Constraint is not applied to beam search (beams would need one matcher each); remove it or set NumBeams = 1.");
+        }
+
         using var search = new BeamSearch(this, promptTokens, resolved);
         return search.Run(cancellationToken);
     }

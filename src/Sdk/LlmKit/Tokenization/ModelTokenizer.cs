@@ -13,11 +13,13 @@ public sealed class ModelTokenizer
 {
     private readonly TokenByteTable _bytes;
     private readonly bool _stripLeadingSpace;
+    private readonly Lazy<Generation.Constraints.TokenTrie> _trie;
 
     private ModelTokenizer(Tokenizer inner, TokenByteTable bytes, TokenizerConfig config, int bosTokenId, int[] eosTokenIds, bool addBos, bool stripLeadingSpace, string kind)
     {
         Inner = inner;
         _bytes = bytes;
+        _trie = new Lazy<Generation.Constraints.TokenTrie>(() => Generation.Constraints.TokenTrie.Build(bytes));
         Config = config;
         BosTokenId = bosTokenId;
         EosTokenIds = eosTokenIds;
@@ -44,6 +46,12 @@ public sealed class ModelTokenizer
     /// <summary>Which tokenizer was loaded: <c>sentencepiece</c> (tokenizer.model), <c>sentencepiece-json</c> (a SentencePiece-style
     /// BPE tokenizer.json with byte fallback) or <c>bpe-byte-level</c> (a byte-level BPE tokenizer.json).</summary>
     public string Kind { get; }
+
+    /// <summary>The tokens as a byte trie for constrained decoding; built on first use, then shared.</summary>
+    internal Generation.Constraints.TokenTrie TokenTrie => _trie.Value;
+
+    /// <summary>The UTF-8 bytes token <paramref name="id"/> stands for (empty for special tokens and ids outside the table).</summary>
+    internal ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];
 
     /// <summary>Number of token ids the byte table covers (the model's vocabulary size).</summary>
     public int VocabularySize => _bytes.Count;

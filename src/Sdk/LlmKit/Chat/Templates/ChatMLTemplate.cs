@@ -1,4 +1,5 @@
 using System.Text;
+using LlmKit.Chat.Tools;
 
 namespace LlmKit.Chat.Templates;
 
@@ -25,5 +26,13 @@ public sealed class ChatMLTemplate : IChatTemplate
 
         text.Append("<|im_start|>assistant\n");
         return new ChatPrompt(text.ToString(), AddBos: null);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With tools, calls or results: Qwen 2.5's tool form (<see cref="ToolCallFormats.Hermes"/>), the tools listed in the system turn.</remarks>
+    public ChatPrompt Render(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return ToolPrompts.RenderQwen(messages, options);
     }
 }

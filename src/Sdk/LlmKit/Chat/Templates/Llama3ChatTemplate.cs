@@ -1,4 +1,5 @@
 using System.Text;
+using LlmKit.Chat.Tools;
 
 namespace LlmKit.Chat.Templates;
 
@@ -25,5 +26,20 @@ public sealed class Llama3ChatTemplate : IChatTemplate
 
         text.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
         return new ChatPrompt(text.ToString(), AddBos: false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With tools, calls or results: Llama 3.1's template (<see cref="ToolCallFormats.Llama3Json"/>): the ipython environment header,
+    /// the tools in the first user message, results as role <c>ipython</c>, one call per assistant turn.</remarks>
+    public ChatPrompt Render(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (ToolPrompts.UsesTools(messages, options))
+        {
+            return ToolPrompts.RenderLlama31(messages, options);
+        }
+
+        var prompt = Render(messages);
+        return options.AddGenerationPrompt ? prompt : prompt with { Text = prompt.Text[..^"<|start_header_id|>assistant<|end_header_id|>\n\n".Length] };
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using LlmKit.Chat.Tools;
 
 namespace LlmKit.Chat.Templates;
 
@@ -34,5 +35,14 @@ public sealed class MistralChatTemplate : IChatTemplate
         }
 
         return new ChatPrompt(text.ToString(), AddBos: false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With tools, calls or results: Mistral-7B-Instruct-v0.3's template (<see cref="ToolCallFormats.Mistral"/>): tools before the
+    /// last user message, which also carries the system message; 9-character call ids. Mistral prompts have no separate generation prompt.</remarks>
+    public ChatPrompt Render(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return ToolPrompts.UsesTools(messages, options) ? ToolPrompts.RenderMistralV3(messages, options) : Render(messages);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using LlmKit.Chat.Tools;
 
 namespace LlmKit.Chat.Templates;
 
@@ -24,5 +25,14 @@ public sealed class Phi3ChatTemplate : IChatTemplate
 
         text.Append("<|assistant|>\n");
         return new ChatPrompt(text.ToString(), AddBos: null);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With tools: Phi-4-mini's tool block (<see cref="ToolCallFormats.Phi4"/>) in the system message, kept in this template's
+    /// <c>&lt;|role|&gt;\n</c> framing; tool results are rendered as role <c>tool</c>, as Phi-4-mini's template does.</remarks>
+    public ChatPrompt Render(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return ToolPrompts.RenderPhi4(messages, options);
     }
 }

@@ -1,3 +1,5 @@
+using LlmKit.Chat.Tools;
+
 namespace LlmKit.Chat.Templates;
 
 /// <summary>
@@ -25,5 +27,14 @@ public sealed class PlainTextTemplate : IChatTemplate
         }
 
         return new ChatPrompt(string.Join('\n', parts), AddBos: null);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With tools, calls or results: LlmKit's generic form (<see cref="ToolCallFormats.Generic"/>, documented in docs/chat.md).
+    /// There is no generation prompt to omit.</remarks>
+    public ChatPrompt Render(IReadOnlyList<ChatTemplateMessage> messages, ChatTemplateRenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return ToolPrompts.UsesTools(messages, options) ? ToolPrompts.RenderGeneric(messages, options) : Render(messages);
     }
 }
