@@ -56,13 +56,18 @@ public class StructuredOutputTests
     public async Task GetResponseAsync_of_a_primitive_uses_the_wrapped_schema()
     {
         IChatClient client = new OnnxChatClient(Model);
-        foreach (string prompt in ConstrainedGenerationTests.Prompts.Take(5))
+        foreach (string prompt in ConstrainedGenerationTests.Prompts)
         {
             // An array is not an object: M.E.AI wraps it as {"data": [...]} and unwraps the result.
             var response = await client.GetResponseAsync<PetKind[]>(prompt, new ChatOptions { Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 60 });
             Assert.True(response.TryGetResult(out var kinds), $"not a PetKind[]: {response.Text}");
             Assert.StartsWith("{\"data\":", response.Text.TrimStart(), StringComparison.Ordinal);
             Assert.NotNull(kinds);
+
+            // Unbounded schema integers stay within +-999,999,999, so an int[] always deserializes.
+            var numbers = await client.GetResponseAsync<int[]>(prompt, new ChatOptions { Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 60 });
+            Assert.True(numbers.TryGetResult(out var ints), $"not an int[]: {numbers.Text}");
+            Assert.NotNull(ints);
         }
     }
 
@@ -114,20 +119,57 @@ public class StructuredOutputTests
     }
 
     [Fact]
-    public async Task Choice_through_a_chat_client_is_always_in_the_set_and_regex_always_matches()
+    public async Task Regex_and_choice_through_MEAI_always_match()
     {
-        var client = new OnnxChatClient(Model);
-        string[] options = ["happy", "sad", "angry"];
-        var regex = new Regex(@"^(?:[a-z]{3,6}-\d{2})$", RegexOptions.ECMAScript);
+        IChatClient client = new OnnxChatClient(Model);
+        string[] options = ["happy", "sad", "very angry"];
+        var choice = OutputConstraint.Choice(options);
+        var code = OutputConstraint.Regex(@"[a-z]{3,6}-\d{2}");
         foreach (string prompt in ConstrainedGenerationTests.Prompts)
         {
-            var choice = await Model.GenerateAsync(prompt, new GenerationOptions { Temperature = 1f, Seed = prompt.Length, Constraint = OutputConstraint.Choice(options) });
-            Assert.Contains(choice.Text, options);
-            var code = await Model.GenerateAsync(prompt, new GenerationOptions { Temperature = 1f, Seed = prompt.Length, MaxNewTokens = 20, Constraint = OutputConstraint.Regex(@"[a-z]{3,6}-\d{2}") });
-            Assert.Matches(regex, code.Text);
-        }
+            var chosen = await client.GetResponseAsync(prompt, new ChatOptions
+            {
+                Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 20,
+                AdditionalProperties = new() { [ChatOptionsMapper.OutputConstraintKey] = choice },
+            });
+            Assert.Contains(chosen.Text, options);
+            Assert.Equal(ChatFinishReason.Stop, chosen.FinishReason);
 
-        Assert.NotNull(client);
+            var matched = await client.GetResponseAsync(prompt, new ChatOptions
+            {
+                Temperature = 1f, Seed = prompt.Length, MaxOutputTokens = 20,
+                AdditionalProperties = new() { [ChatOptionsMapper.OutputConstraintKey] = code },
+            });
+            Assert.Matches(new Regex(@"^(?:[a-z]{3,6}-\d{2})$"), matched.Text);
+        }
+    }
+
+    [Fact]
+    public async Task Regex_and_choice_through_SK_response_format_always_match()
+    {
+        var builder = Kernel.CreateBuilder();
+        builder.Services.AddSingleton<IChatCompletionService>(new OnnxGenAIChatCompletionService(Model));
+        var kernel = builder.Build();
+        string[] options = ["red", "green", "dark blue"];
+        var choice = OutputConstraint.Choice(options);
+        var date = OutputConstraint.Regex(@"(19|20)\d\d-(0[1-9]|1[0-2])-[0-2]\d");
+        foreach (string prompt in ConstrainedGenerationTests.Prompts)
+        {
+            var chosen = await kernel.InvokePromptAsync(prompt, new KernelArguments(new OnnxGenAIPromptExecutionSettings { Temperature = 1f, Seed = prompt.Length, MaxTokens = 20, ResponseFormat = choice }));
+            Assert.Contains(chosen.GetValue<string>(), options);
+
+            var matched = await kernel.InvokePromptAsync(prompt, new KernelArguments(new OnnxGenAIPromptExecutionSettings { Temperature = 1f, Seed = prompt.Length, MaxTokens = 20, ResponseFormat = date }));
+            Assert.Matches(new Regex(@"^(?:(19|20)\d\d-(0[1-9]|1[0-2])-[0-2]\d)$"), matched.GetValue<string>()!);
+        }
+    }
+
+    [Fact]
+    public async Task An_output_constraint_beside_a_json_response_format_is_refused()
+    {
+        IChatClient client = new OnnxChatClient(Model);
+        var options = new ChatOptions { ResponseFormat = ChatResponseFormat.Json, AdditionalProperties = new() { [ChatOptionsMapper.OutputConstraintKey] = OutputConstraint.Json() } };
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync("The cat", options));
+        Assert.Contains(ChatOptionsMapper.OutputConstraintKey, e.Message);
     }
 
     private static void AssertValid(Validator validator, string text)

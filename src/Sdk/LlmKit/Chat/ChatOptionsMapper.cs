@@ -40,6 +40,12 @@ internal static class ChatOptionsMapper
     /// <summary>See <see cref="RepetitionPenalty"/>: the name of a loaded LoRA adapter to run with (absent: the base model).</summary>
     public const string Adapter = "adapter";
 
+    /// <summary>
+    /// See <see cref="RepetitionPenalty"/>: an <see cref="Generation.Constraints.OutputConstraint"/> for the reply (a regex,
+    /// a choice...), for constraints a response format cannot express; not together with a JSON response format.
+    /// </summary>
+    public const string OutputConstraintKey = "output_constraint";
+
     public static GenerationOptions? ToGenerationOptions(ChatOptions? options)
     {
         if (options is null)
@@ -68,7 +74,7 @@ internal static class ChatOptionsMapper
             EarlyStopping = ReadBoolean(extra, EarlyStopping),
             PromptLookup = ReadSingle(extra, PromptLookupDraftTokens) is { } d && d != 0 ? new PromptLookupOptions { DraftTokens = checked((int)d) } : null,
             Adapter = ReadString(extra, Adapter),
-            Constraint = ResponseFormatConstraints.From(options.ResponseFormat),
+            Constraint = ReadConstraint(options),
         };
     }
 
@@ -158,6 +164,26 @@ internal static class ChatOptionsMapper
         GenerationFinishReason.ConstraintUnsatisfiable => ConstraintUnsatisfiable,
         _ => ChatFinishReason.Stop,
     };
+
+    private static Generation.Constraints.OutputConstraint? ReadConstraint(ChatOptions options)
+    {
+        if (options.AdditionalProperties?.TryGetValue(OutputConstraintKey, out object? value) is not true || value is null)
+        {
+            return ResponseFormatConstraints.From(options.ResponseFormat);
+        }
+
+        if (value is not Generation.Constraints.OutputConstraint constraint)
+        {
+            throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{OutputConstraintKey}\"] must be an OutputConstraint, not {value.GetType().Name}.", nameof(options));
+        }
+
+        if (options.ResponseFormat is ChatResponseFormatJson)
+        {
+            throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{OutputConstraintKey}\"] and a JSON ResponseFormat are both set; use one.", nameof(options));
+        }
+
+        return constraint;
+    }
 
     private static bool? ReadBoolean(AdditionalPropertiesDictionary? extra, string name)
     {

@@ -138,7 +138,8 @@ public sealed class OnnxGenAIPromptExecutionSettings : PromptExecutionSettings
     /// <see cref="Type"/> (its JSON schema, built as the OpenAI connector builds it: no additional properties, every
     /// property required); a JSON schema as a <see cref="JsonElement"/>, <see cref="System.Text.Json.Nodes.JsonNode"/> or
     /// JSON text, bare or wrapped as <c>{"type":"json_schema","json_schema":{"schema":...}}</c> (<c>{"type":"json_object"}</c>
-    /// also works); or an M.E.AI <see cref="Microsoft.Extensions.AI.ChatResponseFormat"/>. Decoding is then constrained so
+    /// also works); an M.E.AI <see cref="Microsoft.Extensions.AI.ChatResponseFormat"/>; or an LlmKit
+    /// <see cref="Generation.Constraints.OutputConstraint"/> (a regex, a choice...). Decoding is then constrained so
     /// the reply is valid (see <see cref="Generation.Constraints.OutputConstraint.JsonSchema(JsonElement)"/> for the schema subset).
     /// </summary>
     [JsonPropertyName("response_format")]

@@ -24,6 +24,7 @@ internal static class ResponseFormatSetting
     public static OutputConstraint? ToConstraint(object? value) => value switch
     {
         null => null,
+        OutputConstraint constraint => constraint,
         string text => FromText(text),
         JsonElement element => FromElement(element),
         JsonNode node => FromElement(JsonSerializer.SerializeToElement(node)),
@@ -31,7 +32,7 @@ internal static class ResponseFormatSetting
             Nullable.GetUnderlyingType(type) ?? type, serializerOptions: AIJsonUtilities.DefaultOptions, inferenceOptions: TypeSchemaOptions)),
         ChatResponseFormat format => ResponseFormatConstraints.From(format),
         _ => throw new ArgumentException(
-            $"Execution setting 'response_format' of type {value.GetType().Name} is not supported: use \"json_object\", \"text\", a Type, a JSON schema (JsonElement, JsonNode or text) or a ChatResponseFormat.", "response_format"),
+            $"Execution setting 'response_format' of type {value.GetType().Name} is not supported: use \"json_object\", \"text\", a Type, a JSON schema (JsonElement, JsonNode or text), a ChatResponseFormat or an OutputConstraint.", "response_format"),
     };
 
     private static OutputConstraint? FromText(string text)

@@ -279,7 +279,7 @@ public sealed class Generator : IDisposable
         if (Array.IndexOf(_eos, token) < 0)
         {
             long before = System.Diagnostics.Stopwatch.GetTimestamp();
-            _constraint.State = _constraint.Next(state, token, Model.Tokenizer.TokenBytes(token));
+            _constraint.State = _constraint.Next(state, Model.Tokenizer.TokenBytes(token));
             _constraintTicks += System.Diagnostics.Stopwatch.GetTimestamp() - before;
         }
 

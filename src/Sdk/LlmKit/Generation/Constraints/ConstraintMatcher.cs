@@ -56,8 +56,8 @@ internal sealed class ConstraintMatcher
     /// <summary>Whether <paramref name="token"/> was allowed by the last <see cref="ApplyMask"/>.</summary>
     public bool WasAllowed(int token) => (uint)token < (uint)(_allowed.Length * 64) && (_allowed[token >> 6] & (1UL << (token & 63))) != 0;
 
-    /// <summary>The state after <paramref name="token"/>'s bytes (end-of-sequence and byte-less tokens keep the state); -1 when they leave the language.</summary>
-    public int Next(int state, int token, ReadOnlySpan<byte> bytes) => _automaton.Advance(state, bytes);
+    /// <summary>The state after a token's <paramref name="bytes"/>; -1 when they leave the language.</summary>
+    public int Next(int state, ReadOnlySpan<byte> bytes) => _automaton.Advance(state, bytes);
 
     internal static void Apply(Span<float> logits, ReadOnlySpan<ulong> allowed, ref float[] saved)
     {

@@ -218,7 +218,12 @@ internal sealed class JsonSchemaCompiler
             max = Math.Min(max ?? long.MaxValue, exMax - 1);
         }
 
-        return min is null && max is null ? ConstraintCompiler.Integer(b) : IntegerRange.Build(b, min, max);
+        // A missing bound becomes +-(10^9 - 1), so the value fits a .NET int (System.Text.Json's schema for int has no
+        // range): a tiny model would otherwise write digits until the budget ends. A bound beyond it is kept as given.
+        const long IntLimit = 999_999_999;
+        min ??= Math.Min(-IntLimit, max ?? -IntLimit);
+        max ??= Math.Max(IntLimit, min.Value);
+        return IntegerRange.Build(b, min, max);
     }
 
     private static long? Bound(JsonElement schema, string keyword, string path, bool ceiling)

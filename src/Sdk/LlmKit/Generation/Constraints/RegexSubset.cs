@@ -35,13 +35,12 @@ internal static class RegexSubset
 
         public RegexNode ParseAll()
         {
-            string body = pattern;
-            if (body.StartsWith('^'))
+            if (pattern.StartsWith('^'))
             {
                 _at = 1;
             }
 
-            var node = ParseAlternation(endsWithDollar: true);
+            var node = ParseAlternation(topLevel: true);
             if (_at < pattern.Length)
             {
                 throw Unsupported($"unbalanced ')' at {_at}");
@@ -50,13 +49,14 @@ internal static class RegexSubset
             return node;
         }
 
-        private RegexNode ParseAlternation(bool endsWithDollar)
+        /// <param name="topLevel">Outside any group, where a final '$' is an implied anchor.</param>
+        private RegexNode ParseAlternation(bool topLevel)
         {
-            var options = new List<RegexNode> { ParseConcat(endsWithDollar) };
+            var options = new List<RegexNode> { ParseConcat(topLevel) };
             while (_at < pattern.Length && pattern[_at] == '|')
             {
                 _at++;
-                options.Add(ParseConcat(endsWithDollar));
+                options.Add(ParseConcat(topLevel));
             }
 
             return options.Count == 1 ? options[0] : new RegexNode.Alternation(options);
@@ -194,7 +194,7 @@ internal static class RegexSubset
                         }
                     }
 
-                    var inner = ParseAlternation(endsWithDollar: false);
+                    var inner = ParseAlternation(topLevel: false);
                     if (_at >= pattern.Length || pattern[_at] != ')')
                     {
                         throw Unsupported("missing ')'");
