@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
+using LlmKit.ModelBuilder.HuggingFace;
 using LlmKit.ModelBuilder.Lora;
 using LlmKit.ModelBuilder.Onnx.Protos;
 
@@ -58,7 +59,7 @@ public static partial class LoraAdapterConverter
 
         var file = SafetensorsFile.Open(weightsPath);
         var pairs = new SortedDictionary<(int Layer, int Module), (string? A, string? B)>();
-        foreach (string name in file.Names)
+        foreach (string name in file.Tensors.Keys)
         {
             var match = PeftTensorName().Match(name);
             if (!match.Success)
@@ -94,14 +95,14 @@ public static partial class LoraAdapterConverter
                     $"The base folder '{request.BaseFolder}' has no LoRA input '{inputA}' for layer {layer} {module.PeftName}: convert it with LoRA inputs (--lora) and check the adapter belongs to this model.");
             }
 
-            long[] shapeA = file.Shape(a), shapeB = file.Shape(b);
+            long[] shapeA = file.Tensors[a].Shape, shapeB = file.Tensors[b].Shape;
             if (shapeA.Length != 2 || shapeB.Length != 2 || shapeA[0] != rank || shapeB[1] != rank || shapeA[1] != inFeatures || shapeB[0] != outFeatures)
             {
                 throw new InvalidDataException(
                     $"'{weightsPath}': layer {layer} {module.PeftName}: lora_A [{string.Join(", ", shapeA)}] and lora_B [{string.Join(", ", shapeB)}] do not match r = {rank} and the base projection [{outFeatures}, {inFeatures}].");
             }
 
-            float[] valuesA = file.ReadFloat32(a), valuesB = file.ReadFloat32(b);
+            float[] valuesA = ReadFloat32(file.Tensors[a]), valuesB = ReadFloat32(file.Tensors[b]);
             var transposedA = new float[valuesA.Length];
             Onnx.WeightTransforms.Transpose(valuesA, rank, inFeatures, transposedA);
             var scaledB = new float[valuesB.Length];
@@ -128,6 +129,14 @@ public static partial class LoraAdapterConverter
 
         OnnxAdapterWriter.Write(request.OutputPath, parameters);
         return new LoraAdapterConversionSummary(Path.GetFullPath(request.OutputPath), rank, scale, pairs.Count, parameters.Count);
+    }
+
+    // The reader checked offsets and byte lengths against the file, so the element count is bounded by its size.
+    private static float[] ReadFloat32(SafetensorsTensor tensor)
+    {
+        var values = new float[checked((int)tensor.ElementCount)];
+        SafetensorsFile.ReadFloat32(tensor, values);
+        return values;
     }
 
     private static (int Rank, double Scale, HashSet<string> Targets) ReadConfig(string path)
