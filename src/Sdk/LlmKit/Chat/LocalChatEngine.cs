@@ -86,6 +86,7 @@ internal sealed partial class LocalChatEngine
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
             PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
+            DraftModel = request.DraftModel ?? Defaults.DraftModel,
             Adapter = request.Adapter ?? Defaults.Adapter,
             Constraint = request.Constraint ?? Defaults.Constraint,
         };
