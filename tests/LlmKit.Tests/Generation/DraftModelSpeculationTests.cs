@@ -156,6 +156,32 @@ public class DraftModelSpeculationTests
     }
 
     [Fact]
+    public void The_drafter_realigns_its_kept_state_with_a_sequence_that_diverged_or_shrank()
+    {
+        // What a drafter keeping its KV state across calls drafts must equal what a fresh drafter drafts from the whole
+        // sequence: after a rejection (the sequence continues with another token than the draft) and after a cut back.
+        using var draft = Load(TestModels.Stories260KFolder);
+        var options = new DraftModelOptions { Model = draft, DraftTokens = 4 };
+        int[] prompt = draft.Tokenizer.Encode(Story);
+        using var kept = new DraftModelDrafter(options, prompt);
+        var drafts = new int[4];
+        Assert.Equal(4, kept.Draft(prompt, drafts, default));
+        int[] diverged = [.. prompt, drafts[0], (drafts[1] + 1) % draft.VocabularySize, 300];
+        int[] shrunk = prompt[..^5];
+        foreach (int[] sequence in new[] { diverged, shrunk, diverged })
+        {
+            var expected = new int[4];
+            using (var fresh = new DraftModelDrafter(options, [sequence[0]]))
+            {
+                Assert.Equal(4, fresh.Draft(sequence, expected, default));
+            }
+
+            Assert.Equal(4, kept.Draft(sequence, drafts, default));
+            Assert.Equal(expected, drafts);
+        }
+    }
+
+    [Fact]
     public void A_draft_model_with_another_vocabulary_size_is_refused()
     {
         using var target = Load(TestModels.Stories260KFolder);
