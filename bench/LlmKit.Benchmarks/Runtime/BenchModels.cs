@@ -49,6 +49,17 @@ internal static class BenchModels
         return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-{form}", checkpoint, tokenizer, form, precision, loraInputs);
     }
 
+    /// <summary>
+    /// A seeded random checkpoint of <paramref name="config"/> (VocabSize 512) converted with stories260K's tokenizer: a
+    /// draft model sharing stories260K's vocabulary that seldom agrees with it.
+    /// </summary>
+    public static string SyntheticWithStoriesTokenizer(LlamaConfig config, int seed, OnnxGraphForm form)
+    {
+        string checkpoint = Path.Combine(SyntheticCheckpoint(config, seed), "model.bin");
+        string tokenizer = Path.Combine(SharedRoot(), "models", "stories260K", "tok512.bin");
+        return Convert($"synthetic-{config.Dim}x{config.Layers}-{seed}-tok512-{form}", checkpoint, tokenizer, form);
+    }
+
     /// <summary>stories260K in the OrtGenAI form, with or without LoRA inputs.</summary>
     public static string Stories260K(bool loraInputs)
     {

@@ -11,7 +11,10 @@ namespace LlmKit.Benchmarks.Runtime;
 /// <c>speculative</c>: greedy decode tok/s with and without prompt-lookup speculation, measured alternately in one run
 /// on one loaded model, on a rewriting task (the prompt holds the answer) and on free continuation. Checks that both
 /// runs produce the same tokens and reports the acceptance rate, tokens per model run, the cost of a verification run
-/// against a one-token step, and the speed-up.
+/// against a one-token step, and the speed-up. With <c>--draft-model DIR</c> the drafts come from that draft model
+/// (<see cref="GenerationOptions.DraftModel"/>, <c>--draft</c> tokens per run) instead of prompt lookup; <c>--draft-model same</c>
+/// loads a second copy of the target's folder (a draft that always agrees: the upper bound of the mechanism), and
+/// <c>--draft-model random</c> a seeded random 1-layer model with stories260K's tokenizer (a draft that seldom agrees).
 /// </summary>
 internal sealed class SpeculativeCommand : IBenchCommand
 {
@@ -22,9 +25,12 @@ internal sealed class SpeculativeCommand : IBenchCommand
         "One day, she saw a big red ball under a tree. She ran to the ball and kicked it very high. " +
         "Her friend Tom laughed and said, \"Let's play together!\" They played all day and were very happy.";
 
+    // The random draft of --draft-model random: a quarter of stories260K's width, one layer, its 512-token vocabulary.
+    private static readonly LlamaConfig RandomDraftShape = new(Dim: 32, HiddenDim: 64, Layers: 1, Heads: 2, KvHeads: 2, VocabSize: 512, SeqLen: 512);
+
     public string Name => "speculative";
 
-    public string Summary => "prompt-lookup speculative decoding: decode tok/s on vs off, rewriting and free continuation [--models stories,110m] [--forms ortgenai,standard] [--threads 1] [--draft 8] [--ngram 3] [--min-ngram 1] [--tokens 160] [--rounds 5] [--show]";
+    public string Summary => "prompt-lookup speculative decoding: decode tok/s on vs off, rewriting and free continuation [--models stories,110m] [--forms ortgenai,standard] [--threads 1] [--draft 8] [--ngram 3] [--min-ngram 1] [--tokens 160] [--rounds 5] [--draft-model DIR|same|random] [--show]";
 
     public Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -36,9 +42,11 @@ internal sealed class SpeculativeCommand : IBenchCommand
         int minNgram = int.Parse(Option(args, "--min-ngram", "1"), CultureInfo.InvariantCulture);
         int tokens = int.Parse(Option(args, "--tokens", "160"), CultureInfo.InvariantCulture);
         int rounds = int.Parse(Option(args, "--rounds", "5"), CultureInfo.InvariantCulture);
+        string? draftModel = Option(args, "--draft-model", "") is { Length: > 0 } d ? d : null;
         var lookup = new PromptLookupOptions { DraftTokens = draft, MaxNGram = ngram, MinNGram = minNgram };
+        string drafter = draftModel is null ? $"prompt lookup, draft {draft}, n-gram {ngram}..{minNgram}" : $"draft model {draftModel}, draft {draft}";
 
-        Console.WriteLine($"# speculative — greedy, {threads} intra-op thread(s), draft {draft}, n-gram {ngram}..{minNgram}, {tokens} new tokens, {rounds} rounds (off/on alternating), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine($"# speculative — greedy, {threads} intra-op thread(s), {drafter}, {tokens} new tokens, {rounds} rounds (off/on alternating), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
         Console.WriteLine("| model | form | task | prompt tokens | new tokens | identical | drafted | accepted | acceptance | tokens / run | run cost vs 1-token step | B alloc / token off, on | off tok/s (median) | on tok/s (median) | speed-up |");
         Console.WriteLine("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
@@ -48,12 +56,20 @@ internal sealed class SpeculativeCommand : IBenchCommand
             {
                 string folder = name == "110m" ? BenchModels.Synthetic(BenchModels.Synthetic110M, seed: 110, form) : BenchModels.Stories260K(form);
                 using var model = OnnxGenAIModel.Load(folder, new OnnxGenAIModelOptions { IntraOpThreads = threads });
+                string? draftFolder = draftModel switch
+                {
+                    null => null,
+                    "same" => folder,
+                    "random" => BenchModels.SyntheticWithStoriesTokenizer(RandomDraftShape, seed: 16, form),
+                    _ => draftModel,
+                };
+                using var draftLoaded = draftFolder is null ? null : OnnxGenAIModel.Load(draftFolder, new OnnxGenAIModelOptions { IntraOpThreads = threads });
                 foreach (var (task, prompt, answerTokens) in Tasks(model, name, tokens, cancellationToken))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     int limit = Math.Min(answerTokens, model.MaxLength - prompt.Length);
                     var off = new GenerationOptions { Temperature = 0, MaxNewTokens = limit, MinNewTokens = limit };
-                    var on = off with { PromptLookup = lookup };
+                    var on = draftLoaded is null ? off with { PromptLookup = lookup } : off with { DraftModel = new DraftModelOptions { Model = draftLoaded, DraftTokens = draft } };
                     Run(model, prompt, off, cancellationToken); // warm-up: JIT, arenas, multi-token shapes
                     Run(model, prompt, on, cancellationToken);
                     var offRuns = new List<Measurement>();

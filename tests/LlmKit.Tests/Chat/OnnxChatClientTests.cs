@@ -139,6 +139,21 @@ public class OnnxChatClientTests
     }
 
     [Fact]
+    public async Task A_default_draft_model_answers_the_same_and_a_requests_prompt_lookup_replaces_it()
+    {
+        using var draft = OnnxGenAIModel.Load(TestModels.Stories260KFolder, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        var plainClient = new OnnxChatClient(Model);
+        var draftClient = new OnnxChatClient(Model, new OnnxChatClientOptions { DefaultGeneration = new GenerationOptions { DraftModel = new() { Model = draft } } });
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 60 };
+        var lookup = options.Clone();
+        lookup.AdditionalProperties = new() { ["prompt_lookup_draft_tokens"] = 6 };
+
+        var plain = await plainClient.GetResponseAsync(Prompt, options);
+        Assert.Equal(plain.Text, (await draftClient.GetResponseAsync(Prompt, options)).Text);
+        Assert.Equal(plain.Text, (await draftClient.GetResponseAsync(Prompt, lookup)).Text); // not "both set": the request's way wins
+    }
+
+    [Fact]
     public async Task Top_k_one_through_chat_options_equals_greedy_even_at_high_temperature()
     {
         var client = new OnnxChatClient(Model);

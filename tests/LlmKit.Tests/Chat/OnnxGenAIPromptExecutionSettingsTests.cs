@@ -119,6 +119,19 @@ public class OnnxGenAIPromptExecutionSettingsTests
     }
 
     [Fact]
+    public void Prompt_lookup_draft_tokens_maps_to_prompt_lookup_and_zero_turns_it_off()
+    {
+        var generic = new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["prompt_lookup_draft_tokens"] = "6" } };
+        var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(generic);
+        Assert.Equal(6, settings.ToGenerationOptions().PromptLookup!.DraftTokens);
+        Assert.Equal(6, ((OnnxGenAIPromptExecutionSettings)settings.Clone()).PromptLookupDraftTokens);
+        Assert.Null(new OnnxGenAIPromptExecutionSettings { PromptLookupDraftTokens = 0 }.ToGenerationOptions().PromptLookup);
+        Assert.Null(new OnnxGenAIPromptExecutionSettings().ToGenerationOptions().PromptLookup);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new OnnxGenAIPromptExecutionSettings { PromptLookupDraftTokens = 65 }.ToGenerationOptions());
+        Assert.Equal("prompt_lookup_draft_tokens", ex.ParamName);
+    }
+
+    [Fact]
     public void Min_tokens_maps_to_min_new_tokens()
     {
         var settings = OnnxGenAIPromptExecutionSettings.FromExecutionSettings(new PromptExecutionSettings { ExtensionData = new Dictionary<string, object> { ["min_tokens"] = 5 } });

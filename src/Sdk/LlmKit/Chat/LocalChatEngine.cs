@@ -85,7 +85,9 @@ internal sealed partial class LocalChatEngine
             EarlyStopping = request.EarlyStopping ?? Defaults.EarlyStopping,
             Seed = request.Seed ?? Defaults.Seed,
             StopSequences = request.StopSequences ?? Defaults.StopSequences,
-            PromptLookup = request.PromptLookup ?? Defaults.PromptLookup,
+            // A request's own way of drafting replaces the defaults' other way (the two cannot be combined).
+            PromptLookup = request.PromptLookup ?? (request.DraftModel is null ? Defaults.PromptLookup : null),
+            DraftModel = request.DraftModel ?? (request.PromptLookup is null ? Defaults.DraftModel : null),
             Adapter = request.Adapter ?? Defaults.Adapter,
             Constraint = request.Constraint ?? Defaults.Constraint,
         };

@@ -66,6 +66,13 @@ public sealed record GenerationOptions
     public PromptLookupOptions? PromptLookup { get; init; }
 
     /// <summary>
+    /// Speculative decoding with a draft model that shares the target's vocabulary (see <see cref="DraftModelOptions"/>);
+    /// null (the default) turns it off. The output is unchanged like with <see cref="PromptLookup"/>, which it cannot be
+    /// combined with. Ignored by beam search and on target models with a sliding window.
+    /// </summary>
+    public DraftModelOptions? DraftModel { get; init; }
+
+    /// <summary>
     /// The LoRA adapter this request runs with: the name given to <see cref="Models.OnnxGenAIModel.LoadAdapter"/>; null (the
     /// default) runs the base model. M.E.AI's <c>ChatOptions.AdditionalProperties["adapter"]</c> and SK's <c>adapter</c>
     /// setting set it. KV caches are reused only between requests with the same adapter.
@@ -176,6 +183,12 @@ public sealed record GenerationOptions
         }
 
         PromptLookup?.Validate();
+        DraftModel?.Validate();
+        if (PromptLookup is not null && DraftModel is not null)
+        {
+            throw new ArgumentException("PromptLookup and DraftModel are both set: choose one way of drafting.", nameof(DraftModel));
+        }
+
         if (Adapter is not null && string.IsNullOrWhiteSpace(Adapter))
         {
             throw new ArgumentOutOfRangeException(nameof(Adapter), Adapter, "adapter must be null (the base model) or the non-empty name of a loaded adapter.");

@@ -36,7 +36,7 @@ public sealed record GenerationResult(
     /// </summary>
     public int CachedPromptTokenCount { get; init; }
 
-    /// <summary>Draft tokens proposed by prompt lookup and verified (0 without <see cref="GenerationOptions.PromptLookup"/>).</summary>
+    /// <summary>Draft tokens proposed by prompt lookup or a draft model and verified (0 without speculation).</summary>
     public int DraftedTokenCount { get; init; }
 
     /// <summary>Drafted tokens the model accepted; <see cref="DraftedTokenCount"/> gives the acceptance rate.</summary>

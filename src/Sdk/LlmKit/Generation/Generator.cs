@@ -9,8 +9,8 @@ namespace LlmKit.Generation;
 /// <see cref="TextGenerationExtensions"/> for text, streaming and stop sequences.
 /// </summary>
 /// <remarks>Not thread-safe: one generator per sequence (many generators may share one model concurrently).
-/// A decode step allocates no managed memory. With <see cref="GenerationOptions.PromptLookup"/> a step may verify several
-/// drafted tokens in one run; the tokens it accepts are still returned one per call, so callers see the same tokens,
+/// A decode step allocates no managed memory. With <see cref="GenerationOptions.PromptLookup"/> or
+/// <see cref="GenerationOptions.DraftModel"/> a step may verify several drafted tokens in one run; the tokens it accepts are still returned one per call, so callers see the same tokens,
 /// limits and finish reasons as without it.</remarks>
 public sealed class Generator : IDisposable
 {
@@ -18,7 +18,7 @@ public sealed class Generator : IDisposable
     private readonly LogitsPipeline _pipeline;
     private readonly int[] _tokens;
     private readonly int[] _eos;
-    private readonly PromptLookupDrafter? _drafter;
+    private readonly ITokenDrafter? _drafter;
     private readonly ConstraintMatcher? _constraint;
     private int _count;
     private long _constraintTicks;             // Stopwatch ticks spent masking and advancing the constraint
@@ -44,6 +44,10 @@ public sealed class Generator : IDisposable
         {
             // A sliding window drops positions as it goes, so rejected drafts could not be rolled back: no speculation.
             _drafter = new PromptLookupDrafter(lookup);
+        }
+        else if (options.DraftModel is { } draft && model.SlidingWindow is null)
+        {
+            _drafter = new DraftModelDrafter(draft, prompt);
         }
     }
 
@@ -74,13 +78,13 @@ public sealed class Generator : IDisposable
     /// <summary>Number of generated tokens.</summary>
     public int GeneratedCount => _count - PromptLength;
 
-    /// <summary>Draft tokens proposed by prompt lookup and verified by the model (0 when <see cref="GenerationOptions.PromptLookup"/> is off).</summary>
+    /// <summary>Draft tokens proposed by prompt lookup or the draft model and verified by the model (0 when speculation is off).</summary>
     public int DraftedTokens { get; private set; }
 
     /// <summary>Drafted tokens the model accepted (each saves one decode run); <see cref="DraftedTokens"/> gives the rate.</summary>
     public int AcceptedDraftTokens { get; private set; }
 
-    /// <summary>Model runs made so far (the prefill counts as one); with speculation fewer than the tokens generated.</summary>
+    /// <summary>Model runs made so far (the prefill counts as one; a draft model's runs are not counted); with speculation fewer than the tokens generated.</summary>
     public int ModelRuns { get; private set; }
 
     /// <summary>True once an end-of-sequence token, the token limit or the max length was reached (or <see cref="Stop"/> was called).</summary>
@@ -175,7 +179,7 @@ public sealed class Generator : IDisposable
     }
 
     /// <summary>
-    /// Drafts tokens by prompt lookup and verifies them in one run: the last token plus the drafts are appended, the
+    /// Drafts tokens (by prompt lookup or with the draft model) and verifies them in one run: the last token plus the drafts are appended, the
     /// pipeline chooses a token at every position (with the history it would have had, drafts accepted so far included),
     /// and drafts are accepted while they equal its choice. The choice at the first mismatch (or after the last draft)
     /// is kept too. Choosing with the pipeline's own sampler and accepting a draft only when the choice equals it is the
@@ -194,7 +198,7 @@ public sealed class Generator : IDisposable
             return false;
         }
 
-        int drafted = _drafter.Draft(Tokens, _tokens.AsSpan(_count, budget));
+        int drafted = _drafter.Draft(Tokens, _tokens.AsSpan(_count, budget), cancellationToken);
         if (drafted == 0)
         {
             return false;
@@ -295,6 +299,7 @@ public sealed class Generator : IDisposable
         if (!_disposed)
         {
             _disposed = true;
+            _drafter?.Dispose();
             Model.ReturnState(_state);
         }
     }

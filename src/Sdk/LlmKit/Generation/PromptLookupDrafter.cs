@@ -9,7 +9,7 @@ namespace LlmKit.Generation;
 /// the accepted run was, after a fully accepted draft it grows by two, up to <see cref="PromptLookupOptions.DraftTokens"/>.
 /// Free text that happens to repeat an n-gram then costs short verification runs, while a long copy soon drafts in full.
 /// </remarks>
-internal sealed class PromptLookupDrafter
+internal sealed class PromptLookupDrafter : ITokenDrafter
 {
     private readonly int _minNGram;
     private readonly int _maxNGram;
@@ -32,6 +32,14 @@ internal sealed class PromptLookupDrafter
     /// <summary>Adapts <see cref="NextLength"/> to the outcome of a verification.</summary>
     public void Record(int drafted, int accepted) =>
         NextLength = accepted == drafted ? Math.Min(DraftTokens, NextLength + 2) : Math.Min(DraftTokens, accepted + 1);
+
+    /// <inheritdoc />
+    int ITokenDrafter.Draft(ReadOnlySpan<int> sequence, Span<int> drafts, CancellationToken cancellationToken) => Draft(sequence, drafts);
+
+    /// <summary>Holds nothing to release.</summary>
+    public void Dispose()
+    {
+    }
 
     /// <summary>
     /// Writes up to <paramref name="drafts"/>.Length tokens that followed an earlier occurrence of the end of

@@ -22,7 +22,7 @@ public sealed partial class OnnxGenAIModel
     /// <remarks>
     /// Batching is used for greedy and sampled generation through <see cref="TextGenerationExtensions"/> (and so the chat
     /// client and the Semantic Kernel service). Beam search and prompt-lookup speculation
-    /// (<see cref="GenerationOptions.PromptLookup"/>) run on their own, as does a <see cref="Generator"/> created directly.
+    /// (<see cref="GenerationOptions.PromptLookup"/>, <see cref="GenerationOptions.DraftModel"/>) run on their own, as does a <see cref="Generator"/> created directly.
     /// A batched request gets the tokens it would get alone; a lone request also goes through the batch (of one).
     /// </remarks>
     public int MaxBatchSize { get; }
@@ -35,7 +35,7 @@ public sealed partial class OnnxGenAIModel
     {
         var resolved = ResolveFor(promptTokens, options);
         // Constraints keep per-sequence matcher state and adapters bind their own weights: those run on their own.
-        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null || resolved.Constraint is not null || resolved.Adapter is not null)
+        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null || resolved.DraftModel is not null || resolved.Constraint is not null || resolved.Adapter is not null)
         {
             return new GeneratorTokenSource(CreateGenerator(promptTokens, options));
         }

@@ -394,6 +394,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
 
         var resolved = ResolveOptions(options);
         AdapterFor(resolved); // an unknown adapter fails here, before any state is rented
+        resolved.DraftModel?.EnsureCompatibleWith(this);
         if (resolved.MinNewTokens is null)
         {
             // search.min_length counts the prompt (onnxruntime-genai's convention).
