@@ -31,13 +31,22 @@ public class HotPathTests
             model.PredictExceedance(data.GetRow(r), exceedance); // warm-up: let the JIT settle
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int r = 0; r < 200; r++)
+        // The runtime can charge a one-off few bytes to this thread while tiered JIT promotes the method (24 bytes
+        // once in 200 calls, seen on a loaded CI machine). A hot-path allocation would show in every pass (200 calls
+        // x at least 24 bytes), so the best of three passes must be zero.
+        long best = long.MaxValue;
+        for (int pass = 0; pass < 3 && best != 0; pass++)
         {
-            model.PredictExceedance(data.GetRow(r), exceedance);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int r = 0; r < 200; r++)
+            {
+                model.PredictExceedance(data.GetRow(r), exceedance);
+            }
+
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, best);
     }
 
     [Fact]
