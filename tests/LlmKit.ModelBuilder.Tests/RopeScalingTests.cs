@@ -188,6 +188,65 @@ public sealed class RopeScalingTests
     }
 
     [Fact]
+    public void Longrope_folders_do_not_reuse_a_prefix_cached_with_the_short_tables()
+    {
+        // Default options (prefix reuse requested). A first request generates across 256, so its cached keys below 256
+        // carry the short-factor rotation; a second request whose prompt extends that sequence past 256 must be
+        // computed as its own prefill (long factors everywhere), as onnxruntime-genai and Hugging Face compute it.
+        using var model = LlmKit.Models.OnnxGenAIModel.Load(LongropeFolder.Value, new LlmKit.Models.OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        Assert.Equal(256, model.RopeCacheSwitchLength);
+        Assert.False(model.ReusesPromptPrefixes);
+
+        int[] first = LongropeTokens(200);
+        int[] sequence;
+        using (var generator = model.CreateGenerator(first, new LlmKit.Generation.GenerationOptions { Temperature = 0, MaxNewTokens = 80 }))
+        {
+            while (!generator.IsDone)
+            {
+                generator.GenerateNextToken();
+            }
+
+            sequence = generator.Tokens.ToArray();
+        }
+
+        Assert.True(sequence.Length > 256, $"the first request ended at {sequence.Length} tokens, before the switch");
+        int[] second = [.. sequence, .. LongropeTokens(5)];
+        var state = model.RentState(second);
+        float[] logits;
+        try
+        {
+            logits = state.Append(second.AsSpan(state.Length), CancellationToken.None)[^LongropeConfig.VocabSize..].ToArray();
+        }
+        finally
+        {
+            state.Truncate(0);
+            model.ReturnState(state);
+        }
+
+        var reference = LongropeReference();
+        float[] expected = [];
+        for (int pos = 0; pos < second.Length; pos++)
+        {
+            expected = reference.Forward(second[pos], pos, sequenceLength: second.Length);
+        }
+
+        float diff = Numerics.MaxAbsDiff(logits, expected);
+        Assert.True(diff <= Tolerance, $"second request's first-step logits vs its own prefill: max |diff| {diff}");
+
+        // Control: what a reused prefix would give (the first request's rotations, then the 5 new tokens in one run).
+        var reused = LongropeReference();
+        float[] stale = [];
+        for (int pos = 0; pos < second.Length; pos++)
+        {
+            int? run = pos < first.Length ? first.Length : pos < sequence.Length ? null : second.Length;
+            stale = reused.Forward(second[pos], pos, run);
+        }
+
+        float staleDiff = Numerics.MaxAbsDiff(stale, expected);
+        Assert.True(staleDiff > 100 * Tolerance, $"a reused prefix would differ by only {staleDiff}");
+    }
+
+    [Fact]
     public void Longrope_with_two_factor_sets_is_refused_in_the_standard_form()
     {
         var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongropeConfig, Seed);
