@@ -188,7 +188,7 @@ public sealed class RopeScalingTests
     }
 
     [Fact]
-    public void Longrope_folders_do_not_reuse_a_prefix_cached_with_the_short_tables()
+    public void Longrope_folders_neither_batch_nor_reuse_a_prefix_cached_with_the_short_tables()
     {
         // Default options (prefix reuse requested). A first request generates across 256, so its cached keys below 256
         // carry the short-factor rotation; a second request whose prompt extends that sequence past 256 must be
@@ -196,6 +196,7 @@ public sealed class RopeScalingTests
         using var model = LlmKit.Models.OnnxGenAIModel.Load(LongropeFolder.Value, new LlmKit.Models.OnnxGenAIModelOptions { IntraOpThreads = 1 });
         Assert.Equal(256, model.RopeCacheSwitchLength);
         Assert.False(model.ReusesPromptPrefixes);
+        Assert.Equal(1, model.MaxBatchSize); // a batch run's mask width is its longest row's: it would switch the others too
 
         int[] first = LongropeTokens(200);
         int[] sequence;
