@@ -92,32 +92,169 @@ public sealed class RopeScalingTests
         Assert.True(largest > 100 * Tolerance, $"scaled vs unscaled max |diff| {largest}");
     }
 
-    [Fact]
-    public void Longrope_uses_its_long_factors_and_attention_factor_in_the_caches_and_the_reference()
+    // A Phi-3-style longrope: trained at 256, served at 1,024; per-pair factors for head size 16.
+    private const string LongropeJson = """{"type": "longrope", "short_factor": [1, 1, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0], "long_factor": [1, 1.2, 1.5, 2, 3, 4, 5, 6]}""";
+    private static readonly LlamaConfig LongropeConfig = LongContext with { SeqLen = 256 };
+    private static readonly Lazy<string> LongropeFolder = new(() =>
     {
-        // A Phi-3-style config: trained at 256, served at 1,024; per-pair factors for head size 16.
-        var config = LongContext with { SeqLen = 256 };
-        string json = """{"type": "longrope", "short_factor": [1, 1, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0], "long_factor": [1, 1.2, 1.5, 2, 3, 4, 5, 6]}""";
-        var scaling = RopeScaling.FromHuggingFace(JsonDocument.Parse(json).RootElement, 1024, 256)!;
-        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(config, Seed);
-        using var temp = new TempFolder();
-        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, temp.File("model")) { RopeScaling = scaling });
+        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongropeConfig, Seed);
+        string folder = Path.Combine(Path.GetTempPath(), "llmkit-tests", "scratch", $"longrope-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, folder) { RopeScaling = LongropeScaling() });
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(folder, recursive: true); // this process's own folder
+        return folder;
+    });
 
-        var weights = TestModels.Checkpoint(checkpoint).Weights;
-        var reference = new LlamaReference(weights.WithConfig(weights.Config with { RopeScaling = scaling }), maxPositions: 1024);
-        var frequencies = reference.Config.RopeFrequenciesFor(1024);
-        Assert.Equal((float)Math.Sqrt(1 + (Math.Log(4) / Math.Log(256))), frequencies.AttentionFactor);
+    private static RopeScaling LongropeScaling() => RopeScaling.FromHuggingFace(JsonDocument.Parse(LongropeJson).RootElement, 1024, 256)!;
 
+    private static LlamaReference LongropeReference()
+    {
+        var weights = TestModels.Checkpoint(TestModels.SyntheticCheckpoint(LongropeConfig, Seed).Checkpoint).Weights;
+        return new LlamaReference(weights.WithConfig(weights.Config with { RopeScaling = LongropeScaling() }), maxPositions: 1024);
+    }
+
+    private static int[] LongropeTokens(int count)
+    {
         var random = new Random(Seed);
-        int[] tokens = [.. Enumerable.Range(0, 1024).Select(_ => random.Next(3, config.VocabSize))];
-        using var decoder = new OrtDecoder(temp.File("model"));
+        return [.. Enumerable.Range(0, count).Select(_ => random.Next(3, LongropeConfig.VocabSize))];
+    }
+
+    [Fact]
+    public void Longrope_graph_switches_between_short_and_long_tables_at_the_original_length()
+    {
+        var model = Onnx.Protos.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(LongropeFolder.Value, "model.onnx")));
+        var tables = model.Graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
+        Assert.Equal([256L, 8L], tables["cos_cache_small"]);
+        Assert.Equal([1024L, 8L], tables["cos_cache_large"]);
+        Assert.False(tables.ContainsKey("cos_cache"));
+        var greater = model.Graph.Node.Single(n => n.OpType == "Greater");
+        Assert.Equal("/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0", greater.Input[0]);
+        var threshold = model.Graph.Initializer.Single(t => t.Name == greater.Input[1]);
+        Assert.Equal(256L, threshold.Int64Data.Single());
+        var ifNode = model.Graph.Node.Single(n => n.OpType == "If");
+        Assert.Equal(["cos_cache", "sin_cache"], ifNode.Output);
+        Assert.Equal("256", model.MetadataProps.Single(p => p.Key == "llmkit.rope_cache_switch_length").Value);
+
+        // The attention factor sqrt(1 + ln(s) / ln(original)) with s = 1024 / 256.
+        Assert.Equal((float)Math.Sqrt(1 + (Math.Log(4) / Math.Log(256))), LongropeReference().Config.RopeFrequenciesFor(1024).AttentionFactor);
+    }
+
+    [Theory]
+    [InlineData(200)] // within the original length: short factors at every position
+    [InlineData(1024)] // past it: long factors at every position, the first 256 included
+    public void Longrope_prompt_logits_equal_the_reference_with_the_factor_set_of_the_prompt_length(int length)
+    {
+        int[] tokens = LongropeTokens(length);
+        var reference = LongropeReference();
+        using var decoder = new OrtDecoder(LongropeFolder.Value);
         var (logits, _) = decoder.Prefill(tokens);
+        int vocab = LongropeConfig.VocabSize;
         for (int pos = 0; pos < tokens.Length; pos++)
         {
-            float[] expected = reference.Forward(tokens[pos], pos);
-            float diff = Numerics.MaxAbsDiff(logits.AsSpan(pos * config.VocabSize, config.VocabSize), expected);
-            Assert.True(diff <= Tolerance, $"longrope, position {pos}: max |diff| {diff}");
+            float[] expected = reference.Forward(tokens[pos], pos, sequenceLength: length);
+            float diff = Numerics.MaxAbsDiff(logits.AsSpan(pos * vocab, vocab), expected);
+            Assert.True(diff <= Tolerance, $"longrope prompt of {length}, position {pos}: max |diff| {diff}");
         }
+    }
+
+    [Fact]
+    public void Longrope_generation_crossing_the_original_length_keeps_earlier_keys_and_matches_the_reference()
+    {
+        // A 200-token prompt (short tables), then one token per run up to 320: runs 201..256 still use the short tables,
+        // runs 257.. the long ones, while the keys cached before keep their short-factor rotation.
+        int[] tokens = LongropeTokens(320);
+        const int prompt = 200;
+        var reference = LongropeReference();
+        var staticLong = LongropeReference(); // control: every position with the long factors, as a single static cache would
+        using var decoder = new OrtDecoder(LongropeFolder.Value);
+        var (_, cache) = decoder.Prefill(tokens[..prompt]);
+        for (int pos = 0; pos < prompt; pos++)
+        {
+            reference.Forward(tokens[pos], pos, sequenceLength: prompt);
+            staticLong.Forward(tokens[pos], pos, sequenceLength: 1024);
+        }
+
+        float controlLargest = 0;
+        for (int pos = prompt; pos < tokens.Length; pos++)
+        {
+            (float[] step, cache) = decoder.Decode(tokens[pos], cache);
+            float[] expected = reference.Forward(tokens[pos], pos); // run length pos + 1
+            float diff = Numerics.MaxAbsDiff(step, expected);
+            Assert.True(diff <= Tolerance, $"longrope decode, position {pos}: max |diff| {diff}");
+            controlLargest = Math.Max(controlLargest, Numerics.MaxAbsDiff(step, staticLong.Forward(tokens[pos], pos, sequenceLength: 1024)));
+        }
+
+        // Guards the comparison: the factor sets differ far more than the tolerance on these positions.
+        Assert.True(controlLargest > 100 * Tolerance, $"switching vs static long tables max |diff| {controlLargest}");
+    }
+
+    [Fact]
+    public void Longrope_folders_neither_batch_nor_reuse_a_prefix_cached_with_the_short_tables()
+    {
+        // Default options (prefix reuse requested). A first request generates across 256, so its cached keys below 256
+        // carry the short-factor rotation; a second request whose prompt extends that sequence past 256 must be
+        // computed as its own prefill (long factors everywhere), as onnxruntime-genai and Hugging Face compute it.
+        using var model = LlmKit.Models.OnnxGenAIModel.Load(LongropeFolder.Value, new LlmKit.Models.OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        Assert.Equal(256, model.RopeCacheSwitchLength);
+        Assert.False(model.ReusesPromptPrefixes);
+        Assert.Equal(1, model.MaxBatchSize); // a batch run's mask width is its longest row's: it would switch the others too
+
+        int[] first = LongropeTokens(200);
+        int[] sequence;
+        using (var generator = model.CreateGenerator(first, new LlmKit.Generation.GenerationOptions { Temperature = 0, MaxNewTokens = 80 }))
+        {
+            while (!generator.IsDone)
+            {
+                generator.GenerateNextToken();
+            }
+
+            sequence = generator.Tokens.ToArray();
+        }
+
+        Assert.True(sequence.Length > 256, $"the first request ended at {sequence.Length} tokens, before the switch");
+        int[] second = [.. sequence, .. LongropeTokens(5)];
+        var state = model.RentState(second);
+        float[] logits;
+        try
+        {
+            logits = state.Append(second.AsSpan(state.Length), CancellationToken.None)[^LongropeConfig.VocabSize..].ToArray();
+        }
+        finally
+        {
+            state.Truncate(0);
+            model.ReturnState(state);
+        }
+
+        var reference = LongropeReference();
+        float[] expected = [];
+        for (int pos = 0; pos < second.Length; pos++)
+        {
+            expected = reference.Forward(second[pos], pos, sequenceLength: second.Length);
+        }
+
+        float diff = Numerics.MaxAbsDiff(logits, expected);
+        Assert.True(diff <= Tolerance, $"second request's first-step logits vs its own prefill: max |diff| {diff}");
+
+        // Control: what a reused prefix would give (the first request's rotations, then the 5 new tokens in one run).
+        var reused = LongropeReference();
+        float[] stale = [];
+        for (int pos = 0; pos < second.Length; pos++)
+        {
+            int? run = pos < first.Length ? first.Length : pos < sequence.Length ? null : second.Length;
+            stale = reused.Forward(second[pos], pos, run);
+        }
+
+        float staleDiff = Numerics.MaxAbsDiff(stale, expected);
+        Assert.True(staleDiff > 100 * Tolerance, $"a reused prefix would differ by only {staleDiff}");
+    }
+
+    [Fact]
+    public void Longrope_with_two_factor_sets_is_refused_in_the_standard_form()
+    {
+        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongropeConfig, Seed);
+        using var temp = new TempFolder();
+        var e = Assert.Throws<NotSupportedException>(() => Llama2cConverter.Convert(
+            new Llama2cConversionRequest(checkpoint, tokenizer, temp.File("out")) { RopeScaling = LongropeScaling(), GraphForm = OnnxGraphForm.Standard }));
+        Assert.Contains("longrope", e.Message);
     }
 
     [Fact]

@@ -54,10 +54,14 @@ public sealed class RopeScalingOracleTests
         Assert.Equal(official.Generate(prompt, maxLength), LlmKitRuntime.Generate(model, prompt, maxLength));
     }
 
-    [Fact]
-    public void Longrope_folders_agree_in_both_runtimes_past_the_original_length()
+    [Theory]
+    [InlineData(200, 40)] // prompt within the original length (short tables), generation stays within it
+    [InlineData(700, 40)] // prompt past it: long tables from the first step
+    [InlineData(200, 120)] // generation crossing it at 256: the graph switches tables midway, in both runtimes
+    public void Longrope_folders_agree_in_both_runtimes_and_with_the_reference(int promptLength, int newTokens)
     {
-        // Phi-3 style: trained at 256, served at 1,024, per-pair factors for head size 16 (long ones in the static cache).
+        // Phi-3 style: trained at 256, served at 1,024, per-pair factors for head size 16; the folder switches from the
+        // short-factor tables to the long-factor ones once the total length passes 256.
         var config = LongContext with { SeqLen = 256 };
         var scaling = RopeScaling.FromHuggingFace(System.Text.Json.JsonDocument.Parse(
             """{"type": "longrope", "short_factor": [1, 1, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0], "long_factor": [1, 1.2, 1.5, 2, 3, 4, 5, 6]}""").RootElement, 1024, 256)!;
@@ -67,14 +71,31 @@ public sealed class RopeScalingOracleTests
         {
             Llama2cConverter.Convert(new Llama2cConversionRequest(checkpoint, tokenizer, folder) { RopeScaling = scaling });
             var random = new Random(Seed);
-            int[] prompt = [.. Enumerable.Range(0, 700).Select(_ => random.Next(3, config.VocabSize))];
+            int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => random.Next(3, config.VocabSize))];
             using var model = LlmKitRuntime.Load(folder);
             using var official = new OfficialRuntime(folder);
             Assert.Equal(1024, model.MaxLength);
 
-            float diff = LlmKitRuntime.MaxAbsDifference(official.FirstStepLogits(prompt), LlmKitRuntime.FirstStepLogits(model, prompt));
-            Assert.True(diff <= Tolerance, $"longrope: first-step logits max |diff| {diff}");
-            Assert.Equal(official.Generate(prompt, prompt.Length + 40), LlmKitRuntime.Generate(model, prompt, prompt.Length + 40));
+            float[] llmkit = LlmKitRuntime.FirstStepLogits(model, prompt);
+            float diff = LlmKitRuntime.MaxAbsDifference(official.FirstStepLogits(prompt), llmkit);
+            Assert.True(diff <= Tolerance, $"longrope, prompt {promptLength}: first-step logits max |diff| {diff}");
+
+            // The reference with the prompt's factor set (the prefill is one run of promptLength tokens).
+            var weights = TestModels.Checkpoint(checkpoint).Weights;
+            var reference = new LlamaReference(weights.WithConfig(weights.Config with { RopeScaling = scaling }), maxPositions: 1024);
+            float[] expected = [];
+            for (int pos = 0; pos < prompt.Length; pos++)
+            {
+                expected = reference.Forward(prompt[pos], pos, sequenceLength: promptLength);
+            }
+
+            float toReference = LlmKitRuntime.MaxAbsDifference(expected, llmkit);
+            Assert.True(toReference <= Tolerance, $"longrope, prompt {promptLength}: LlmKit vs reference max |diff| {toReference}");
+
+            int maxLength = prompt.Length + newTokens;
+            int[] ids = official.Generate(prompt, maxLength);
+            Assert.Equal(ids, LlmKitRuntime.Generate(model, prompt, maxLength));
+            Assert.True(ids.Length > prompt.Length + 10, $"only {ids.Length - prompt.Length} tokens compared");
         }
         finally
         {

@@ -274,9 +274,13 @@ public sealed record RopeScaling(RopeScalingType Type, double Factor)
     }
 
     /// <summary>Whether the frequencies depend on the sequence length (dynamic, and longrope when its two factor sets differ).</summary>
-    public bool DependsOnSequenceLength =>
-        Type == RopeScalingType.Dynamic
-        || (Type == RopeScalingType.LongRope && !(ShortFactor ?? []).SequenceEqual(LongFactor ?? []));
+    public bool DependsOnSequenceLength => Type == RopeScalingType.Dynamic || SwitchesFactorSets;
+
+    /// <summary>
+    /// longrope whose short and long factors differ: the short set applies while the sequence is within
+    /// <see cref="OriginalMaxPositionEmbeddings"/>, the long one beyond (the graph emits both tables and a switch).
+    /// </summary>
+    public bool SwitchesFactorSets => Type == RopeScalingType.LongRope && !(ShortFactor ?? []).SequenceEqual(LongFactor ?? []);
 
     /// <summary>1 / theta^(2i / head_size), computed exactly as the unscaled tables and the reference always have.</summary>
     internal static float[] Unscaled(int headSize, float theta)

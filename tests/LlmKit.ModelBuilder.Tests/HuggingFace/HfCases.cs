@@ -75,6 +75,14 @@ internal static class HfCases
             RopeScalingJson = """{"factor": 4.0, "original_max_position_embeddings": 32, "type": "yarn"}""",
         }, "F32", false),
 
+        // Phi-3's longrope (written as "su", like Phi-3-mini-128k): trained at 32, served at 256, so the graph switches from
+        // the short-factor tables to the long-factor ones once the sequence passes 32 (head_dim 16: 8 factors each).
+        ["phi3-rope-longrope"] = (new("Phi3ForCausalLM", 64, 128, 2, 4, 2, 512, 256)
+        {
+            OriginalMaxPositions = 32,
+            RopeScalingJson = """{"type": "su", "short_factor": [1.0, 1.05, 1.1, 1.2, 1.4, 1.7, 2.0, 2.5], "long_factor": [1.0, 1.3, 1.8, 2.6, 3.5, 4.5, 6.0, 8.0]}""",
+        }, "F32", false),
+
         // Gemma2: 4 layers (even ones sliding, window 8), softcaps small enough to bite, query_pre_attn_scalar != head_dim.
         ["gemma2"] = (new("Gemma2ForCausalLM", 48, 96, 4, 4, 2, 512, 256)
         {

@@ -46,8 +46,8 @@ public sealed record Llama2cConversionRequest(
     /// RoPE scaling written into the graph's cos/sin caches (llama2.c checkpoints carry none): e.g.
     /// <c>RopeScaling.Parse("linear:4")</c>. Its original length defaults to the checkpoint's seq_len, and
     /// <see cref="MaxLength"/> then defaults to the scaled length. Dynamic scaling is refused (its frequencies change
-    /// with the sequence length, which static caches cannot express); longrope uses its long factors when the context
-    /// exceeds the original length.
+    /// with the sequence length, which static caches cannot express). longrope whose short and long factors differ gets
+    /// two pairs of tables and a switch on the run's total length (OrtGenAI form only; Standard refuses it).
     /// </summary>
     public RopeScaling? RopeScaling { get; init; }
 

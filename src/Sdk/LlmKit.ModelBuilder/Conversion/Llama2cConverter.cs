@@ -97,6 +97,11 @@ public static class Llama2cConverter
         var tokenizer = Llama2cTokenizerFile.Load(request.TokenizerPath, checkpoint.Config.VocabSize);
         var weights = WithRopeScaling(checkpoint.Weights, request.RopeScaling);
         int contextLength = request.MaxLength ?? weights.Config.RopeScaling?.ScaledLength ?? checkpoint.Config.SeqLen;
+        if (request.GraphForm == OnnxGraphForm.Standard && RopeCacheSwitch.SwitchLength(weights.Config.RopeScaling, contextLength) is not null)
+        {
+            throw new NotSupportedException(
+                "RopeScaling 'longrope' with different short and long factors switches RoPE tables at the original length, which only the OrtGenAI graph form emits. Use GraphForm = OrtGenAI (--graph ortgenai).");
+        }
 
         // Write beside the destination and publish by rename: the old folder stays intact until the new one is complete.
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -200,6 +205,7 @@ public static class Llama2cConverter
             ProducerVersion = typeof(Llama2cConverter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
             Graph = graph.Graph,
         };
+        RopeCacheSwitch.AddMetadata(model, weights.Config.RopeScaling, contextLength);
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
 

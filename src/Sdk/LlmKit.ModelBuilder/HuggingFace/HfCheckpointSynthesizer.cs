@@ -21,6 +21,9 @@ internal sealed record HfSyntheticShape(string Architecture, int Hidden, int Int
     /// <summary>config.json's <c>rope_scaling</c> object as JSON text; null writes null (plain RoPE).</summary>
     public string? RopeScalingJson { get; init; }
 
+    /// <summary>Phi3 only: the top-level <c>original_max_position_embeddings</c>; null writes max_position_embeddings.</summary>
+    public int? OriginalMaxPositions { get; init; }
+
     /// <summary>Gemma2 only.</summary>
     public float QueryPreAttnScalar { get; init; } = 256f;
 
@@ -349,7 +352,7 @@ internal static class HfCheckpointSynthesizer
 
                 if (modelType == "phi3")
                 {
-                    json.WriteNumber("original_max_position_embeddings", s.MaxPositions);
+                    json.WriteNumber("original_max_position_embeddings", s.OriginalMaxPositions ?? s.MaxPositions);
                     json.WriteNumber("resid_pdrop", 0.0);
                 }
 

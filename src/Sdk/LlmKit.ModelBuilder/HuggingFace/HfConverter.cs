@@ -149,6 +149,7 @@ public static class HfConverter
             ProducerVersion = typeof(HfConverter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
             Graph = graph.Graph,
         };
+        RopeCacheSwitch.AddMetadata(model, spec.RopeScaling, contextLength);
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Llama2cConverter.OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         cancellationToken.ThrowIfCancellationRequested();

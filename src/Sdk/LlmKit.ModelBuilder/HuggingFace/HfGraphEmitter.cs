@@ -163,13 +163,10 @@ internal sealed class HfGraphEmitter
         return (seqlensK, _g.Node("Cast", $"{p}/Gather/Cast", [total], Attr("to", (long)GraphBuilder.Int32)));
     }
 
-    // The half-rotation tables [max_length, head_dim / 2]: the same angles as llama2.c's pairs, applied to (x[i], x[i + d/2]).
-    private void RopeCaches()
-    {
-        int half = _s.HeadDim / 2;
-        _g.Initializer(Tensor("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: true)));
-        _g.Initializer(Tensor("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: false)));
-    }
+    // The half-rotation tables [max_length, head_dim / 2]: the same angles as llama2.c's pairs, applied to (x[i], x[i + d/2]);
+    // longrope with two factor sets gets two table pairs and a switch on the total length (the int64 Gather output).
+    private void RopeCaches() => RopeCacheSwitch.Emit(_g, Tensor, FloatType, _maxLength, _s.HeadDim / 2, _s.RopeScaling, _s.RopeFrequenciesFor,
+        "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool positionIds)
     {

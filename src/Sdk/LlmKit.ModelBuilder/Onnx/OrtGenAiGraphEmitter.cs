@@ -99,13 +99,10 @@ internal sealed class OrtGenAiGraphEmitter
         return (seqlensK, _g.Node("Cast", $"{p}/Gather/Cast", [total], Attr("to", (long)Int32)));
     }
 
-    private void RopeCaches()
-    {
-        int half = _c.HeadSize / 2;
-        var frequencies = _c.RopeFrequenciesFor(_maxLength); // scaled (linear, llama3, yarn, longrope) when the config says so
-        _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: true)));
-        _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: false)));
-    }
+    // Scaled (linear, llama3, yarn, longrope) when the config says so; longrope with two factor sets gets two table
+    // pairs and a switch on the total length (the int64 Gather output above).
+    private void RopeCaches() => RopeCacheSwitch.Emit(_g, _store.Float, Float, _maxLength, _c.HeadSize / 2, _c.RopeScaling, _c.RopeFrequenciesFor,
+        "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool fused)
     {

@@ -15,6 +15,8 @@ internal sealed class HfReference
 {
     private readonly HfDecoderSpec _s;
     private readonly RopeFrequencies? _rope;
+    private readonly RopeFrequencies? _shortRope; // longrope with two factor sets: the short ones (_rope holds the long)
+    private readonly int _switchLength;
     private readonly int _maxPositions;
     private readonly float[] _embedding, _head, _finalNorm;
     private readonly Layer[] _layers;
@@ -26,7 +28,14 @@ internal sealed class HfReference
     public HfReference(HfWeights weights, int maxPositions, int? ropeContextLength = null)
     {
         _s = weights.Spec;
-        _rope = _s.RopeScaling is null ? null : _s.RopeFrequenciesFor(ropeContextLength ?? _s.MaxPositions);
+        int context = ropeContextLength ?? _s.MaxPositions;
+        _rope = _s.RopeScaling is null ? null : _s.RopeFrequenciesFor(context);
+        if (_s.RopeScaling is { SwitchesFactorSets: true, OriginalMaxPositionEmbeddings: { } original } && context > original)
+        {
+            // As the graph's switch: short factors while the pass's total length is within the original length.
+            _shortRope = _s.RopeFrequenciesFor(original);
+            _switchLength = original;
+        }
         _maxPositions = maxPositions;
         _embedding = weights.Embedding().ToArray();
         _head = weights.LmHead().ToArray();
@@ -37,12 +46,21 @@ internal sealed class HfReference
     }
 
     /// <summary>Runs <paramref name="token"/> at <paramref name="position"/> (positions 0, 1, 2, ... in order) and returns the logits.</summary>
-    public float[] Forward(int token, int position)
+    /// <param name="token">Token id.</param>
+    /// <param name="position">Its position.</param>
+    /// <param name="sequenceLength">
+    /// The total length of the pass this token belongs to (the attention mask width); default position + 1. Only
+    /// longrope with two factor sets reads it: short factors within the original length, long ones beyond.
+    /// </param>
+    public float[] Forward(int token, int position, int? sequenceLength = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(token);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _s.VocabSize);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, _maxPositions);
+        int length = sequenceLength ?? position + 1;
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, position + 1, nameof(sequenceLength));
+        RopeFrequencies? rope = _shortRope is not null && length <= _switchLength ? _shortRope : _rope;
         int h = _s.Hidden, hd = _s.HeadDim, kvDim = _s.KvDim, groups = _s.Heads / _s.KvHeads;
 
         var x = _embedding.AsSpan(token * h, h).ToArray();
@@ -67,12 +85,12 @@ internal sealed class HfReference
             MatVec(v, xb, w.V, w.VBias);
             for (int head = 0; head < _s.Heads; head++)
             {
-                RotateHalves(q.AsSpan(head * hd, hd), position);
+                RotateHalves(q.AsSpan(head * hd, hd), position, rope);
             }
 
             for (int head = 0; head < _s.KvHeads; head++)
             {
-                RotateHalves(k.Slice(head * hd, hd), position);
+                RotateHalves(k.Slice(head * hd, hd), position, rope);
             }
 
             int first = _s.IsSlidingLayer(l) ? Math.Max(0, position - _s.SlidingWindow!.Value + 1) : 0;
@@ -143,14 +161,14 @@ internal sealed class HfReference
 
     // Hugging Face's rotate_half: pair i with i + d/2, angle pos · theta^(-2i/d).
     // With rope_scaling, the scaled inverse frequencies and attention factor (the same float operations as the graph's tables).
-    private void RotateHalves(Span<float> head, int position)
+    private void RotateHalves(Span<float> head, int position, RopeFrequencies? rope)
     {
         int half = head.Length / 2;
         for (int i = 0; i < half; i++)
         {
-            float freq = _rope is null ? 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length) : _rope.Inverse[i];
+            float freq = rope is null ? 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length) : rope.Inverse[i];
             float angle = position * freq;
-            float factor = _rope?.AttentionFactor ?? 1f;
+            float factor = rope?.AttentionFactor ?? 1f;
             float cos = MathF.Cos(angle) * factor, sin = MathF.Sin(angle) * factor;
             float a = head[i], b = head[i + half];
             head[i] = (a * cos) - (b * sin);

@@ -15,6 +15,8 @@ public sealed class LlamaReference
     private readonly int _maxPositions;
     private readonly int _window;
     private readonly RopeFrequencies _rope;
+    private readonly RopeFrequencies? _shortRope; // longrope with two factor sets: the short ones (_rope holds the long)
+    private readonly int _switchLength;
 
     // Activation buffers, reused for every token (as in run.c's RunState).
     private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
@@ -36,8 +38,14 @@ public sealed class LlamaReference
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxPositions, nameof(maxPositions));
         _window = slidingWindow ?? int.MaxValue;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_window, nameof(slidingWindow));
-        // Static frequencies for the whole cache length, as the graph's cos/sin caches are built for its context length.
+        // Static frequencies for the whole cache length, as the graph's cos/sin caches are built for its context length;
+        // longrope with two factor sets keeps both and picks per pass, as the graph's switch does.
         _rope = _c.RopeFrequenciesFor(_maxPositions);
+        if (_c.RopeScaling is { SwitchesFactorSets: true, OriginalMaxPositionEmbeddings: { } original } && _maxPositions > original)
+        {
+            _shortRope = _c.RopeFrequenciesFor(original);
+            _switchLength = original;
+        }
         _x = new float[_c.Dim];
         _xb = new float[_c.Dim];
         _xb2 = new float[_c.Dim];
@@ -67,12 +75,20 @@ public sealed class LlamaReference
     /// </summary>
     /// <param name="token">Token id in [0, VocabSize).</param>
     /// <param name="position">Position in [0, maxPositions); earlier positions must already be in the cache.</param>
-    public float[] Forward(int token, int position)
+    /// <param name="sequenceLength">
+    /// The total length of the pass this token belongs to (past plus the tokens run together, the graph's attention mask
+    /// width); default position + 1, a token-by-token run. Only longrope with two factor sets reads it: the short
+    /// factors while it is within the original length, the long ones beyond, so cached keys keep the rotation they got.
+    /// </param>
+    public float[] Forward(int token, int position, int? sequenceLength = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(token);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _c.VocabSize);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, _maxPositions);
+        int length = sequenceLength ?? position + 1;
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, position + 1, nameof(sequenceLength));
+        RopeFrequencies rope = _shortRope is not null && length <= _switchLength ? _shortRope : _rope;
 
         int dim = _c.Dim, kvDim = _c.KvDim, headSize = _c.HeadSize, hidden = _c.HiddenDim;
         int kvMul = _c.Heads / _c.KvHeads; // query heads per key/value head
@@ -97,9 +113,9 @@ public sealed class LlamaReference
             for (int i = 0; i < dim; i += 2)
             {
                 int headDim = i % headSize;
-                float freq = _rope.Inverse[headDim / 2];
+                float freq = rope.Inverse[headDim / 2];
                 float angle = position * freq;
-                float cos = MathF.Cos(angle) * _rope.AttentionFactor, sin = MathF.Sin(angle) * _rope.AttentionFactor;
+                float cos = MathF.Cos(angle) * rope.AttentionFactor, sin = MathF.Sin(angle) * rope.AttentionFactor;
                 Rotate(_q, i, cos, sin);
                 if (i < kvDim)
                 {

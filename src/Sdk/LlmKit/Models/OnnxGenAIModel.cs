@@ -36,8 +36,12 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         LoadTime = loadTime;
         SlidingWindow = config.Model.Decoder.SlidingWindow?.WindowSize;
 
+        RopeCacheSwitchLength = ReadRopeCacheSwitchLength(session);
+
         // A sliding window keeps only the last positions, so the cache is no prefix of the sequence: nothing to reuse.
-        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null;
+        // A longrope graph that switches RoPE tables at the original length rotates a prefix's keys by the length of the
+        // run that computed them, so a cached prefix is not what a new prompt's own prefill would compute: no reuse.
+        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && RopeCacheSwitchLength is null;
         KvCapacity = Math.Min(maxLength, SlidingWindow ?? maxLength);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, KvCapacity, config.Search.PastPresentShareBuffer);
@@ -97,11 +101,24 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
 
     /// <summary>
     /// Whether a new sequence reuses the KV cache of an earlier one that started with the same tokens (see
-    /// <see cref="OnnxGenAIModelOptions.ReusePromptPrefixes"/>).
+    /// <see cref="OnnxGenAIModelOptions.ReusePromptPrefixes"/>). False for a sliding-window model and for a longrope
+    /// folder whose graph switches RoPE tables at the original length (its cached keys depend on the run length).
     /// </summary>
     public bool ReusesPromptPrefixes { get; }
 
     internal InferenceSession Session { get; }
+
+    /// <summary>
+    /// The length past which the graph switches to its long-factor RoPE tables (longrope), from the model metadata
+    /// <c>llmkit.rope_cache_switch_length</c> LlmKit's builder writes; null for a graph with one static pair of tables.
+    /// </summary>
+    internal int? RopeCacheSwitchLength { get; }
+
+    private static int? ReadRopeCacheSwitchLength(InferenceSession session) =>
+        session.ModelMetadata.CustomMetadataMap.TryGetValue("llmkit.rope_cache_switch_length", out string? text)
+        && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int length) && length > 0
+            ? length
+            : null;
 
     internal DecoderSignature Signature { get; }
 

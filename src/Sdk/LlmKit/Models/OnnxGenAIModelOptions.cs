@@ -24,6 +24,8 @@ public sealed record OnnxGenAIModelOptions
     /// Reuse the KV cache of an earlier sequence that started with the same tokens, so only the new part of a prompt
     /// is prefilled: the next turn of a chat (the history up to the last reply is cached), a fixed system prompt or
     /// classification prompt, a scorer's repeated context. Default true. Up to 8 finished sequences are kept per model.
+    /// Ignored (no reuse) for sliding-window models and for longrope folders whose graph switches RoPE tables at the
+    /// original length (see <see cref="OnnxGenAIModel.ReusesPromptPrefixes"/>).
     /// </summary>
     /// <remarks>
     /// Results are the same up to floating-point rounding: a reused prefix was computed in a differently shaped run
@@ -45,7 +47,7 @@ public sealed record OnnxGenAIModelOptions
     /// the chat client and the Semantic Kernel service) then decode together: each model run reads the weights once for
     /// all of them. 1 turns batching off (every generation runs on its own). Each request still gets the tokens it would
     /// get alone. Applies to GroupQueryAttention graphs with shared KV buffers (the official builder's form) without a
-    /// sliding window; see <see cref="OnnxGenAIModel.MaxBatchSize"/> for what a loaded model uses.
+    /// sliding window nor longrope table switch; see <see cref="OnnxGenAIModel.MaxBatchSize"/> for what a loaded model uses.
     /// </summary>
     public int MaxBatchSize { get; init; } = 8;
 
