@@ -102,6 +102,13 @@ internal sealed class OrtGenAiGraphEmitter
     private void RopeCaches()
     {
         int half = _c.HeadSize / 2;
+        if (_c.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            // Dynamic NTK: the frequencies depend on each run's length, so the tables are inputs the runtime fills.
+            DynamicRopeInputs.Declare(_g, _maxLength, half);
+            return;
+        }
+
         var frequencies = _c.RopeFrequenciesFor(_maxLength); // scaled (linear, llama3, yarn, longrope) when the config says so
         _g.Initializer(_store.Float("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: true)));
         _g.Initializer(_store.Float("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, frequencies, cosine: false)));

@@ -5,7 +5,9 @@ namespace LlmKit.ModelBuilder;
 /// <summary>
 /// A plain float32 Llama forward pass with a KV cache, written to read like llama2.c's <c>run.c</c>: the
 /// numerical ground truth the ONNX graphs are tested against. One token at a time; call
-/// <see cref="Forward"/> with positions 0, 1, 2, ... (a position may be revisited to overwrite the cache).
+/// <see cref="Forward(int, int)"/> with positions 0, 1, 2, ... (a position may be revisited to overwrite the cache).
+/// With dynamic (NTK) RoPE scaling, a position is rotated with the frequencies of the run it belongs to: pass that run's
+/// total length to <see cref="Forward(int, int, int)"/> (the two-argument form treats each token as its own run).
 /// Not thread-safe: it owns mutable activation buffers and the cache.
 /// </summary>
 public sealed class LlamaReference
@@ -15,6 +17,8 @@ public sealed class LlamaReference
     private readonly int _maxPositions;
     private readonly int _window;
     private readonly RopeFrequencies _rope;
+    private RopeFrequencies? _runRope;  // dynamic scaling: the frequencies of _runLength
+    private int _runLength;
 
     // Activation buffers, reused for every token (as in run.c's RunState).
     private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
@@ -67,8 +71,33 @@ public sealed class LlamaReference
     /// </summary>
     /// <param name="token">Token id in [0, VocabSize).</param>
     /// <param name="position">Position in [0, maxPositions); earlier positions must already be in the cache.</param>
-    public float[] Forward(int token, int position)
+    public float[] Forward(int token, int position) => Forward(token, position, position + 1);
+
+    /// <summary>
+    /// Runs one token at <paramref name="position"/> as part of a forward over positions ending at
+    /// <paramref name="runLength"/> − 1: dynamic (NTK) RoPE scaling rotates it with the frequencies for that total length,
+    /// as transformers does for every position of one forward call (keys cached by earlier runs keep their rotation).
+    /// Other scalings ignore <paramref name="runLength"/>. Returns a new array of logits [vocab].
+    /// </summary>
+    /// <param name="token">Token id in [0, VocabSize).</param>
+    /// <param name="position">Position in [0, maxPositions); earlier positions must already be in the cache.</param>
+    /// <param name="runLength">Total length after the run this token belongs to, in (position, maxPositions].</param>
+    public float[] Forward(int token, int position, int runLength)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(runLength, position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(runLength, _maxPositions);
+        var rope = _rope;
+        if (_c.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            if (_runRope is null || _runLength != runLength)
+            {
+                _runRope = _c.RopeFrequenciesFor(runLength);
+                _runLength = runLength;
+            }
+
+            rope = _runRope;
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(token);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _c.VocabSize);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
@@ -97,9 +126,9 @@ public sealed class LlamaReference
             for (int i = 0; i < dim; i += 2)
             {
                 int headDim = i % headSize;
-                float freq = _rope.Inverse[headDim / 2];
+                float freq = rope.Inverse[headDim / 2];
                 float angle = position * freq;
-                float cos = MathF.Cos(angle) * _rope.AttentionFactor, sin = MathF.Sin(angle) * _rope.AttentionFactor;
+                float cos = MathF.Cos(angle) * rope.AttentionFactor, sin = MathF.Sin(angle) * rope.AttentionFactor;
                 Rotate(_q, i, cos, sin);
                 if (i < kvDim)
                 {

@@ -72,7 +72,7 @@ public sealed partial class OnnxGenAIModel
     private int BatchRows(int requested)
     {
         // fp16 KV or logits would work the same way but no fp16 GQA shared-buffer folder is tested yet: not batched.
-        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null
+        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null || Signature.DynamicRope is not null
             || Signature.KvType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float
             || Signature.LogitsType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
         {

@@ -37,7 +37,9 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         SlidingWindow = config.Model.Decoder.SlidingWindow?.WindowSize;
 
         // A sliding window keeps only the last positions, so the cache is no prefix of the sequence: nothing to reuse.
-        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null;
+        // Dynamic NTK RoPE: a cached prefix's keys carry the frequencies of the runs that computed them, so a prefix is
+        // reused only if a new request would split its runs the same way; not tracked, so no reuse.
+        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && signature.DynamicRope is null;
         KvCapacity = Math.Min(maxLength, SlidingWindow ?? maxLength);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, KvCapacity, config.Search.PastPresentShareBuffer);
@@ -155,6 +157,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         {
             var signature = DecoderSignature.Resolve(config, session, modelPath);
             CheckSlidingWindow(signature, config, configPath);
+            CheckDynamicRope(signature, config, maxLength, modelPath);
             CheckKvCacheFits(signature, Math.Min(maxLength, config.Model.Decoder.SlidingWindow?.WindowSize ?? maxLength), config, configPath);
             var model = new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options);
             if (options.Logger is { } logger)
@@ -206,6 +209,30 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// concatenates its KV. A GroupQueryAttention graph with shared buffers derives positions from the cache length,
     /// so its window must be in the graph (local_window_size), not in the configuration.
     /// </summary>
+    private static void CheckDynamicRope(DecoderSignature signature, GenAIConfig config, int maxLength, string modelPath)
+    {
+        if (signature.DynamicRope is null)
+        {
+            return;
+        }
+
+        if (signature.RopeCacheRows < maxLength)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' declares cos_cache/sin_cache of {signature.RopeCacheRows} rows, fewer than the max length {maxLength} (context_length/max_length in genai_config.json).") { FilePath = modelPath };
+        }
+
+        if (config.Model.Decoder.SlidingWindow is not null)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' combines dynamic rope scaling with a sliding window (genai_config.json model.decoder.sliding_window), which LlmKit does not run.") { FilePath = modelPath };
+        }
+    }
+
+    /// <summary>
+    /// True when the graph uses dynamic NTK RoPE scaling, whose cos/sin rows LlmKit writes before each run: prompt-prefix
+    /// reuse, batching and speculative decoding are then off, since each would change how positions are split into runs.
+    /// </summary>
+    public bool UsesDynamicRope => Signature.DynamicRope is not null;
+
     private static void CheckSlidingWindow(DecoderSignature signature, GenAIConfig config, string configPath)
     {
         if (config.Model.Decoder.SlidingWindow is not { } window)
