@@ -199,7 +199,7 @@ public static class Llama2cConverter
             ProducerVersion = typeof(Llama2cConverter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
             Graph = graph.Graph,
         };
-        DynamicRopeInputs.AddMetadata(model, weights.Config);
+        DynamicRopeInputs.AddMetadata(model, weights.Config.RopeScaling, weights.Config.RopeTheta, weights.Config.SeqLen);
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
 

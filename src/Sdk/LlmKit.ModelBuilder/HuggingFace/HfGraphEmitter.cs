@@ -167,6 +167,13 @@ internal sealed class HfGraphEmitter
     private void RopeCaches()
     {
         int half = _s.HeadDim / 2;
+        if (_s.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            // Dynamic NTK: the frequencies depend on each run's length, so the tables are inputs the runtime fills.
+            DynamicRopeInputs.Declare(_g, _maxLength, half);
+            return;
+        }
+
         _g.Initializer(Tensor("cos_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: true)));
         _g.Initializer(Tensor("sin_cache", [_maxLength, half], s => WeightTransforms.RopeTable(s, _maxLength, _s.RopeFrequenciesFor(_maxLength), cosine: false)));
     }

@@ -17,18 +17,18 @@ internal static class DynamicRopeInputs
         graph.Input("sin_cache", GraphBuilder.Float, maxLength, half);
     }
 
-    /// <summary>Adds the parameters to <paramref name="model"/> when <paramref name="config"/> scales RoPE dynamically.</summary>
-    public static void AddMetadata(ModelProto model, LlamaConfig config)
+    /// <summary>Adds the parameters to <paramref name="model"/> when <paramref name="scaling"/> is dynamic.</summary>
+    public static void AddMetadata(ModelProto model, RopeScaling? scaling, float theta, int trainingLength)
     {
-        if (config.RopeScaling is not { Type: RopeScalingType.Dynamic } scaling)
+        if (scaling is not { Type: RopeScalingType.Dynamic })
         {
             return;
         }
 
         Add("llmkit.rope_scaling.type", "dynamic");
         Add("llmkit.rope_scaling.factor", scaling.Factor.ToString("R", CultureInfo.InvariantCulture));
-        Add("llmkit.rope_scaling.original_max_position_embeddings", (scaling.OriginalMaxPositionEmbeddings ?? config.SeqLen).ToString(CultureInfo.InvariantCulture));
-        Add("llmkit.rope_theta", config.RopeTheta.ToString("R", CultureInfo.InvariantCulture));
+        Add("llmkit.rope_scaling.original_max_position_embeddings", (scaling.OriginalMaxPositionEmbeddings ?? trainingLength).ToString(CultureInfo.InvariantCulture));
+        Add("llmkit.rope_theta", theta.ToString("R", CultureInfo.InvariantCulture));
 
         void Add(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
     }

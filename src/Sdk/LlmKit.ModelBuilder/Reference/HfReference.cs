@@ -15,6 +15,8 @@ internal sealed class HfReference
 {
     private readonly HfDecoderSpec _s;
     private readonly RopeFrequencies? _rope;
+    private RopeFrequencies? _current;   // this call's frequencies: _rope, or dynamic scaling's for the run length
+    private int _currentRunLength;
     private readonly int _maxPositions;
     private readonly float[] _embedding, _head, _finalNorm;
     private readonly Layer[] _layers;
@@ -37,8 +39,25 @@ internal sealed class HfReference
     }
 
     /// <summary>Runs <paramref name="token"/> at <paramref name="position"/> (positions 0, 1, 2, ... in order) and returns the logits.</summary>
-    public float[] Forward(int token, int position)
+    public float[] Forward(int token, int position) => Forward(token, position, position + 1);
+
+    /// <summary>
+    /// Like <see cref="Forward(int, int)"/> for a token of a forward call over positions ending at
+    /// <paramref name="runLength"/> − 1: dynamic (NTK) rope scaling rotates it with the frequencies for that total length.
+    /// </summary>
+    public float[] Forward(int token, int position, int runLength)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(runLength, position);
+        if (_s.RopeScaling?.Type != RopeScalingType.Dynamic)
+        {
+            _current = _rope;
+        }
+        else if (_currentRunLength != runLength)
+        {
+            _current = _s.RopeFrequenciesFor(runLength);
+            _currentRunLength = runLength;
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(token);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(token, _s.VocabSize);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
@@ -148,9 +167,9 @@ internal sealed class HfReference
         int half = head.Length / 2;
         for (int i = 0; i < half; i++)
         {
-            float freq = _rope is null ? 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length) : _rope.Inverse[i];
+            float freq = _current is null ? 1.0f / MathF.Pow(_s.RopeTheta, (2 * i) / (float)head.Length) : _current.Inverse[i];
             float angle = position * freq;
-            float factor = _rope?.AttentionFactor ?? 1f;
+            float factor = _current?.AttentionFactor ?? 1f;
             float cos = MathF.Cos(angle) * factor, sin = MathF.Sin(angle) * factor;
             float a = head[i], b = head[i + half];
             head[i] = (a * cos) - (b * sin);
