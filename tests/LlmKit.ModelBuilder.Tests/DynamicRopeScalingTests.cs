@@ -99,6 +99,44 @@ public sealed class DynamicRopeScalingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Generation_repeated_with_prompt_lookup_reuses_no_prefix_drafts_nothing_and_matches_the_reference()
+    {
+        using var model = Load(Fused);
+        int[] prompt = Tokens(Fused, 50);
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 70, PromptLookup = new PromptLookupOptions() };
+
+        // The reference's greedy continuation: the prompt as one run, then one run per token.
+        var reference = Reference(Fused, Spec);
+        float[] logits = [];
+        for (int pos = 0; pos < prompt.Length; pos++)
+        {
+            logits = reference.Forward(prompt[pos], pos, runLength: prompt.Length);
+        }
+
+        var expected = new List<int>();
+        for (int pos = prompt.Length; expected.Count < 70; pos++)
+        {
+            int next = ArgMax(logits);
+            expected.Add(next);
+            if (model.Config.Model.EosTokenIds.Contains(next))
+            {
+                break;
+            }
+
+            logits = reference.Forward(next, pos);
+        }
+
+        // The second request finds the first one's state in the pool, but must not reuse its prefix.
+        for (int request = 0; request < 2; request++)
+        {
+            var result = await model.GenerateAsync(prompt, options);
+            Assert.Equal(0, result.CachedPromptTokenCount);
+            Assert.Equal(0, result.DraftedTokenCount);
+            Assert.Equal(expected, result.TokenIds);
+        }
+    }
+
+    [Fact]
     public void Unscaled_linear_or_whole_context_frequencies_differ_from_dynamic_above_the_original_length()
     {
         // Guards the tests above: every wrong choice of table moves the logits far past their tolerance.
