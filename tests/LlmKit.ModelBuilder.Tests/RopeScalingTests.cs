@@ -257,16 +257,6 @@ public sealed class RopeScalingTests
         Assert.Contains("longrope", e.Message);
     }
 
-    [Fact]
-    public void Dynamic_scaling_is_refused_with_a_message_naming_it()
-    {
-        var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongContext, Seed);
-        using var temp = new TempFolder();
-        var e = Assert.Throws<NotSupportedException>(() => Llama2cConverter.Convert(
-            new Llama2cConversionRequest(checkpoint, tokenizer, temp.File("out")) { RopeScaling = RopeScaling.Parse("dynamic:2") }));
-        Assert.Contains("dynamic", e.Message);
-    }
-
     [Theory]
     [InlineData("linear")]
     [InlineData("linear:0.5")]

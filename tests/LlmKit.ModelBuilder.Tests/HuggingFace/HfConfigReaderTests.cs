@@ -34,7 +34,6 @@ public sealed class HfConfigReaderTests
     }
 
     [Theory]
-    [InlineData("rope_scaling", "{\"type\":\"dynamic\",\"factor\":2.0}", "dynamic")]
     [InlineData("partial_rotary_factor", "0.5", "partial_rotary_factor")]
     [InlineData("mlp_bias", "true", "mlp_bias")]
     [InlineData("attention_bias", "true", "attention_bias")]

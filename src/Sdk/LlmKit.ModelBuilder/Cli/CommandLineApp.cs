@@ -57,7 +57,7 @@ internal static class CommandLineApp
 
         var ropeScaling = new Option<string?>("--rope-scaling")
         {
-            Description = "RoPE scaling TYPE:FACTOR for a context beyond the checkpoint's seq_len: linear:4, llama3:8 or yarn:4 (the context then defaults to seq_len x FACTOR)",
+            Description = "RoPE scaling TYPE:FACTOR for a context beyond the checkpoint's seq_len: linear:4, llama3:8, yarn:4 or dynamic:2 (the context then defaults to seq_len x FACTOR; dynamic runs in LlmKit only, not in onnxruntime-genai 0.20.0)",
         };
         ropeScaling.Validators.Add(result =>
         {

@@ -45,9 +45,10 @@ public sealed record Llama2cConversionRequest(
     /// <summary>
     /// RoPE scaling written into the graph's cos/sin caches (llama2.c checkpoints carry none): e.g.
     /// <c>RopeScaling.Parse("linear:4")</c>. Its original length defaults to the checkpoint's seq_len, and
-    /// <see cref="MaxLength"/> then defaults to the scaled length. Dynamic scaling is refused (its frequencies change
-    /// with the sequence length, which static caches cannot express). longrope whose short and long factors differ gets
-    /// two pairs of tables and a switch on the run's total length (OrtGenAI form only; Standard refuses it).
+    /// <see cref="MaxLength"/> then defaults to the scaled length. Dynamic (NTK) scaling changes its frequencies with
+    /// each run's total length, so its graph takes cos_cache/sin_cache as inputs that the LlmKit runtime fills per run
+    /// (OrtGenAI form only; onnxruntime-genai 0.20.0 cannot run such a folder). longrope whose short and long factors
+    /// differ gets two pairs of tables and a switch on the run's total length (OrtGenAI form only; Standard refuses it).
     /// </summary>
     public RopeScaling? RopeScaling { get; init; }
 

@@ -33,7 +33,7 @@ public static class Llama2cConverter
     /// <exception cref="ArgumentException">A path is empty; <see cref="Llama2cConversionRequest.MaxLength"/>, the external-data threshold, the graph form, the precision or the int4 accuracy level is out of range; int4 or <see cref="Llama2cConversionRequest.LoraInputs"/> is asked for without the OrtGenAI graph form, or the RoPE scaling is out of range.</exception>
     /// <exception cref="FileNotFoundException">The checkpoint or tokenizer does not exist (the message names it).</exception>
     /// <exception cref="InvalidDataException">The checkpoint is malformed or truncated, holds a NaN or infinite weight (the message names the tensor), or the tokenizer does not match its vocab_size.</exception>
-    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8, or <see cref="Llama2cConversionRequest.RopeScaling"/> of type dynamic.</exception>
+    /// <exception cref="NotSupportedException">OrtGenAI form for a head size that is not a multiple of 8, or <see cref="Llama2cConversionRequest.RopeScaling"/> of type dynamic with the Standard graph form.</exception>
     /// <exception cref="IOException">The output path is a file or holds an input; or the output folder is not empty and <see cref="Llama2cConversionRequest.Force"/> is false, or it is not a folder llmkit wrote (no marker, or files a conversion does not write).</exception>
     public static ConversionSummary Convert(Llama2cConversionRequest request, CancellationToken cancellationToken = default)
     {
@@ -74,6 +74,11 @@ public static class Llama2cConverter
         if (request.Int4ZeroPoints && request.Precision != WeightPrecision.Int4)
         {
             throw new ArgumentException($"Int4ZeroPoints applies only to Precision {nameof(WeightPrecision.Int4)}.", nameof(request));
+        }
+
+        if (request.RopeScaling?.Type == RopeScalingType.Dynamic && request.GraphForm != OnnxGraphForm.OrtGenAI)
+        {
+            throw new NotSupportedException($"RopeScaling 'dynamic' needs GraphForm {nameof(OnnxGraphForm.OrtGenAI)} (--graph ortgenai): only that form takes cos_cache/sin_cache as inputs the LlmKit runtime fills per run.");
         }
 
         if (request.LoraInputs && request.GraphForm != OnnxGraphForm.OrtGenAI)
@@ -139,12 +144,6 @@ public static class Llama2cConverter
             return weights;
         }
 
-        if (scaling.Type == RopeScalingType.Dynamic)
-        {
-            throw new NotSupportedException(
-                "RopeScaling 'dynamic' changes its frequencies with the current sequence length, which the graph's static cos/sin caches (and onnxruntime-genai 0.20.0's folder form) cannot express. Use linear, llama3, yarn or longrope.");
-        }
-
         scaling = scaling with { OriginalMaxPositionEmbeddings = scaling.OriginalMaxPositionEmbeddings ?? weights.Config.SeqLen };
         try
         {
@@ -206,6 +205,7 @@ public static class Llama2cConverter
             Graph = graph.Graph,
         };
         RopeCacheSwitch.AddMetadata(model, weights.Config.RopeScaling, contextLength);
+        DynamicRopeInputs.AddMetadata(model, weights.Config.RopeScaling, weights.Config.RopeTheta, weights.Config.SeqLen);
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
 

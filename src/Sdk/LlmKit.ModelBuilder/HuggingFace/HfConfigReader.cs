@@ -51,7 +51,8 @@ internal static class HfConfigReader
         return spec;
     }
 
-    // rope_scaling (linear, llama3, yarn, longrope/su) becomes the graph's cos/sin tables; dynamic NTK is refused there.
+    // rope_scaling (linear, llama3, yarn, longrope/su) becomes the graph's cos/sin tables; dynamic NTK makes them inputs
+    // the LlmKit runtime fills per run.
     private static RopeScaling? ReadRopeScaling(JsonElement c, string path)
     {
         if (!c.TryGetProperty("rope_scaling", out var value))
@@ -62,13 +63,7 @@ internal static class HfConfigReader
         int? original = c.TryGetProperty("original_max_position_embeddings", out var o) && o.ValueKind == JsonValueKind.Number ? o.GetInt32() : null;
         try
         {
-            var scaling = RopeScaling.FromHuggingFace(value, Int(c, path, "max_position_embeddings"), original);
-            if (scaling?.Type == RopeScalingType.Dynamic)
-            {
-                throw new NotSupportedException($"{path}: rope_scaling type 'dynamic' (NTK) is not supported: its frequencies change with the sequence length, which the graph's static cos/sin cache cannot express.");
-            }
-
-            return scaling;
+            return RopeScaling.FromHuggingFace(value, Int(c, path, "max_position_embeddings"), original);
         }
         catch (InvalidDataException e)
         {

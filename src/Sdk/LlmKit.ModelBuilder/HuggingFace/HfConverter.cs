@@ -33,7 +33,7 @@ public static class HfConverter
     /// <exception cref="ArgumentException">A path is empty, or MaxLength, Precision, Int4AccuracyLevel or ExternalDataThresholdBytes is out of range (the message names it).</exception>
     /// <exception cref="FileNotFoundException">config.json, the safetensors files or tokenizer.json are missing.</exception>
     /// <exception cref="InvalidDataException">A file is malformed or truncated, or a tensor is missing or has the wrong shape.</exception>
-    /// <exception cref="NotSupportedException">The architecture, a dtype or a config field (e.g. rope_scaling) is not supported.</exception>
+    /// <exception cref="NotSupportedException">The architecture, a dtype or a config field is not supported, or dynamic rope_scaling is asked for with fp16.</exception>
     /// <exception cref="IOException">The output folder may not be written (see <see cref="Llama2cConverter"/> for the rules).</exception>
     public static HfConversionSummary Convert(HfConversionRequest request, CancellationToken cancellationToken = default)
     {
@@ -76,6 +76,11 @@ public static class HfConverter
         if (spec.HeadDim % 8 != 0)
         {
             throw new NotSupportedException($"head_dim {spec.HeadDim} is not a multiple of 8, which GroupQueryAttention needs on CPU.");
+        }
+
+        if (spec.RopeScaling?.Type == RopeScalingType.Dynamic && request.Precision == WeightPrecision.Fp16)
+        {
+            throw new NotSupportedException("rope_scaling type 'dynamic' with Precision Fp16 (--precision fp16) is not supported: the LlmKit runtime fills float32 cos/sin inputs, which an fp16 graph cannot take. Use fp32 or int4.");
         }
 
         string tokenizerJson = Path.Combine(input, "tokenizer.json");
@@ -150,6 +155,7 @@ public static class HfConverter
             Graph = graph.Graph,
         };
         RopeCacheSwitch.AddMetadata(model, spec.RopeScaling, contextLength);
+        DynamicRopeInputs.AddMetadata(model, spec.RopeScaling, spec.RopeTheta, spec.MaxPositions);
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Llama2cConverter.OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         cancellationToken.ThrowIfCancellationRequested();

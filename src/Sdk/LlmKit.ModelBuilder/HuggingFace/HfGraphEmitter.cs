@@ -164,9 +164,19 @@ internal sealed class HfGraphEmitter
     }
 
     // The half-rotation tables [max_length, head_dim / 2]: the same angles as llama2.c's pairs, applied to (x[i], x[i + d/2]);
-    // longrope with two factor sets gets two table pairs and a switch on the total length (the int64 Gather output).
-    private void RopeCaches() => RopeCacheSwitch.Emit(_g, Tensor, FloatType, _maxLength, _s.HeadDim / 2, _s.RopeScaling, _s.RopeFrequenciesFor,
-        "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
+    // longrope with two factor sets gets two table pairs and a switch on the total length (the int64 Gather output);
+    // dynamic NTK's frequencies depend on each run's length, so its tables are inputs the runtime fills.
+    private void RopeCaches()
+    {
+        if (_s.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            DynamicRopeInputs.Declare(_g, _maxLength, _s.HeadDim / 2);
+            return;
+        }
+
+        RopeCacheSwitch.Emit(_g, Tensor, FloatType, _maxLength, _s.HeadDim / 2, _s.RopeScaling, _s.RopeFrequenciesFor,
+            "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
+    }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool positionIds)
     {

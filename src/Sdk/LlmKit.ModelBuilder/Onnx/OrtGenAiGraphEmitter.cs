@@ -100,9 +100,19 @@ internal sealed class OrtGenAiGraphEmitter
     }
 
     // Scaled (linear, llama3, yarn, longrope) when the config says so; longrope with two factor sets gets two table
-    // pairs and a switch on the total length (the int64 Gather output above).
-    private void RopeCaches() => RopeCacheSwitch.Emit(_g, _store.Float, Float, _maxLength, _c.HeadSize / 2, _c.RopeScaling, _c.RopeFrequenciesFor,
-        "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
+    // pairs and a switch on the total length (the int64 Gather output above); dynamic NTK's frequencies depend on each
+    // run's length, so its tables are inputs the runtime fills.
+    private void RopeCaches()
+    {
+        if (_c.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            DynamicRopeInputs.Declare(_g, _maxLength, _c.HeadSize / 2);
+            return;
+        }
+
+        RopeCacheSwitch.Emit(_g, _store.Float, Float, _maxLength, _c.HeadSize / 2, _c.RopeScaling, _c.RopeFrequenciesFor,
+            "/model/attn_mask_reformat/attn_mask_subgraph/Gather/output_0");
+    }
 
     private string Attention(int l, string input, string seqlensK, string totalLength, bool fused)
     {

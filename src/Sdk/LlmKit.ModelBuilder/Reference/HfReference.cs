@@ -17,6 +17,8 @@ internal sealed class HfReference
     private readonly RopeFrequencies? _rope;
     private readonly RopeFrequencies? _shortRope; // longrope with two factor sets: the short ones (_rope holds the long)
     private readonly int _switchLength;
+    private RopeFrequencies? _runRope;   // dynamic scaling: the frequencies of _runLength
+    private int _runLength;
     private readonly int _maxPositions;
     private readonly float[] _embedding, _head, _finalNorm;
     private readonly Layer[] _layers;
@@ -49,8 +51,8 @@ internal sealed class HfReference
     /// <param name="token">Token id.</param>
     /// <param name="position">Its position.</param>
     /// <param name="sequenceLength">
-    /// The total length of the pass this token belongs to (the attention mask width); default position + 1. Only
-    /// longrope with two factor sets reads it: short factors within the original length, long ones beyond.
+    /// The total length of the pass this token belongs to (the attention mask width); default position + 1. longrope
+    /// with two factor sets uses short factors within the original length and long ones beyond; dynamic (NTK) scaling the frequencies for that length.
     /// </param>
     public float[] Forward(int token, int position, int? sequenceLength = null)
     {
@@ -61,6 +63,17 @@ internal sealed class HfReference
         int length = sequenceLength ?? position + 1;
         ArgumentOutOfRangeException.ThrowIfLessThan(length, position + 1, nameof(sequenceLength));
         RopeFrequencies? rope = _shortRope is not null && length <= _switchLength ? _shortRope : _rope;
+        if (_s.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            if (_runRope is null || _runLength != length)
+            {
+                _runRope = _s.RopeFrequenciesFor(length);
+                _runLength = length;
+            }
+
+            rope = _runRope;
+        }
+
         int h = _s.Hidden, hd = _s.HeadDim, kvDim = _s.KvDim, groups = _s.Heads / _s.KvHeads;
 
         var x = _embedding.AsSpan(token * h, h).ToArray();

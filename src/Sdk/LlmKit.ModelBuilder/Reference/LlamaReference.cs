@@ -5,7 +5,9 @@ namespace LlmKit.ModelBuilder;
 /// <summary>
 /// A plain float32 Llama forward pass with a KV cache, written to read like llama2.c's <c>run.c</c>: the
 /// numerical ground truth the ONNX graphs are tested against. One token at a time; call
-/// <see cref="Forward"/> with positions 0, 1, 2, ... (a position may be revisited to overwrite the cache).
+/// <see cref="Forward(int, int, int?)"/> with positions 0, 1, 2, ... (a position may be revisited to overwrite the cache).
+/// With dynamic (NTK) RoPE scaling, a position is rotated with the frequencies of the run it belongs to: pass that run's
+/// total length as its sequence length (by default each token is its own run).
 /// Not thread-safe: it owns mutable activation buffers and the cache.
 /// </summary>
 public sealed class LlamaReference
@@ -17,6 +19,8 @@ public sealed class LlamaReference
     private readonly RopeFrequencies _rope;
     private readonly RopeFrequencies? _shortRope; // longrope with two factor sets: the short ones (_rope holds the long)
     private readonly int _switchLength;
+    private RopeFrequencies? _runRope;  // dynamic scaling: the frequencies of _runLength
+    private int _runLength;
 
     // Activation buffers, reused for every token (as in run.c's RunState).
     private readonly float[] _x, _xb, _xb2, _hb, _hb2, _q, _att, _logits;
@@ -77,8 +81,9 @@ public sealed class LlamaReference
     /// <param name="position">Position in [0, maxPositions); earlier positions must already be in the cache.</param>
     /// <param name="sequenceLength">
     /// The total length of the pass this token belongs to (past plus the tokens run together, the graph's attention mask
-    /// width); default position + 1, a token-by-token run. Only longrope with two factor sets reads it: the short
-    /// factors while it is within the original length, the long ones beyond, so cached keys keep the rotation they got.
+    /// width); default position + 1, a token-by-token run. longrope with two factor sets uses the short factors while it
+    /// is within the original length and the long ones beyond; dynamic (NTK) scaling rotates with the frequencies for that
+    /// length, as transformers does for every position of one forward call. Cached keys keep the rotation they got.
     /// </param>
     public float[] Forward(int token, int position, int? sequenceLength = null)
     {
@@ -88,7 +93,18 @@ public sealed class LlamaReference
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, _maxPositions);
         int length = sequenceLength ?? position + 1;
         ArgumentOutOfRangeException.ThrowIfLessThan(length, position + 1, nameof(sequenceLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _maxPositions, nameof(sequenceLength));
         RopeFrequencies rope = _shortRope is not null && length <= _switchLength ? _shortRope : _rope;
+        if (_c.RopeScaling?.Type == RopeScalingType.Dynamic)
+        {
+            if (_runRope is null || _runLength != length)
+            {
+                _runRope = _c.RopeFrequenciesFor(length);
+                _runLength = length;
+            }
+
+            rope = _runRope;
+        }
 
         int dim = _c.Dim, kvDim = _c.KvDim, headSize = _c.HeadSize, hidden = _c.HiddenDim;
         int kvMul = _c.Heads / _c.KvHeads; // query heads per key/value head

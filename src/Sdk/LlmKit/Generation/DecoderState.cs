@@ -50,6 +50,7 @@ internal sealed class DecoderState : IDisposable
     private readonly string[] _outputNames;
     private readonly OrtValue[] _outputValues;
     private readonly OrtIoBinding? _binding;
+    private readonly DynamicRopeTables? _rope;   // dynamic NTK: cos/sin rows written before each run
     private readonly RunOptions _runOptions = new();
     private readonly long[] _shape;
     private float[] _prefillLogits = [];
@@ -103,7 +104,13 @@ internal sealed class DecoderState : IDisposable
             _stepLogits = CreateLogits(_stepLogitsBuffer, 1);
         }
 
-        _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. _signature.PastNames];
+        if (_signature.DynamicRope is { } rope)
+        {
+            _rope = new DynamicRopeTables(rope, _signature.RopeCacheRows);
+        }
+
+        string[] ropeNames = _rope is null ? [] : [DecoderSignature.CosCache, DecoderSignature.SinCache];
+        _inputNames = [_signature.InputIds, _signature.AttentionMask, .. Optional(_signature.PositionIds), .. _signature.PastNames, .. ropeNames];
         _inputValues = new OrtValue[_inputNames.Length];
         _baseInputCount = _inputNames.Length;
         _outputNames = [_signature.Logits, .. _signature.PresentNames];
@@ -278,6 +285,9 @@ internal sealed class DecoderState : IDisposable
         }
 
         int total = _length + count;
+
+        // Dynamic NTK: this run's positions get the frequencies of its total length; cached keys keep theirs.
+        _rope?.Prepare(_offset + _length, _offset + total);
         if (count == 1)
         {
             Run(_stepIds, _stepPositions, _stepLogits, total, cancellationToken);
@@ -484,6 +494,7 @@ internal sealed class DecoderState : IDisposable
         _stepIds.Dispose();
         _stepPositions?.Dispose();
         _stepLogits.Dispose();
+        _rope?.Dispose();
         _runOptions.Dispose();
     }
 
@@ -530,6 +541,12 @@ internal sealed class DecoderState : IDisposable
             {
                 _inputValues[slot + t] = KvView(_side, t, _length);
                 _outputValues[1 + t] = KvView(1 - _side, t, total);
+            }
+
+            if (_rope is not null)
+            {
+                _inputValues[slot + _kvTensors] = _rope.Cos;
+                _inputValues[slot + _kvTensors + 1] = _rope.Sin;
             }
         }
 
@@ -581,6 +598,11 @@ internal sealed class DecoderState : IDisposable
         }
 
         _binding.BindOutput(_signature.Logits, _stepLogits);
+        if (_rope is not null)
+        {
+            _binding.BindInput(DecoderSignature.CosCache, _rope.Cos);
+            _binding.BindInput(DecoderSignature.SinCache, _rope.Sin);
+        }
     }
 
     /// <summary>A view of <paramref name="length"/> positions over the start of one KV buffer, created once per length.</summary>

@@ -40,12 +40,14 @@ public sealed class Generator : IDisposable
         PromptLength = prompt.Length;
         MaxNewTokens = Math.Min(options.MaxNewTokens ?? int.MaxValue, model.MaxLength - prompt.Length);
         _eos = model.Config.Model.EosTokenIds;
-        if (options.PromptLookup is { } lookup && model.SlidingWindow is null)
+        // A sliding window drops positions as it goes, so rejected drafts could not be rolled back; with dynamic NTK RoPE
+        // a verification run of several tokens would rotate them with other frequencies than one-by-one decoding: no speculation.
+        bool speculates = model.SlidingWindow is null && !model.UsesDynamicRope;
+        if (options.PromptLookup is { } lookup && speculates)
         {
-            // A sliding window drops positions as it goes, so rejected drafts could not be rolled back: no speculation.
             _drafter = new PromptLookupDrafter(lookup);
         }
-        else if (options.DraftModel is { } draft && model.SlidingWindow is null)
+        else if (options.DraftModel is { } draft && speculates)
         {
             _drafter = new DraftModelDrafter(draft, prompt);
         }

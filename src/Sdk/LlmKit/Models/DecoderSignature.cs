@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
+using LlmKit.Generation;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace LlmKit.Models;
@@ -54,6 +55,18 @@ internal sealed class DecoderSignature
     public required int KvHeads { get; init; }
 
     public required int HeadSize { get; init; }
+
+    /// <summary>
+    /// Dynamic NTK RoPE: the graph takes <c>cos_cache</c>/<c>sin_cache</c> as inputs the runtime fills before each run
+    /// (null for graphs with their tables as initializers).
+    /// </summary>
+    public DynamicNtkRope? DynamicRope { get; init; }
+
+    /// <summary>Rows of the cos/sin caches the graph declares, when <see cref="DynamicRope"/> is set.</summary>
+    public int RopeCacheRows { get; init; }
+
+    /// <summary>The graph inputs of the dynamic RoPE tables.</summary>
+    public const string CosCache = "cos_cache", SinCache = "sin_cache";
 
     /// <summary>KV tensors per layer: 2 (key, value) or 1 (combined).</summary>
     public int KvTensorsPerLayer => CombinedKv ? 1 : 2;
@@ -136,6 +149,27 @@ internal sealed class DecoderSignature
             known.Add(positionIds);
         }
 
+        // Dynamic NTK RoPE: the tables are inputs whose rows depend on each run's length ([rows, rotary_dim / 2] floats).
+        DynamicNtkRope? dynamicRope = null;
+        int ropeRows = 0;
+        if (inputs.ContainsKey(CosCache) || inputs.ContainsKey(SinCache))
+        {
+            RequireInput(CosCache);
+            RequireInput(SinCache);
+            var cosDims = inputs[CosCache].Dimensions;
+            var sinDims = inputs[SinCache].Dimensions;
+            if (cosDims.Length != 2 || cosDims[0] <= 0 || cosDims[1] <= 0 || !cosDims.SequenceEqual(sinDims)
+                || inputs[CosCache].ElementDataType != TensorElementType.Float || inputs[SinCache].ElementDataType != TensorElementType.Float)
+            {
+                throw Mismatch($"inputs '{CosCache}' and '{SinCache}' must both be Float [rows, rotary_dim / 2] with fixed sizes (cos_cache is [{string.Join(", ", cosDims)}])");
+            }
+
+            ropeRows = cosDims[0];
+            dynamicRope = DynamicNtkRope.Read(session, modelPath, 2 * cosDims[1]);
+            known.Add(CosCache);
+            known.Add(SinCache);
+        }
+
         var unexpected = inputs.Keys.Where(k => !known.Contains(k)).ToList();
         if (unexpected.Count > 0)
         {
@@ -185,6 +219,8 @@ internal sealed class DecoderSignature
             Layers = layers,
             KvHeads = kvHeads,
             HeadSize = headSize,
+            DynamicRope = dynamicRope,
+            RopeCacheRows = ropeRows,
         };
 
         TensorElementType RequireIndexInput(string name)

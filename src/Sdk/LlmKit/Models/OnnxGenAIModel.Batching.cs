@@ -75,7 +75,7 @@ public sealed partial class OnnxGenAIModel
         // fp16 KV or logits would work the same way but no fp16 GQA shared-buffer folder is tested yet: not batched.
         // A longrope graph switching RoPE tables picks them by the run's mask width, the longest row's length in a
         // batch: a shorter row would get the long tables it would not get alone, so such folders are not batched.
-        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null || RopeCacheSwitchLength is not null
+        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null || RopeCacheSwitchLength is not null || Signature.DynamicRope is not null
             || Signature.KvType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float
             || Signature.LogitsType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
         {

@@ -40,8 +40,9 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
 
         // A sliding window keeps only the last positions, so the cache is no prefix of the sequence: nothing to reuse.
         // A longrope graph that switches RoPE tables at the original length rotates a prefix's keys by the length of the
-        // run that computed them, so a cached prefix is not what a new prompt's own prefill would compute: no reuse.
-        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && RopeCacheSwitchLength is null;
+        // run that computed them, so a cached prefix is not what a new prompt's own prefill would compute: no reuse. Dynamic
+        // NTK RoPE likewise rotates keys with the frequencies of the runs that computed them: no reuse either.
+        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && RopeCacheSwitchLength is null && signature.DynamicRope is null;
         KvCapacity = Math.Min(maxLength, SlidingWindow ?? maxLength);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, KvCapacity, config.Search.PastPresentShareBuffer);
@@ -172,6 +173,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         {
             var signature = DecoderSignature.Resolve(config, session, modelPath);
             CheckSlidingWindow(signature, config, configPath);
+            CheckDynamicRope(signature, config, maxLength, modelPath);
             CheckKvCacheFits(signature, Math.Min(maxLength, config.Model.Decoder.SlidingWindow?.WindowSize ?? maxLength), config, configPath);
             var model = new OnnxGenAIModel(folder, modelPath, config, tokenizer, session, signature, maxLength, clock.Elapsed, options);
             if (options.Logger is { } logger)
@@ -223,6 +225,30 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// concatenates its KV. A GroupQueryAttention graph with shared buffers derives positions from the cache length,
     /// so its window must be in the graph (local_window_size), not in the configuration.
     /// </summary>
+    private static void CheckDynamicRope(DecoderSignature signature, GenAIConfig config, int maxLength, string modelPath)
+    {
+        if (signature.DynamicRope is null)
+        {
+            return;
+        }
+
+        if (signature.RopeCacheRows < maxLength)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' declares cos_cache/sin_cache of {signature.RopeCacheRows} rows, fewer than the max length {maxLength} (context_length/max_length in genai_config.json).") { FilePath = modelPath };
+        }
+
+        if (config.Model.Decoder.SlidingWindow is not null)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' combines dynamic rope scaling with a sliding window (genai_config.json model.decoder.sliding_window), which LlmKit does not run.") { FilePath = modelPath };
+        }
+    }
+
+    /// <summary>
+    /// True when the graph uses dynamic NTK RoPE scaling, whose cos/sin rows LlmKit writes before each run: prompt-prefix
+    /// reuse, batching and speculative decoding are then off, since each would change how positions are split into runs.
+    /// </summary>
+    public bool UsesDynamicRope => Signature.DynamicRope is not null;
+
     private static void CheckSlidingWindow(DecoderSignature signature, GenAIConfig config, string configPath)
     {
         if (config.Model.Decoder.SlidingWindow is not { } window)

@@ -47,9 +47,9 @@ internal sealed unsafe class BatchedDecoder : IDisposable
     {
         _model = model;
         _signature = model.Signature;
-        if (!model.SharesKvBuffer || _signature.CombinedKv || model.SlidingWindow is not null)
+        if (!model.SharesKvBuffer || _signature.CombinedKv || model.SlidingWindow is not null || _signature.DynamicRope is not null)
         {
-            throw new NotSupportedException("Batched decoding needs a GroupQueryAttention graph with separate key/value buffers shared between past and present and no sliding window.");
+            throw new NotSupportedException("Batched decoding needs a GroupQueryAttention graph with separate key/value buffers shared between past and present, no sliding window and no dynamic rope scaling.");
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
