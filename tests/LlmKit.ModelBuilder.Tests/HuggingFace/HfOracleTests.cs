@@ -21,9 +21,9 @@ public sealed class HfOracleTests
         {
             data.Add(name, WeightPrecision.Fp32);
             data.Add(name, WeightPrecision.Fp16);
+            data.Add(name, WeightPrecision.Int4); // every architecture, window and rope scaling in int4 (accuracy_level 4) too
         }
 
-        data.Add("llama", WeightPrecision.Int4);
         return data;
     }
 
