@@ -97,7 +97,8 @@ internal static class PythonJson
         text.Append(close);
     }
 
-    private static void WriteString(StringBuilder text, string value)
+    /// <summary>A JSON string as Python's json.dumps writes it (with <paramref name="ensureAscii"/>, non-ASCII as \uXXXX).</summary>
+    internal static void WriteString(StringBuilder text, string value, bool ensureAscii = false)
     {
         text.Append('"');
         foreach (char c in value)
@@ -112,7 +113,7 @@ internal static class PythonJson
                 case '\b': text.Append("\\b"); break;
                 case '\f': text.Append("\\f"); break;
                 default:
-                    if (c < 0x20)
+                    if (c < 0x20 || (ensureAscii && c > 0x7f))
                     {
                         text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     }

@@ -411,7 +411,7 @@ internal static class PyJson
                 text.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : Py.FloatRepr(d));
                 break;
             case string s:
-                WriteString(text, s, ensureAscii);
+                Tools.PythonJson.WriteString(text, s, ensureAscii);
                 break;
             case List<object?> list:
                 if (list.Count == 0)
@@ -443,7 +443,7 @@ internal static class PyJson
                 foreach (var (key, item) in entries)
                 {
                     Separator(text, n++, indent, depth + 1);
-                    WriteString(text, key, ensureAscii);
+                    Tools.PythonJson.WriteString(text, key, ensureAscii);
                     text.Append(": ");
                     Write(text, item, indent, sortKeys, ensureAscii, depth + 1, line);
                 }
@@ -475,36 +475,5 @@ internal static class PyJson
         {
             text.Append('\n').Append(' ', width * depth);
         }
-    }
-
-    private static void WriteString(StringBuilder text, string s, bool ensureAscii)
-    {
-        text.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': text.Append("\\\""); break;
-                case '\\': text.Append("\\\\"); break;
-                case '\n': text.Append("\\n"); break;
-                case '\r': text.Append("\\r"); break;
-                case '\t': text.Append("\\t"); break;
-                case '\b': text.Append("\\b"); break;
-                case '\f': text.Append("\\f"); break;
-                default:
-                    if (c < 0x20 || (ensureAscii && c > 0x7f))
-                    {
-                        text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    }
-                    else
-                    {
-                        text.Append(c);
-                    }
-
-                    break;
-            }
-        }
-
-        text.Append('"');
     }
 }
