@@ -1,20 +1,39 @@
 using System.Text.Json;
+using LlmKit.ModelBuilder.HuggingFace;
 
 namespace LlmKit.ModelBuilder;
 
 /// <summary>What genai_config.json describes besides the model shape.</summary>
 internal sealed record GenAiConfigOptions(int ContextLength, bool WithPositionIds, bool PastPresentShareBuffer, string ModelFile = "model.onnx");
 
-/// <summary>Writes <c>genai_config.json</c> in the official onnxruntime-genai schema.</summary>
+/// <summary>The decoder fields of <c>genai_config.json</c>, whichever checkpoint format they come from.</summary>
+internal sealed record GenAiDecoderFields(
+    string ModelType, int HeadSize, int HiddenSize, int Heads, int Layers, int KvHeads, int VocabSize, int BosId, int[] EosIds, int PadId)
+{
+    /// <summary>A window every layer attends through (written as <c>sliding_window</c>); null for none or a per-layer one.</summary>
+    public int? WholeModelWindow { get; init; }
+
+    public static GenAiDecoderFields From(LlamaConfig c) => new(
+        "llama", c.HeadSize, c.Dim, c.Heads, c.Layers, c.KvHeads, c.VocabSize, Llama2cTokenizerFile.BosId, [Llama2cTokenizerFile.EosId], Llama2cTokenizerFile.UnknownId);
+
+    public static GenAiDecoderFields From(HfDecoderSpec s) => new(
+        s.ModelType, s.HeadDim, s.Hidden, s.Heads, s.Layers, s.KvHeads, s.VocabSize, s.BosTokenId ?? 0, s.EosTokenIds, s.PadTokenId ?? s.EosTokenIds[0])
+    {
+        // Gemma2's alternating window is left out: its global layers need the whole context.
+        WholeModelWindow = s.WholeModelWindow ? s.SlidingWindow : null,
+    };
+}
+
+/// <summary>Writes <c>genai_config.json</c> in the official onnxruntime-genai schema, with the official builder's field layout.</summary>
 internal static class GenAiConfigWriter
 {
-    public static void Write(string path, LlamaConfig c, GenAiConfigOptions options)
+    public static void Write(string path, GenAiDecoderFields d, GenAiConfigOptions options)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteStartObject("model");
-        json.WriteNumber("bos_token_id", Llama2cTokenizerFile.BosId);
+        json.WriteNumber("bos_token_id", d.BosId);
         json.WriteNumber("context_length", options.ContextLength);
         json.WriteStartObject("decoder");
         json.WriteStartObject("session_options");
@@ -23,8 +42,8 @@ internal static class GenAiConfigWriter
         json.WriteEndArray();
         json.WriteEndObject();
         json.WriteString("filename", options.ModelFile);
-        json.WriteNumber("head_size", c.HeadSize);
-        json.WriteNumber("hidden_size", c.Dim);
+        json.WriteNumber("head_size", d.HeadSize);
+        json.WriteNumber("hidden_size", d.HiddenSize);
         json.WriteStartObject("inputs");
         json.WriteString("input_ids", "input_ids");
         json.WriteString("attention_mask", "attention_mask");
@@ -41,14 +60,38 @@ internal static class GenAiConfigWriter
         json.WriteString("present_key_names", "present.%d.key");
         json.WriteString("present_value_names", "present.%d.value");
         json.WriteEndObject();
-        json.WriteNumber("num_attention_heads", c.Heads);
-        json.WriteNumber("num_hidden_layers", c.Layers);
-        json.WriteNumber("num_key_value_heads", c.KvHeads);
+        json.WriteNumber("num_attention_heads", d.Heads);
+        json.WriteNumber("num_hidden_layers", d.Layers);
+        json.WriteNumber("num_key_value_heads", d.KvHeads);
+        if (d.WholeModelWindow is { } window)
+        {
+            // Every layer attends through the window, so a runtime may keep only the last window_size positions.
+            json.WriteStartObject("sliding_window");
+            json.WriteNumber("window_size", window);
+            json.WriteBoolean("slide_key_value_cache", false);
+            json.WriteBoolean("slide_inputs", false);
+            json.WriteEndObject();
+        }
+
         json.WriteEndObject();
-        json.WriteNumber("eos_token_id", Llama2cTokenizerFile.EosId);
-        json.WriteNumber("pad_token_id", Llama2cTokenizerFile.UnknownId);
-        json.WriteString("type", "llama");
-        json.WriteNumber("vocab_size", c.VocabSize);
+        if (d.EosIds.Length == 1)
+        {
+            json.WriteNumber("eos_token_id", d.EosIds[0]);
+        }
+        else
+        {
+            json.WriteStartArray("eos_token_id");
+            foreach (int id in d.EosIds)
+            {
+                json.WriteNumberValue(id);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteNumber("pad_token_id", d.PadId);
+        json.WriteString("type", d.ModelType);
+        json.WriteNumber("vocab_size", d.VocabSize);
         json.WriteEndObject();
 
         json.WriteStartObject("search");

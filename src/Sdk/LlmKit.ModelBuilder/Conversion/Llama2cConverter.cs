@@ -165,7 +165,7 @@ public static class Llama2cConverter
             WithPositionIds: !ortGenAI || !OrtGenAiGraphEmitter.UsesFusedRotary(config),
             PastPresentShareBuffer: ortGenAI, // GroupQueryAttention writes into KV buffers allocated at max_length
             ModelFileName);
-        GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), config, genAi);
+        GenAiConfigWriter.Write(Path.Combine(folder, "genai_config.json"), GenAiDecoderFields.From(config), genAi);
         SentencePieceModelWriter.Write(Path.Combine(folder, "tokenizer.model"), tokenizer);
         TokenizerJsonWriter.Write(Path.Combine(folder, "tokenizer.json"), tokenizer); // onnxruntime-genai reads only this one
         TokenizerConfigWriter.WriteTokenizerConfig(Path.Combine(folder, "tokenizer_config.json"), contextLength);

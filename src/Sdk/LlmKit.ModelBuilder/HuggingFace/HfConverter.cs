@@ -108,7 +108,8 @@ public static class HfConverter
         try
         {
             WriteModel(staging, new HfWeights(checkpoint, spec, reuseBuffer: true), contextLength, request, cancellationToken);
-            HfGenAiConfigWriter.Write(Path.Combine(staging, "genai_config.json"), spec, contextLength, Llama2cConverter.ModelFileName);
+            GenAiConfigWriter.Write(Path.Combine(staging, "genai_config.json"), GenAiDecoderFields.From(spec),
+                new GenAiConfigOptions(contextLength, HfGraphEmitter.UsesPositionIds(spec), HfGraphEmitter.SharesKvBuffers(spec), Llama2cConverter.ModelFileName));
             foreach (string file in TokenizerFiles)
             {
                 string source = Path.Combine(input, file);
