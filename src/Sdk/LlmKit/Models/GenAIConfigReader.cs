@@ -30,8 +30,8 @@ public static class GenAIConfigReader
         ("$.model", "vision", "vision inputs (multimodal models) are not supported"),
         ("$.model", "speech", "speech inputs (multimodal models) are not supported"),
         ("$.model", "embedding", "a separate embedding model (multimodal pipelines) is not supported"),
-        ("$.model", "adapters", "LoRA adapters are not supported yet"),
-        ("$.model.decoder", "adapters", "LoRA adapters are not supported yet"),
+        ("$.model", "adapters", "adapters are not read from genai_config.json; load .onnx_adapter files with OnnxGenAIModel.LoadAdapter (or LlmKit:Adapters)"),
+        ("$.model.decoder", "adapters", "adapters are not read from genai_config.json; load .onnx_adapter files with OnnxGenAIModel.LoadAdapter (or LlmKit:Adapters)"),
         ("$.model.decoder", "pipeline", "multi-graph decoder pipelines are not supported"),
     ];
 
