@@ -65,11 +65,17 @@ public sealed class HfLoraTests : IDisposable
         Assert.True(adapterEffect > 100 * ReferenceTolerance, $"{name}: the adapter changes logits by only {adapterEffect}");
     }
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void Onnxruntime_genai_with_the_adapter_agrees_with_llmkit(string name)
+    /// <summary>The reference cases in fp32, and Llama int4 (MatMulNBits base weights, float32 LoRA deltas).</summary>
+    public static TheoryData<string, WeightPrecision> OracleCases => new()
     {
-        var (folder, _) = Adapter(name, rank: 2, alpha: 16, ["q_proj", "v_proj", "down_proj"], seed: 22);
+        { "llama", WeightPrecision.Fp32 }, { "qwen2", WeightPrecision.Fp32 }, { "qwen2-head8", WeightPrecision.Fp32 }, { "llama", WeightPrecision.Int4 },
+    };
+
+    [Theory]
+    [MemberData(nameof(OracleCases))]
+    public void Onnxruntime_genai_with_the_adapter_agrees_with_llmkit(string name, WeightPrecision precision)
+    {
+        var (folder, _) = Adapter(name, rank: 2, alpha: 16, ["q_proj", "v_proj", "down_proj"], seed: 22, precision);
         using var model = OnnxGenAIModel.Load(folder, new OnnxGenAIModelOptions { IntraOpThreads = 1, ReusePromptPrefixes = false });
         var adapter = model.LoadAdapter("a", AdapterPath(name));
         using var official = new OfficialRuntime(folder);
@@ -78,7 +84,7 @@ public sealed class HfLoraTests : IDisposable
 
         float[] ours = Logits(model, prompt, adapter)[^model.VocabularySize..];
         float diff = Numerics.MaxAbsDiff(official.FirstStepLogits(prompt, "a"), ours);
-        Assert.True(diff <= RuntimeTolerance, $"{name}: first-step max |logit difference| with the adapter {diff}");
+        Assert.True(diff <= RuntimeTolerance, $"{name} {precision}: first-step max |logit difference| with the adapter {diff}");
 
         int maxLength = prompt.Length + 40;
         int[] expected = official.Generate(prompt, maxLength, adapter: "a");
@@ -113,9 +119,9 @@ public sealed class HfLoraTests : IDisposable
         Assert.Contains("--precision fp16", e.Message);
     }
 
-    private (string Folder, SyntheticPeftAdapter Peft) Adapter(string name, int rank, double alpha, string[] targets, int seed)
+    private (string Folder, SyntheticPeftAdapter Peft) Adapter(string name, int rank, double alpha, string[] targets, int seed, WeightPrecision precision = WeightPrecision.Fp32)
     {
-        string folder = HfCases.ConvertedWithLora(name);
+        string folder = HfCases.ConvertedWithLora(name, precision);
         string peftFolder = _temp.File($"peft-{name}");
         var peft = SyntheticPeftAdapter.Write(peftFolder, ShapeOf(name), rank, alpha, targets, seed);
         LoraAdapterConverter.Convert(new LoraAdapterConversionRequest(folder, peftFolder, AdapterPath(name)));
