@@ -87,7 +87,7 @@ public sealed class SyntheticPeftAdapter
     {
         var weights = Llama2cCheckpoint.Load(checkpointPath).Weights; // a private copy: it is modified below
         double scale = Alpha / Rank;
-        foreach (var ((layer, module), (a, b)) in _tensors)
+        foreach (var (layer, module) in _tensors.Keys)
         {
             var (outFeatures, inFeatures) = Shape(Config, module);
             float[] stacked = module switch
@@ -95,23 +95,47 @@ public sealed class SyntheticPeftAdapter
                 "q_proj" => weights.Wq, "k_proj" => weights.Wk, "v_proj" => weights.Wv, "o_proj" => weights.Wo,
                 "gate_proj" => weights.W1, "up_proj" => weights.W3, _ => weights.W2,
             };
-            int offset = layer * outFeatures * inFeatures;
-            for (int o = 0; o < outFeatures; o++)
-            {
-                for (int i = 0; i < inFeatures; i++)
-                {
-                    double delta = 0;
-                    for (int r = 0; r < Rank; r++)
-                    {
-                        delta += (double)b[(o * Rank) + r] * a[(r * inFeatures) + i];
-                    }
-
-                    stacked[offset + (o * inFeatures) + i] += (float)(scale * delta);
-                }
-            }
+            MergeInto(layer, module, stacked.AsSpan(layer * outFeatures * inFeatures, outFeatures * inFeatures));
         }
 
         return weights;
+    }
+
+    /// <summary>
+    /// Adds (alpha / r)·B·A of <paramref name="module"/> in <paramref name="layer"/> to <paramref name="weight"/>, a
+    /// row-major [out, in] projection weight (as Hugging Face stores it); nothing when the adapter does not target it.
+    /// </summary>
+    /// <param name="layer">Decoder layer.</param>
+    /// <param name="module">q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj.</param>
+    /// <param name="weight">The weight to modify in place.</param>
+    public void MergeInto(int layer, string module, Span<float> weight)
+    {
+        if (!_tensors.TryGetValue((layer, module), out var pair))
+        {
+            return;
+        }
+
+        var (a, b) = pair;
+        var (outFeatures, inFeatures) = Shape(Config, module);
+        if (weight.Length != outFeatures * inFeatures)
+        {
+            throw new ArgumentException($"{module} weight has {weight.Length} values, expected {outFeatures} x {inFeatures}.", nameof(weight));
+        }
+
+        double scale = Alpha / Rank;
+        for (int o = 0; o < outFeatures; o++)
+        {
+            for (int i = 0; i < inFeatures; i++)
+            {
+                double delta = 0;
+                for (int r = 0; r < Rank; r++)
+                {
+                    delta += (double)b[(o * Rank) + r] * a[(r * inFeatures) + i];
+                }
+
+                weight[(o * inFeatures) + i] += (float)(scale * delta);
+            }
+        }
     }
 
     private void WriteSafetensors(string path)

@@ -113,12 +113,21 @@ internal static class HfCases
             return output;
         })).Value;
 
-    /// <summary>The reference forward over a checkpoint case.</summary>
-    public static HfReference Reference(string name, int maxPositions)
+    /// <summary>The converted folder of a checkpoint case with LoRA inputs (<see cref="HfConversionRequest.LoraInputs"/>).</summary>
+    public static string ConvertedWithLora(string name, WeightPrecision precision = WeightPrecision.Fp32) =>
+        Folders.GetOrAdd($"{name}|{precision}|lora", key => new Lazy<string>(() =>
+        {
+            string output = Path.Combine(Root, "models", key.Replace('|', '-'));
+            HfConverter.Convert(new HfConversionRequest(Checkpoint(name), output) { Precision = precision, LoraInputs = true });
+            return output;
+        })).Value;
+
+    /// <summary>The reference forward over a checkpoint case, with <paramref name="adjustProjection"/> applied to each projection weight.</summary>
+    public static HfReference Reference(string name, int maxPositions, Action<int, string, float[]>? adjustProjection = null)
     {
         string folder = Checkpoint(name);
         var spec = HfConfigReader.Read(folder);
-        return new HfReference(new HfWeights(SafetensorsCheckpoint.Open(folder), spec), maxPositions);
+        return new HfReference(new HfWeights(SafetensorsCheckpoint.Open(folder), spec), maxPositions, adjustProjection: adjustProjection);
     }
 
     /// <summary>Seeded token ids in [3, vocab) (no special tokens).</summary>

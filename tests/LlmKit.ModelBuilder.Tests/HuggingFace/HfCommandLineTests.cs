@@ -132,6 +132,31 @@ public sealed class HfCommandLineTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Convert_hf_with_lora_then_adapter_writes_an_adapter_in_the_checkpoint_row_order()
+    {
+        var (code, _, stderr) = Run("convert", "hf", "--input", HfCases.Checkpoint("llama"), "--output", _dir.File("llama-lora"), "--lora");
+        Assert.True(code == 0, stderr);
+
+        var shape = HfCases.All["llama"].Shape;
+        var config = new LlamaConfig(shape.Hidden, shape.Intermediate, shape.Layers, shape.Heads, shape.KvHeads, shape.VocabSize, shape.MaxPositions);
+        LlmKit.Testing.SyntheticPeftAdapter.Write(_dir.File("peft"), config, rank: 8, alpha: 16, ["q_proj", "v_proj", "gate_proj"], seed: 2);
+        (code, string stdout, stderr) = Run("adapter", "--base", _dir.File("llama-lora"), "--peft", _dir.File("peft"), "--output", _dir.File("llama.onnx_adapter"));
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("rank 8, scale 2 folded into B, 6 projections, 12 tensors, huggingface row order", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Convert_hf_with_lora_refuses_phi3s_fused_projections_in_one_line()
+    {
+        var (code, _, stderr) = Run("convert", "hf", "--input", HfCases.Checkpoint("phi3"), "--output", _dir.File("phi3-lora"), "--lora");
+
+        Assert.Equal(1, code);
+        Assert.Contains("LoraInputs (--lora) is not supported for Phi3ForCausalLM", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_dir.File("phi3-lora")));
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         using var stdout = new StringWriter();

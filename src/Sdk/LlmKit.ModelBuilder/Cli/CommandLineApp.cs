@@ -121,9 +121,13 @@ internal static class CommandLineApp
             }
         });
 
+        var lora = new Option<bool>("--lora")
+        {
+            Description = "give q/k/v/o/gate/up/down LoRA inputs (rank 0 by default, so the base model is unchanged) for PEFT adapters of this checkpoint made with `llmkit adapter` (not Phi3, not fp16)",
+        };
         var hf = new Command("hf", $"Convert a Hugging Face checkpoint ({string.Join(", ", HfConverter.SupportedArchitectures)}) into an official ONNX GenAI folder.")
         {
-            input, outputDir, force, graph, precision, maxLength, accuracyLevel,
+            input, outputDir, force, graph, precision, maxLength, accuracyLevel, lora,
         };
         hf.SetAction(parse => Guarded(error, () =>
         {
@@ -133,6 +137,7 @@ internal static class CommandLineApp
                 MaxLength = parse.GetValue(maxLength),
                 Precision = parse.GetValue(precision) switch { "int4" => WeightPrecision.Int4, "fp16" => WeightPrecision.Fp16, _ => WeightPrecision.Fp32 },
                 Int4AccuracyLevel = parse.GetValue(accuracyLevel),
+                LoraInputs = parse.GetValue(lora),
             };
             var summary = ConversionProgressDisplay.Run(output, progress => HfConverter.Convert(request with { Progress = progress }));
             string window = summary.SlidingWindow is { } w ? $", sliding window {w}" : "";
@@ -194,7 +199,7 @@ internal static class CommandLineApp
         {
             var summary = LoraAdapterConverter.Convert(new LoraAdapterConversionRequest(parse.GetValue(baseFolder)!, parse.GetValue(peft)!, parse.GetValue(outputFile)!));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"wrote {summary.OutputPath} ({Size(new FileInfo(summary.OutputPath).Length)}): rank {summary.Rank}, scale {summary.Scale:0.######} folded into B, {summary.Modules} projections, {summary.Parameters} tensors"));
+                $"wrote {summary.OutputPath} ({Size(new FileInfo(summary.OutputPath).Length)}): rank {summary.Rank}, scale {summary.Scale:0.######} folded into B, {summary.Modules} projections, {summary.Parameters} tensors, {summary.BaseRowOrder} row order"));
         }));
         return command;
     }

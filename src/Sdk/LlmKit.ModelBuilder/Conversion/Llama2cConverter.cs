@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using Google.Protobuf;
+using LlmKit.ModelBuilder.Lora;
 using LlmKit.ModelBuilder.Onnx;
 using LlmKit.ModelBuilder.Onnx.Protos;
 
@@ -206,6 +207,10 @@ public static class Llama2cConverter
         };
         RopeCacheSwitch.AddMetadata(model, weights.Config.RopeScaling, contextLength);
         DynamicRopeInputs.AddMetadata(model, weights.Config.RopeScaling, weights.Config.RopeTheta, weights.Config.SeqLen);
+        if (request.LoraInputs)
+        {
+            LoraGraphInputs.AddMetadata(model, LoraGraphInputs.Llama2cRowOrder);
+        }
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
 

@@ -20,6 +20,14 @@ public sealed record HfConversionRequest(string InputDirectory, string OutputDir
     /// <summary>With int4: MatMulNBits accuracy_level in [0, 4] (4 = int8 activations, the official CPU default; 0 = exact).</summary>
     public int Int4AccuracyLevel { get; init; } = Llama2cConversionRequest.DefaultInt4AccuracyLevel;
 
+    /// <summary>
+    /// Give q, k, v, o, gate, up and down of every layer LoRA inputs (rank 0 by default, so the folder computes exactly
+    /// what the plain one does), in the checkpoint's row order, for adapters converted by <see cref="LoraAdapterConverter"/>
+    /// (<c>llmkit adapter</c>) from PEFT folders trained on this checkpoint. Not for Phi3 (fused qkv_proj / gate_up_proj)
+    /// or <see cref="WeightPrecision.Fp16"/> (the adapter tensors are float32).
+    /// </summary>
+    public bool LoraInputs { get; init; }
+
     /// <summary>Model size above which tensors go to <c>model.onnx.data</c> (protobuf messages are limited to 2 GiB).</summary>
     public long ExternalDataThresholdBytes { get; init; } = 1L << 30;
 

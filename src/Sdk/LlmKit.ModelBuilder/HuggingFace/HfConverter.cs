@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using Google.Protobuf;
 using LlmKit.ModelBuilder.HuggingFace;
+using LlmKit.ModelBuilder.Lora;
 using LlmKit.ModelBuilder.Onnx;
 using LlmKit.ModelBuilder.Onnx.Protos;
 
@@ -33,7 +34,7 @@ public static class HfConverter
     /// <exception cref="ArgumentException">A path is empty, or MaxLength, Precision, Int4AccuracyLevel or ExternalDataThresholdBytes is out of range (the message names it).</exception>
     /// <exception cref="FileNotFoundException">config.json, the safetensors files or tokenizer.json are missing.</exception>
     /// <exception cref="InvalidDataException">A file is malformed or truncated, or a tensor is missing or has the wrong shape.</exception>
-    /// <exception cref="NotSupportedException">The architecture, a dtype or a config field is not supported, or dynamic rope_scaling is asked for with fp16.</exception>
+    /// <exception cref="NotSupportedException">The architecture, a dtype or a config field is not supported, dynamic rope_scaling is asked for with fp16, or LoraInputs with fp16 or a fused-projection architecture (Phi3).</exception>
     /// <exception cref="IOException">The output folder may not be written (see <see cref="Llama2cConverter"/> for the rules).</exception>
     public static HfConversionSummary Convert(HfConversionRequest request, CancellationToken cancellationToken = default)
     {
@@ -81,6 +82,17 @@ public static class HfConverter
         if (spec.RopeScaling?.Type == RopeScalingType.Dynamic && request.Precision == WeightPrecision.Fp16)
         {
             throw new NotSupportedException("rope_scaling type 'dynamic' with Precision Fp16 (--precision fp16) is not supported: the LlmKit runtime fills float32 cos/sin inputs, which an fp16 graph cannot take. Use fp32 or int4.");
+        }
+
+        if (request.LoraInputs && spec.FusedProjections)
+        {
+            throw new NotSupportedException(
+                $"LoraInputs (--lora) is not supported for {spec.Architecture}: its checkpoint fuses qkv_proj and gate_up_proj, and PEFT adapters of it target those fused modules, which the LoRA inputs (q/k/v/o/gate/up/down) do not cover.");
+        }
+
+        if (request.LoraInputs && request.Precision == WeightPrecision.Fp16)
+        {
+            throw new NotSupportedException("LoraInputs (--lora) with Precision Fp16 (--precision fp16) is not supported: adapter tensors are float32 and an fp16 graph cannot take them. Use fp32 or int4.");
         }
 
         string tokenizerJson = Path.Combine(input, "tokenizer.json");
@@ -143,10 +155,11 @@ public static class HfConverter
             : new TensorStore();
         var graph = new GraphBuilder("main_graph");
         var progress = request.Progress;
-        new HfGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4AccuracyLevel)
+        var emitter = new HfGraphEmitter(graph, store, weights, contextLength, request.Precision, request.Int4AccuracyLevel)
         {
             Progress = progress is null ? null : (done, total) => progress.Report(new HfConversionProgress("convert", done, total)),
-        }.Emit(cancellationToken);
+        };
+        (request.LoraInputs ? emitter.WithLoraInputs() : emitter).Emit(cancellationToken);
 
         var model = new ModelProto
         {
@@ -157,6 +170,10 @@ public static class HfConverter
         };
         RopeCacheSwitch.AddMetadata(model, spec.RopeScaling, contextLength);
         DynamicRopeInputs.AddMetadata(model, spec.RopeScaling, spec.RopeTheta, spec.MaxPositions);
+        if (request.LoraInputs)
+        {
+            LoraGraphInputs.AddMetadata(model, LoraGraphInputs.HuggingFaceRowOrder);
+        }
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Llama2cConverter.OnnxOpset });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         cancellationToken.ThrowIfCancellationRequested();

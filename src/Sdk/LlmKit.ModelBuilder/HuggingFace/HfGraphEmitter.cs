@@ -1,3 +1,4 @@
+using LlmKit.ModelBuilder.Lora;
 using LlmKit.ModelBuilder.Onnx;
 using LlmKit.ModelBuilder.Onnx.Protos;
 using static LlmKit.ModelBuilder.Onnx.GraphBuilder;
@@ -46,6 +47,19 @@ internal sealed class HfGraphEmitter
 
     /// <summary>Called after each phase step (tensor group) with (done, total) for progress reporting.</summary>
     public Action<int, int>? Progress { get; init; }
+
+    private LoraGraphInputs? _lora;
+
+    /// <summary>
+    /// Adds LoRA inputs to q, k, v, o, gate, up and down of every layer (see <see cref="LoraGraphInputs"/>), in the
+    /// checkpoint's own row order, so PEFT adapters trained on the Hugging Face checkpoint apply as they are. The
+    /// fused projections of Phi3 have no per-module inputs: the converter refuses them before emitting.
+    /// </summary>
+    public HfGraphEmitter WithLoraInputs()
+    {
+        _lora = new LoraGraphInputs(_g);
+        return this;
+    }
 
     public void Emit(CancellationToken cancellationToken)
     {
@@ -212,6 +226,12 @@ internal sealed class HfGraphEmitter
                 qkv = AddBias($"{p}/qkv_proj", qkv, [.. b.Q, .. b.K, .. b.V]);
             }
 
+            if (_lora is not null)
+            {
+                // The packed projection gets the three deltas side by side, in its [q | k | v] order.
+                qkv = _lora.WrapPacked(l, input, qkv, _s.QDim, _s.KvDim, _s.Hidden);
+            }
+
             inputs = [qkv, "", "", $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength, "cos_cache", "sin_cache"];
         }
         else
@@ -226,6 +246,10 @@ internal sealed class HfGraphEmitter
                 v = AddBias($"{p}/v_proj", v, b.V);
             }
 
+            q = WithLora(l, 0, input, q, _s.QDim, _s.Hidden);
+            k = WithLora(l, 1, input, k, _s.KvDim, _s.Hidden);
+            v = WithLora(l, 2, input, v, _s.KvDim, _s.Hidden);
+
             q = _g.DomainNode(Microsoft, "RotaryEmbedding", $"{p}/q_rotary/RotaryEmbedding", [q, "position_ids", "cos_cache", "sin_cache"], Attr("interleaved", 0L));
             k = _g.DomainNode(Microsoft, "RotaryEmbedding", $"{p}/k_rotary/RotaryEmbedding", [k, "position_ids", "cos_cache", "sin_cache"], Attr("interleaved", 0L));
             inputs = [q, k, v, $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength];
@@ -234,20 +258,24 @@ internal sealed class HfGraphEmitter
         string name = $"{p}/GroupQueryAttention";
         string output = $"{name}/output_0";
         _g.AddNode("GroupQueryAttention", name, inputs, [output, $"present.{l}.key", $"present.{l}.value"], Microsoft, [.. attributes]);
-        return Linear($"{p}/o_proj", output, _w.O(l), _s.Hidden, _s.QDim);
+        return WithLora(l, 3, output, Linear($"{p}/o_proj", output, _w.O(l), _s.Hidden, _s.QDim), _s.Hidden, _s.QDim);
     }
 
     private string Mlp(int l, string input)
     {
         string p = $"/model/layers.{l}/mlp";
-        string gate = Linear($"{p}/gate_proj", input, _w.Gate(l), _s.Intermediate, _s.Hidden);
-        string up = Linear($"{p}/up_proj", input, _w.Up(l), _s.Intermediate, _s.Hidden);
+        string gate = WithLora(l, 4, input, Linear($"{p}/gate_proj", input, _w.Gate(l), _s.Intermediate, _s.Hidden), _s.Intermediate, _s.Hidden);
+        string up = WithLora(l, 5, input, Linear($"{p}/up_proj", input, _w.Up(l), _s.Intermediate, _s.Hidden), _s.Intermediate, _s.Hidden);
         string activated = _s.Activation == GatedActivation.GeluTanh
             ? _g.DomainNode(Microsoft, "FastGelu", $"{p}/act_fn/FastGelu", [gate])
             : _g.Node("Mul", $"{p}/act_fn/Mul", [gate, _g.Node("Sigmoid", $"{p}/act_fn/Sigmoid", [gate])]);
         string hidden = _g.Node("Mul", $"{p}/Mul", [activated, up]);
-        return Linear($"{p}/down_proj", hidden, _w.Down(l), _s.Hidden, _s.Intermediate);
+        return WithLora(l, 6, hidden, Linear($"{p}/down_proj", hidden, _w.Down(l), _s.Hidden, _s.Intermediate), _s.Hidden, _s.Intermediate);
     }
+
+    // module indexes LoraModule.All (q, k, v, o, gate, up, down); the delta is added after any bias, as PEFT does.
+    private string WithLora(int l, int module, string input, string baseOutput, int outFeatures, int inFeatures) =>
+        _lora is null ? baseOutput : _lora.Wrap(l, LoraModule.All[module], input, baseOutput, outFeatures, inFeatures);
 
     private string AddBias(string basename, string input, float[] bias)
     {

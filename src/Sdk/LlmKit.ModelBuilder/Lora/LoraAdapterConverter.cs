@@ -20,14 +20,27 @@ public sealed record LoraAdapterConversionRequest(string BaseFolder, string Peft
 /// <param name="Scale">The factor folded into every B: lora_alpha / r (lora_alpha / √r with use_rslora).</param>
 /// <param name="Modules">Adapted projections (layer × module pairs).</param>
 /// <param name="Parameters">Tensors written (two per adapted projection).</param>
-public sealed record LoraAdapterConversionSummary(string OutputPath, int Rank, double Scale, int Modules, int Parameters);
+public sealed record LoraAdapterConversionSummary(string OutputPath, int Rank, double Scale, int Modules, int Parameters)
+{
+    /// <summary>
+    /// The base's q/k row order as its converter recorded it: "llama2c" (adjacent-pair RoPE rows) or "huggingface" (the
+    /// checkpoint's own rows); "unrecorded" for folders written before the order was recorded (llama2.c bases). The
+    /// tensors are applied as they are in both cases: the adapter must have been trained on the weights in that order.
+    /// </summary>
+    public string BaseRowOrder { get; init; } = UnrecordedRowOrder;
+
+    /// <summary>The <see cref="BaseRowOrder"/> of a base folder without the metadata entry.</summary>
+    public const string UnrecordedRowOrder = "unrecorded";
+}
 
 /// <summary>
 /// Converts a PEFT LoRA adapter into ONNX Runtime's <c>.onnx_adapter</c> for a base folder with LoRA inputs: each
 /// lora_A.weight [r, in] becomes Aᵀ [in, r] and each lora_B.weight [out, r] becomes scale·Bᵀ [r, out], named as the
 /// base graph's inputs, so onnxruntime-genai (<c>Adapters.LoadAdapter</c> + <c>SetActiveAdapter</c>) and LlmKit
 /// (<c>OnnxGenAIModel.LoadAdapter</c>) compute y = x·W + scale·(x·Aᵀ)·Bᵀ = x·(W + scale·B·A)ᵀ. Tensors are applied in the
-/// base folder's own layout (for a llama2.c-derived base, q/k output rows in llama2.c's adjacent-pair RoPE order).
+/// base folder's own layout: for a Hugging Face base (<c>llmkit convert hf --lora</c>) the checkpoint's rows, so
+/// PEFT adapters of that checkpoint apply unchanged; for a llama2.c-derived base, q/k output rows in llama2.c's
+/// adjacent-pair RoPE order. The base's order is read from its model metadata and reported in the summary.
 /// Stateless and thread-safe.
 /// </summary>
 public static partial class LoraAdapterConverter
@@ -50,7 +63,7 @@ public static partial class LoraAdapterConverter
         ArgumentException.ThrowIfNullOrWhiteSpace(request.OutputPath, nameof(request.OutputPath));
 
         var (rank, scale, targets) = ReadConfig(Path.Combine(request.PeftFolder, ConfigFileName));
-        var inputs = BaseInputs(request.BaseFolder);
+        var (inputs, rowOrder) = BaseInputs(request.BaseFolder);
         string weightsPath = Path.Combine(request.PeftFolder, WeightsFileName);
         if (!File.Exists(weightsPath))
         {
@@ -128,7 +141,7 @@ public static partial class LoraAdapterConverter
         }
 
         OnnxAdapterWriter.Write(request.OutputPath, parameters);
-        return new LoraAdapterConversionSummary(Path.GetFullPath(request.OutputPath), rank, scale, pairs.Count, parameters.Count);
+        return new LoraAdapterConversionSummary(Path.GetFullPath(request.OutputPath), rank, scale, pairs.Count, parameters.Count) { BaseRowOrder = rowOrder };
     }
 
     // The reader checked offsets and byte lengths against the file, so the element count is bounded by its size.
@@ -204,8 +217,8 @@ public static partial class LoraAdapterConverter
         }
     }
 
-    /// <summary>The base graph's LoRA inputs and their fixed dimension (in_features for A, out_features for B).</summary>
-    private static Dictionary<string, int> BaseInputs(string folder)
+    /// <summary>The base graph's LoRA inputs with their fixed dimension (in_features for A, out_features for B), and its recorded row order.</summary>
+    private static (Dictionary<string, int> Inputs, string RowOrder) BaseInputs(string folder)
     {
         string configPath = Path.Combine(folder, "genai_config.json");
         if (!File.Exists(configPath))
@@ -248,10 +261,11 @@ public static partial class LoraAdapterConverter
 
         if (inputs.Count == 0)
         {
-            throw new InvalidDataException($"The base model '{modelPath}' has no LoRA inputs: convert it with LoRA inputs (llmkit convert llama2c --lora, or LoraInputs = true).");
+            throw new InvalidDataException($"The base model '{modelPath}' has no LoRA inputs: convert it with LoRA inputs (llmkit convert llama2c --lora or llmkit convert hf --lora, or LoraInputs = true).");
         }
 
-        return inputs;
+        string rowOrder = model.MetadataProps.FirstOrDefault(p => p.Key == LoraGraphInputs.RowOrderMetadataKey)?.Value ?? LoraAdapterConversionSummary.UnrecordedRowOrder;
+        return (inputs, rowOrder);
     }
 
     [GeneratedRegex(@"^base_model\.model\.model\.layers\.(?<layer>\d{1,6})\.(?<module>self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_(?<ab>[AB])(?:\.[A-Za-z0-9_-]+)?\.weight$")]

@@ -20,8 +20,15 @@ internal sealed record LoraModule(string PeftName, string GraphName)
         new("mlp.down_proj", "mlp/down_proj"),
     ];
 
-    /// <summary>The symbolic rank dimension of every LoRA input (zero in the base graph's default initializers).</summary>
+    /// <summary>The prefix of the symbolic rank dimension of the LoRA inputs (zero in the base graph's default initializers).</summary>
     public const string RankDimension = "lora_rank";
+
+    /// <summary>
+    /// The symbolic rank dimension of this module's inputs in <paramref name="layer"/>: one per projection, because an
+    /// adapter may target only some projections (the others keep rank 0), and ONNX Runtime's memory planner treats
+    /// one shared symbolic dimension as one size (a shared name failed with "Shape mismatch attempting to re-use buffer").
+    /// </summary>
+    public string RankDimensionOf(int layer) => $"{RankDimension}_{layer}_{ShortName}";
 
     /// <summary>The short name (<c>q_proj</c>) that PEFT's <c>target_modules</c> lists.</summary>
     public string ShortName => PeftName[(PeftName.IndexOf('.') + 1)..];

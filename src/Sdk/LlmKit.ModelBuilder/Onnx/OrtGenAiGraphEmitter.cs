@@ -35,7 +35,7 @@ internal sealed class OrtGenAiGraphEmitter
         _zeroPoints = int4ZeroPoints;
     }
 
-    private bool _lora;
+    private LoraGraphInputs? _lora;
 
     /// <summary>
     /// Adds LoRA inputs to every projection (q, k, v, o, gate, up, down of every layer): y = x·W + (x·A)·B where A
@@ -44,7 +44,7 @@ internal sealed class OrtGenAiGraphEmitter
     /// </summary>
     public OrtGenAiGraphEmitter WithLoraInputs()
     {
-        _lora = true;
+        _lora = new LoraGraphInputs(_g);
         return this;
     }
 
@@ -131,13 +131,12 @@ internal sealed class OrtGenAiGraphEmitter
         {
             // One packed [q | k | v] projection; GroupQueryAttention splits it and applies RoPE itself.
             string qkv = Linear($"{p}/qkv_proj", input, [_w.Layer(_w.Wq, l), _w.Layer(_w.Wk, l), _w.Layer(_w.Wv, l)], d + (2 * kvDim), d);
-            if (_lora)
+            if (_lora is not null)
             {
                 // The packed projection gets the three deltas side by side, in its [q | k | v] order.
-                string[] deltas = [LoraDelta(l, LoraModule.All[0], input), LoraDelta(l, LoraModule.All[1], input), LoraDelta(l, LoraModule.All[2], input)];
-                string packed = _g.Node("Concat", $"{p}/qkv_proj/lora/Concat", deltas, Attr("axis", -1L));
-                qkv = _g.Node("Add", $"{p}/qkv_proj/lora/Add", [qkv, packed]);
+                qkv = _lora.WrapPacked(l, input, qkv, d, kvDim, d);
             }
+
             inputs = [qkv, "", "", $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength, "cos_cache", "sin_cache"];
         }
         else
@@ -166,21 +165,15 @@ internal sealed class OrtGenAiGraphEmitter
         return WithLora(l, LoraModule.All[6], hidden, Linear($"{p}/down_proj", hidden, [_w.Layer(_w.W2, l)], _c.Dim, _c.HiddenDim));
     }
 
-    private string WithLora(int l, LoraModule module, string input, string baseOutput) =>
-        _lora ? _g.Node("Add", $"/model/layers.{l}/{module.GraphName}/lora/Add", [baseOutput, LoraDelta(l, module, input)]) : baseOutput;
-
-    // (x·A)·B with A [in, r] and B [r, out] as graph inputs over rank-0 default initializers: zeros until an adapter is active.
-    private string LoraDelta(int l, LoraModule module, string input)
+    private string WithLora(int l, LoraModule module, string input, string baseOutput)
     {
+        if (_lora is null)
+        {
+            return baseOutput;
+        }
+
         var (n, k) = module.Shape(_c);
-        string a = module.InputA(l), b = module.InputB(l);
-        _g.Input(a, Float, k, LoraModule.RankDimension);
-        _g.Input(b, Float, LoraModule.RankDimension, n);
-        _g.Initializer(TensorStore.Float32(a, [k, 0]));
-        _g.Initializer(TensorStore.Float32(b, [0, n]));
-        string p = $"/model/layers.{l}/{module.GraphName}/lora";
-        string xa = _g.Node("MatMul", $"{p}/A/MatMul", [input, a]);
-        return _g.Node("MatMul", $"{p}/B/MatMul", [xa, b]);
+        return _lora.Wrap(l, module, input, baseOutput, n, k);
     }
 
     private string FirstNorm(string name, string weightName, string input, ReadOnlyMemory<float> weight)

@@ -27,7 +27,11 @@ internal sealed class HfReference
     /// <param name="weights">The checkpoint.</param>
     /// <param name="maxPositions">Positions the reference's KV cache holds.</param>
     /// <param name="ropeContextLength">The context length the rope scaling is computed for (longrope picks its factors by it); default max_position_embeddings.</param>
-    public HfReference(HfWeights weights, int maxPositions, int? ropeContextLength = null)
+    /// <param name="adjustProjection">
+    /// Called with (layer, q_proj ... down_proj, the [out, in] weight) after each projection is read, to modify it in
+    /// place (e.g. to merge a LoRA adapter's B·A); null keeps the checkpoint's weights.
+    /// </param>
+    public HfReference(HfWeights weights, int maxPositions, int? ropeContextLength = null, Action<int, string, float[]>? adjustProjection = null)
     {
         _s = weights.Spec;
         int context = ropeContextLength ?? _s.MaxPositions;
@@ -42,7 +46,7 @@ internal sealed class HfReference
         _embedding = weights.Embedding().ToArray();
         _head = weights.LmHead().ToArray();
         _finalNorm = weights.FinalNorm();
-        _layers = [.. Enumerable.Range(0, _s.Layers).Select(l => new Layer(weights, l))];
+        _layers = [.. Enumerable.Range(0, _s.Layers).Select(l => new Layer(weights, l, adjustProjection))];
         _keyCache = new float[(long)_s.Layers * maxPositions * _s.KvDim];
         _valueCache = new float[(long)_s.Layers * maxPositions * _s.KvDim];
     }
@@ -210,14 +214,14 @@ internal sealed class HfReference
 
     private sealed class Layer
     {
-        public Layer(HfWeights w, int l)
+        public Layer(HfWeights w, int l, Action<int, string, float[]>? adjust)
         {
             InputNorm = w.LayerNorm(l, "input_layernorm");
-            Q = w.Q(l).ToArray();
-            K = w.K(l).ToArray();
-            V = w.V(l).ToArray();
+            Q = Read(w.Q(l), "q_proj");
+            K = Read(w.K(l), "k_proj");
+            V = Read(w.V(l), "v_proj");
             (QBias, KBias, VBias) = w.QkvBias(l) is { } b ? (b.Q, b.K, b.V) : (null, null, null);
-            O = w.O(l).ToArray();
+            O = Read(w.O(l), "o_proj");
             if (w.Spec.SandwichNorms)
             {
                 PostAttentionNorm = w.LayerNorm(l, "post_attention_layernorm");
@@ -229,9 +233,16 @@ internal sealed class HfReference
                 FeedForwardNorm = w.LayerNorm(l, "post_attention_layernorm");
             }
 
-            Gate = w.Gate(l).ToArray();
-            Up = w.Up(l).ToArray();
-            Down = w.Down(l).ToArray();
+            Gate = Read(w.Gate(l), "gate_proj");
+            Up = Read(w.Up(l), "up_proj");
+            Down = Read(w.Down(l), "down_proj");
+
+            float[] Read(Memory<float> weight, string module)
+            {
+                float[] copy = weight.ToArray();
+                adjust?.Invoke(l, module, copy);
+                return copy;
+            }
         }
 
         public float[] InputNorm { get; }
