@@ -207,8 +207,9 @@ internal static class HfCheckpointSynthesizer
         var halves = new ushort[chunk];
         foreach (var t in tensors)
         {
-            // Each tensor has its own stream of numbers, so sharding does not change the weights.
-            var random = new Random(HashCode.Combine(seed, StableHash(t.Name)));
+            // Each tensor has its own stream of numbers, so sharding does not change the weights. The mix is stable across
+            // processes (HashCode.Combine is randomised per process, which made "seeded" checkpoints differ run to run).
+            var random = new Random(unchecked((seed * 16777619) ^ StableHash(t.Name)));
             for (long done = 0; done < t.Count; done += chunk)
             {
                 int n = (int)Math.Min(chunk, t.Count - done);
