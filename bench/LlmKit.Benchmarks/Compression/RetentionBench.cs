@@ -64,7 +64,7 @@ internal static class RetentionBench
                 for (int p = 0; p < prompts; p++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var rng = new Random(HashCode.Combine(p, 3));
+                    var rng = new Random(unchecked((p * 31) + 3)); // stable across runs (HashCode.Combine is randomised per process)
                     (string first, string second, string question) = Facts[p % Facts.Length];
                     string[] pool = p % 2 == 0 ? stories : reviews;
                     var sentences = new List<string>();
