@@ -19,7 +19,7 @@ internal sealed class BatchingCommand : IBenchCommand
 {
     public string Name => "batching";
 
-    public string Summary => "batched serving: aggregate decode tok/s and per-stream p50 latency for N concurrent streams, batching on vs off [--model 110m-int4|110m|stories] [--streams 1,2,4,8] [--threads 2] [--prompt-tokens 32] [--tokens 128] [--rounds 3]";
+    public string Summary => "batched serving: aggregate decode tok/s and per-stream p50 latency for N concurrent streams, batching on vs off [--model 110m-int4|110m|stories|DIR] [--streams 1,2,4,8] [--threads 2] [--prompt-tokens 32] [--tokens 128] [--rounds 3]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -35,7 +35,9 @@ internal sealed class BatchingCommand : IBenchCommand
         {
             "110m-int4" => BenchModels.Synthetic(BenchModels.Synthetic110M, seed: 110, OnnxGraphForm.OrtGenAI, WeightPrecision.Int4),
             "110m" => BenchModels.Synthetic(BenchModels.Synthetic110M, seed: 110, OnnxGraphForm.OrtGenAI),
-            _ => BenchModels.Stories260K(OnnxGraphForm.OrtGenAI),
+            "stories" => BenchModels.Stories260K(OnnxGraphForm.OrtGenAI),
+            _ when Directory.Exists(name) => name, // any official-form folder, e.g. one converted with another int4 accuracy level
+            _ => throw new ArgumentException($"--model: expected 110m-int4, 110m, stories or an existing folder; got '{name}'."),
         };
 
         // Prefix reuse off in both: every round prefills its prompts in full, so on and off do the same work.
