@@ -248,6 +248,26 @@ public sealed class RopeScalingTests
     }
 
     [Fact]
+    public void Longrope_folders_do_not_speculate_across_the_switch()
+    {
+        // A verification run of several drafted tokens has another total length than one-by-one decoding, so near the
+        // switch it would pick the other table pair: prompt lookup is ignored and the output is plain decoding's.
+        using var model = LlmKit.Models.OnnxGenAIModel.Load(LongropeFolder.Value, new LlmKit.Models.OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        int[] prompt = [.. LongropeTokens(120), .. LongropeTokens(120)]; // repeated text: prompt lookup would draft here
+        using var generator = model.CreateGenerator(prompt, new LlmKit.Generation.GenerationOptions
+        {
+            Temperature = 0, MaxNewTokens = 40, PromptLookup = new LlmKit.Generation.PromptLookupOptions { DraftTokens = 4 },
+        });
+        while (!generator.IsDone)
+        {
+            generator.GenerateNextToken();
+        }
+
+        Assert.True(generator.Tokens.Length > 256, "the generation did not cross the switch");
+        Assert.Equal(0, generator.DraftedTokens);
+    }
+
+    [Fact]
     public void Longrope_with_two_factor_sets_is_refused_in_the_standard_form()
     {
         var (checkpoint, tokenizer) = TestModels.SyntheticCheckpoint(LongropeConfig, Seed);

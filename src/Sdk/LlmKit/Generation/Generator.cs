@@ -40,9 +40,9 @@ public sealed class Generator : IDisposable
         PromptLength = prompt.Length;
         MaxNewTokens = Math.Min(options.MaxNewTokens ?? int.MaxValue, model.MaxLength - prompt.Length);
         _eos = model.Config.Model.EosTokenIds;
-        // A sliding window drops positions as it goes, so rejected drafts could not be rolled back; with dynamic NTK RoPE
-        // a verification run of several tokens would rotate them with other frequencies than one-by-one decoding: no speculation.
-        bool speculates = model.SlidingWindow is null && !model.UsesDynamicRope;
+        // A sliding window drops positions as it goes, so rejected drafts could not be rolled back; when the rotation
+        // depends on the run length, a verification run of several tokens would rotate them unlike one-by-one decoding.
+        bool speculates = model.SlidingWindow is null && !model.RotationDependsOnRunLength;
         if (options.PromptLookup is { } lookup && speculates)
         {
             _drafter = new PromptLookupDrafter(lookup);

@@ -18,7 +18,7 @@ public sealed partial class OnnxGenAIModel
     /// so that that many full-length KV caches fit in half the memory available to the process. 1 when batching is off:
     /// by that option, or because the graph is not a GroupQueryAttention graph with shared fp32 KV buffers and fp32 logits
     /// (the Standard form, combined GPT-2 KV, fp16 folders), the model has a sliding window, or its graph switches
-    /// longrope RoPE tables at the original length (the switch reads the whole batch's length).
+    /// longrope RoPE tables at the original length or uses dynamic NTK RoPE (the rotation would read the whole batch's length).
     /// </summary>
     /// <remarks>
     /// Batching is used for greedy and sampled generation through <see cref="TextGenerationExtensions"/> (and so the chat
@@ -73,9 +73,8 @@ public sealed partial class OnnxGenAIModel
     private int BatchRows(int requested)
     {
         // fp16 KV or logits would work the same way but no fp16 GQA shared-buffer folder is tested yet: not batched.
-        // A longrope graph switching RoPE tables picks them by the run's mask width, the longest row's length in a
-        // batch: a shorter row would get the long tables it would not get alone, so such folders are not batched.
-        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null || RopeCacheSwitchLength is not null || Signature.DynamicRope is not null
+        // A rotation that depends on the run length would read the batch's longest row: not batched.
+        if (requested < 2 || !SharesKvBuffer || Signature.CombinedKv || SlidingWindow is not null || RotationDependsOnRunLength
             || Signature.KvType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float
             || Signature.LogitsType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
         {

@@ -37,12 +37,11 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
         SlidingWindow = config.Model.Decoder.SlidingWindow?.WindowSize;
 
         RopeCacheSwitchLength = ReadRopeCacheSwitchLength(session);
+        RotationDependsOnRunLength = RopeCacheSwitchLength is not null || signature.DynamicRope is not null;
 
         // A sliding window keeps only the last positions, so the cache is no prefix of the sequence: nothing to reuse.
-        // A longrope graph that switches RoPE tables at the original length rotates a prefix's keys by the length of the
-        // run that computed them, so a cached prefix is not what a new prompt's own prefill would compute: no reuse. Dynamic
-        // NTK RoPE likewise rotates keys with the frequencies of the runs that computed them: no reuse either.
-        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && RopeCacheSwitchLength is null && signature.DynamicRope is null;
+        // When the rotation depends on the run length, a cached prefix is not what a new prompt's own prefill computes.
+        ReusesPromptPrefixes = options.ReusePromptPrefixes && SlidingWindow is null && !RotationDependsOnRunLength;
         KvCapacity = Math.Min(maxLength, SlidingWindow ?? maxLength);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         KvCacheBytesPerSequence = DecoderState.KvBytesPerState(signature, KvCapacity, config.Search.PastPresentShareBuffer);
@@ -103,7 +102,8 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// <summary>
     /// Whether a new sequence reuses the KV cache of an earlier one that started with the same tokens (see
     /// <see cref="OnnxGenAIModelOptions.ReusePromptPrefixes"/>). False for a sliding-window model and for a longrope
-    /// folder whose graph switches RoPE tables at the original length (its cached keys depend on the run length).
+    /// folder whose graph switches RoPE tables at the original length or a dynamic NTK RoPE folder (cached keys depend on
+    /// the length of the run that computed them).
     /// </summary>
     public bool ReusesPromptPrefixes { get; }
 
@@ -114,6 +114,19 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// <c>llmkit.rope_cache_switch_length</c> LlmKit's builder writes; null for a graph with one static pair of tables.
     /// </summary>
     internal int? RopeCacheSwitchLength { get; }
+
+    /// <summary>
+    /// True when the graph uses dynamic NTK RoPE scaling, whose cos/sin rows LlmKit writes before each run: prompt-prefix
+    /// reuse, batching and speculative decoding are then off, since each would change how positions are split into runs.
+    /// </summary>
+    public bool UsesDynamicRope => Signature.DynamicRope is not null;
+
+    /// <summary>
+    /// True when a key's RoPE rotation depends on the total length of the run that computed it: a longrope graph that
+    /// switches tables at the original length, or dynamic NTK scaling. Splitting positions into other runs than plain
+    /// decoding would change the output, so prompt-prefix reuse, batching and speculative decoding are off.
+    /// </summary>
+    internal bool RotationDependsOnRunLength { get; }
 
     private static int? ReadRopeCacheSwitchLength(InferenceSession session) =>
         session.ModelMetadata.CustomMetadataMap.TryGetValue("llmkit.rope_cache_switch_length", out string? text)
@@ -225,30 +238,6 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     /// concatenates its KV. A GroupQueryAttention graph with shared buffers derives positions from the cache length,
     /// so its window must be in the graph (local_window_size), not in the configuration.
     /// </summary>
-    private static void CheckDynamicRope(DecoderSignature signature, GenAIConfig config, int maxLength, string modelPath)
-    {
-        if (signature.DynamicRope is null)
-        {
-            return;
-        }
-
-        if (signature.RopeCacheRows < maxLength)
-        {
-            throw new ModelFolderException($"The graph '{modelPath}' declares cos_cache/sin_cache of {signature.RopeCacheRows} rows, fewer than the max length {maxLength} (context_length/max_length in genai_config.json).") { FilePath = modelPath };
-        }
-
-        if (config.Model.Decoder.SlidingWindow is not null)
-        {
-            throw new ModelFolderException($"The graph '{modelPath}' combines dynamic rope scaling with a sliding window (genai_config.json model.decoder.sliding_window), which LlmKit does not run.") { FilePath = modelPath };
-        }
-    }
-
-    /// <summary>
-    /// True when the graph uses dynamic NTK RoPE scaling, whose cos/sin rows LlmKit writes before each run: prompt-prefix
-    /// reuse, batching and speculative decoding are then off, since each would change how positions are split into runs.
-    /// </summary>
-    public bool UsesDynamicRope => Signature.DynamicRope is not null;
-
     private static void CheckSlidingWindow(DecoderSignature signature, GenAIConfig config, string configPath)
     {
         if (config.Model.Decoder.SlidingWindow is not { } window)
@@ -269,6 +258,25 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
     {
         string root = Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar;
         return path.StartsWith(root, StringComparison.Ordinal);
+    }
+
+    /// <summary>A dynamic-RoPE graph needs cos/sin inputs covering the max length, and no sliding window.</summary>
+    private static void CheckDynamicRope(DecoderSignature signature, GenAIConfig config, int maxLength, string modelPath)
+    {
+        if (signature.DynamicRope is null)
+        {
+            return;
+        }
+
+        if (signature.RopeCacheRows < maxLength)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' declares cos_cache/sin_cache of {signature.RopeCacheRows} rows, fewer than the max length {maxLength} (context_length/max_length in genai_config.json).") { FilePath = modelPath };
+        }
+
+        if (config.Model.Decoder.SlidingWindow is not null)
+        {
+            throw new ModelFolderException($"The graph '{modelPath}' combines dynamic rope scaling with a sliding window (genai_config.json model.decoder.sliding_window), which LlmKit does not run.") { FilePath = modelPath };
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {ModelId} (type {ModelType}): max length {MaxLength}, KV cache {KvBytes} bytes per sequence ({KvType}), up to {PooledStates} finished sequences pooled")]
