@@ -332,21 +332,6 @@ internal sealed class HfGraphEmitter
             return output;
         }
 
-        string nbits = $"{basename}/MatMulNBits";
-        string prefix = $"{weightPrefix}.MatMulNBits";
-        int blocks = Int4Quantizer.Blocks(k);
-        var scales = new float[n * blocks];
-        _g.Initializer(_store.Bytes($"{prefix}.qweight", [n, blocks, Int4Quantizer.BlobBytes],
-            packed => Int4Quantizer.Quantize(weight.Span, n, k, packed, scales, [], withZeroPoints: false)));
-        _g.Initializer(_store.Float($"{prefix}.scales", [n * blocks], s => scales.CopyTo(s)));
-        string result = outputName ?? $"{nbits}/output_0";
-        var attributes = new List<AttributeProto> { Attr("K", (long)k), Attr("N", (long)n), Attr("bits", 4L), Attr("block_size", (long)Int4Quantizer.BlockSize) };
-        if (_accuracyLevel > 0)
-        {
-            attributes.Add(Attr("accuracy_level", (long)_accuracyLevel));
-        }
-
-        _g.AddNode("MatMulNBits", nbits, [input, $"{prefix}.qweight", $"{prefix}.scales"], [result], Microsoft, [.. attributes]);
-        return result;
+        return MatMulNBitsEmitter.Emit(_g, _store, basename, weightPrefix, input, weight, n, k, _accuracyLevel, zeroPoints: false, outputName);
     }
 }

@@ -210,31 +210,7 @@ internal sealed class OrtGenAiGraphEmitter
             return output;
         }
 
-        string nbits = $"{basename}/MatMulNBits";
-        string prefix = $"{weightPrefix}.MatMulNBits";
-        int blocks = Int4Quantizer.Blocks(k);
-        var scales = new float[n * blocks];
-        var zeroPoints = new byte[_zeroPoints ? n * Int4Quantizer.ZeroPointBytesPerRow(k) : 0];
-        _g.Initializer(_store.Bytes($"{prefix}.qweight", [n, blocks, Int4Quantizer.BlobBytes],
-            packed => Int4Quantizer.Quantize(weight.Span, n, k, packed, scales, zeroPoints, _zeroPoints)));
-        _g.Initializer(_store.Float($"{prefix}.scales", [n * blocks], s => scales.CopyTo(s)));
-        var inputs = new List<string> { input, $"{prefix}.qweight", $"{prefix}.scales" };
-        if (_zeroPoints)
-        {
-            _g.Initializer(_store.Bytes($"{prefix}.qzeros", [zeroPoints.Length], s => zeroPoints.CopyTo(s)));
-            inputs.Add($"{prefix}.qzeros");
-        }
-
-        string result = outputName ?? $"{nbits}/output_0";
-        var attributes = new List<Onnx.Protos.AttributeProto> { Attr("K", (long)k), Attr("N", (long)n), Attr("bits", 4L), Attr("block_size", (long)Int4Quantizer.BlockSize) };
-        if (_accuracyLevel > 0)
-        {
-            // Level 0 is ONNX Runtime's default, so it is left out: the graph then says "exact" by omission, as before.
-            attributes.Add(Attr("accuracy_level", (long)_accuracyLevel));
-        }
-
-        _g.AddNode("MatMulNBits", nbits, inputs, [result], Microsoft, [.. attributes]);
-        return result;
+        return MatMulNBitsEmitter.Emit(_g, _store, basename, weightPrefix, input, weight, n, k, _accuracyLevel, _zeroPoints, outputName);
     }
 
     private static float[] Concat(ReadOnlyMemory<float>[] parts)
