@@ -171,17 +171,7 @@ internal sealed partial class JinjaRenderer
             return;
         }
 
-        if (set.Targets.Count == 1)
-        {
-            scope.Set(set.Targets[0], value);
-            return;
-        }
-
-        var items = Unpack(value, set.Targets.Count, set.Line);
-        for (int i = 0; i < items.Count; i++)
-        {
-            scope.Set(set.Targets[i], items[i]);
-        }
+        Bind(set.Targets, set.Line, scope, value);
     }
 
     private static List<object?> Unpack(object? value, int count, int line)
@@ -238,18 +228,21 @@ internal sealed partial class JinjaRenderer
         return Flow.Normal;
     }
 
-    private static void Bind(ForNode node, Scope scope, object? item)
+    private static void Bind(ForNode node, Scope scope, object? item) => Bind(node.Targets, node.Line, scope, item);
+
+    // One target takes the value; several unpack a list of that length (`set a, b = ...`, `for k, v in ...`).
+    private static void Bind(IReadOnlyList<string> targets, int line, Scope scope, object? value)
     {
-        if (node.Targets.Count == 1)
+        if (targets.Count == 1)
         {
-            scope.Set(node.Targets[0], item);
+            scope.Set(targets[0], value);
             return;
         }
 
-        var parts = Unpack(item, node.Targets.Count, node.Line);
+        var parts = Unpack(value, targets.Count, line);
         for (int i = 0; i < parts.Count; i++)
         {
-            scope.Set(node.Targets[i], parts[i]);
+            scope.Set(targets[i], parts[i]);
         }
     }
 
