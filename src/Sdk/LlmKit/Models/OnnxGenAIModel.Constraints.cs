@@ -10,5 +10,5 @@ public sealed partial class OnnxGenAIModel
 
     /// <summary>The shared automaton of <paramref name="constraint"/> over this model's tokens (created on first use).</summary>
     internal ConstraintAutomaton GetConstraintAutomaton(OutputConstraint constraint) =>
-        _automata.GetValue(constraint, c => new ConstraintAutomaton(c.Grammar, Tokenizer.TokenTrie, Config.Model.EosTokenIds));
+        _automata.GetValue(constraint, c => new ConstraintAutomaton(c.Grammar, Tokenizer.TokenTrie, Config.Model.EosTokenIds, VocabularySize));
 }

@@ -1,43 +1,87 @@
+using System.Runtime.CompilerServices;
+
 namespace LlmKit.Generation.Constraints;
 
 /// <summary>
 /// A <see cref="Grammar"/> determinised lazily over bytes for one token vocabulary. A state is the set of grammar
-/// positions (rule, state, call stack) the output so far can be in; transitions are created on first use and kept.
-/// Each state caches its token mask (a bitset over the vocabulary, computed by one pruned walk of the
-/// <see cref="TokenTrie"/>), so a state met again costs a copy of the bitset.
+/// positions (rule, state, call stack) the output so far can be in; a state's transitions (one per byte class of the
+/// grammar) are computed together on first use and kept. Each state caches its token mask, computed by one walk of the
+/// <see cref="TokenTrie"/> that enters only the first-byte subtrees the state allows and skips every subtree whose
+/// prefix it rejects, so a state met again costs a copy of the mask.
 /// </summary>
-/// <remarks>Shared by every sequence of one (constraint, model) pair; thread-safe (one lock around state creation and mask
-/// walks; sequences only hold state numbers).</remarks>
+/// <remarks>
+/// <para>Shared by every sequence of one (constraint, model) pair; thread-safe (one lock around state creation and mask
+/// walks; sequences only hold state numbers).</para>
+/// <para>New states are built right after a model step has flushed the caches, so the hot paths read flat arrays
+/// (grammar edges, byte-class rows, trie arrays), keep few-token masks as id lists, share equal dense masks, and are
+/// compiled fully optimised on first call (the first generation with a constraint runs them a few hundred times,
+/// too few for tiered compilation to promote them).</para>
+/// </remarks>
 internal sealed class ConstraintAutomaton
 {
     /// <summary>Bytes of masks kept per automaton; beyond it masks are computed per step (bounds memory on deeply varying JSON).</summary>
     private const long MaxCachedMaskBytes = 64L << 20;
 
+    /// <summary>Per-walk lists of the thread doing a walk (walks run under the automaton's lock and never nest).</summary>
+    [ThreadStatic]
+    private static MaskScratch? t_maskScratch;
+
     private readonly Grammar _grammar;
-    private readonly Dictionary<GrammarRule, int> _ruleIds = [];
     private readonly Dictionary<(GrammarRule Rule, int Return, Frame? Parent), Frame> _frames = [];
     private readonly Dictionary<StateKey, int> _stateIds = [];
     private readonly List<DfaState> _states = [];
     private readonly int[] _eos;
+    private readonly ulong[] _eosBits;
     private readonly object _gate = new();
+
+    // Scratch reused under the lock by closures and row computation.
     private readonly List<Config> _seeds = [];
     private readonly HashSet<Config> _visited = [];
     private readonly Stack<Config> _work = new();
     private readonly List<Config> _reading = [];
-    private int[] _walk = new int[TokenTrie.MaxTokenBytes + 1];
+    private readonly List<Config[]> _rowSeeds = [];
+    private readonly List<int> _rowSeedIds = [];
+
+    // Trie walk: the state and transition row at each depth, and the grammar's byte class of each trie node.
+    private readonly int[] _walk = new int[TokenTrie.MaxTokenBytes + 1];
+    private readonly int[]?[] _walkRows = new int[TokenTrie.MaxTokenBytes + 1][];
+    private readonly byte[] _nodeClass;
+
+    /// <summary>Dense masks by content hash, so states that allow the same tokens share one bitset.</summary>
+    private readonly Dictionary<ulong, List<ulong[]>> _denseMasks = [];
+
+    // Per-state tables read by the trie walk: each state's transitions by byte class (target state, dead = -1; null
+    // until computed, all at once) and its fewest bytes to completion. The outer arrays grow by doubling in Intern.
+    private int[]?[] _next = new int[64][];
+    private int[] _minBytes = new int[64];
     private long _cachedMaskBytes;
 
-    public ConstraintAutomaton(Grammar grammar, TokenTrie trie, IReadOnlyList<int> endOfSequenceIds)
+    /// <param name="grammar">The compiled constraint.</param>
+    /// <param name="trie">The tokenizer's tokens.</param>
+    /// <param name="endOfSequenceIds">Tokens that end the sequence.</param>
+    /// <param name="vocabularySize">
+    /// The model's vocabulary (its logits): tokenizer entries at or beyond it are never offered. Tokenizers may hold
+    /// more entries than a model can produce (tiny-random-gpt2: 1,000 logits, GPT-2's 50,257 tokens).
+    /// </param>
+    public ConstraintAutomaton(Grammar grammar, TokenTrie trie, IReadOnlyList<int> endOfSequenceIds, int vocabularySize)
     {
+        VocabularySize = Math.Min(vocabularySize, trie.VocabularySize);
         _grammar = grammar;
         Trie = trie;
-        _eos = [.. endOfSequenceIds.Where(id => (uint)id < (uint)trie.VocabularySize)];
-        EveryByteIsAToken = trie.SingleByteTokens.Take(128).All(ids => ids.Any(id => Array.IndexOf(_eos, id) < 0));
-        for (int i = 0; i < grammar.Rules.Count; i++)
+        _eos = [.. endOfSequenceIds.Where(id => (uint)id < (uint)VocabularySize)];
+        _nodeClass = new byte[trie.NodeCount];
+        for (int i = 0; i < _nodeClass.Length; i++)
         {
-            _ruleIds[grammar.Rules[i]] = i;
+            _nodeClass[i] = grammar.ByteClass[trie.NodeByte[i]];
         }
 
+        _eosBits = new ulong[WordCount];
+        foreach (int id in _eos)
+        {
+            _eosBits[id >> 6] |= 1UL << (id & 63);
+        }
+
+        EveryByteIsAToken = trie.SingleByteTokens.Take(128).All(ids => ids.Any(id => id < VocabularySize && Array.IndexOf(_eos, id) < 0));
         lock (_gate)
         {
             Start = Intern(Closure([new Config(grammar.Root, grammar.Root.Start, null)]));
@@ -56,7 +100,10 @@ internal sealed class ConstraintAutomaton
 
     public int Start { get; }
 
-    public int WordCount => (Trie.VocabularySize + 63) / 64;
+    /// <summary>Tokens that may be offered: ids below this (the model's vocabulary, at most the tokenizer's).</summary>
+    public int VocabularySize { get; }
+
+    public int WordCount => (VocabularySize + 63) / 64;
 
     public int StateCount
     {
@@ -88,6 +135,7 @@ internal sealed class ConstraintAutomaton
     }
 
     /// <summary>The state after <paramref name="bytes"/>, or -1 when they leave the language.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Advance(int state, ReadOnlySpan<byte> bytes)
     {
         lock (_gate)
@@ -112,6 +160,7 @@ internal sealed class ConstraintAutomaton
     /// many more bytes after it (one byte per token at worst when every byte is a token).
     /// </summary>
     /// <returns>Whether any token is allowed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool GetMask(int state, Span<ulong> allowed, int? remainingAfter)
     {
         lock (_gate)
@@ -120,7 +169,7 @@ internal sealed class ConstraintAutomaton
             var cached = s.Mask ?? BuildMask(state);
             if (remainingAfter is not { } budget || budget >= cached.MaxCost)
             {
-                cached.Bits.CopyTo(allowed);
+                cached.CopyTo(allowed);
                 return cached.Any;
             }
 
@@ -128,7 +177,7 @@ internal sealed class ConstraintAutomaton
             // tokens of a state lead to the same completion distance (the base cost); the others are listed by cost.
             if (cached.BaseCost <= budget)
             {
-                cached.Bits.CopyTo(allowed);
+                cached.CopyTo(allowed);
                 for (int i = cached.OtherIds.Length - 1; i >= 0 && cached.OtherCosts[i] > budget; i--)
                 {
                     int id = cached.OtherIds[i];
@@ -158,85 +207,125 @@ internal sealed class ConstraintAutomaton
     }
 
     /// <summary>One pruned walk of the token trie from <paramref name="state"/>: the allowed tokens and each one's completion distance.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StateMask BuildMask(int state)
     {
-        var bits = new ulong[WordCount];
-        var ids = new List<int>();
-        var costs = new List<int>();
         var trie = Trie;
         var nodeByte = trie.NodeByte;
         var nodeDepth = trie.NodeDepth;
         var subtreeEnd = trie.SubtreeEnd;
         var tokenStart = trie.TokenStart;
         var tokenIds = trie.TokenIds;
+        var eos = _eosBits;
+        int limit = VocabularySize;
         var walk = _walk;
+        var scratch = t_maskScratch is { } kept && kept.Nodes.Length >= trie.NodeCount && kept.Bits.Length >= WordCount
+            ? kept
+            : t_maskScratch = new MaskScratch(trie.NodeCount, WordCount);
+        var bits = scratch.Bits;
+        var tokenNodes = scratch.Nodes;
+        var nodeCosts = scratch.Costs;
+        var costs = new CostTally();
+        int tokenNodeCount = 0;
+        int runCost = 0, runCount = 0;
+        var walkRows = _walkRows;
+        var nodeClass = _nodeClass;
+        var byteClass = _grammar.ByteClass;
         walk[0] = state;
-        int n = trie.NodeCount;
-        int i = 1;
-        while (i < n)
+        var firstRow = walkRows[0] = Row(state);
+        var rootChild = trie.RootChild;
+        for (int first = 0; first < 256; first++)
         {
-            int depth = nodeDepth[i];
-            int next = Step(walk[depth - 1], nodeByte[i]);
-            if (next < 0)
+            int i = rootChild[first];
+            if (i == 0 || firstRow[byteClass[first]] < 0)
             {
-                i = subtreeEnd[i];
                 continue;
             }
 
-            walk[depth] = next;
-            int cost = _states[next].MinBytes;
-            for (int t = tokenStart[i], end = tokenStart[i + 1]; t < end; t++)
+            int stop = subtreeEnd[i];
+            while (i < stop)
             {
-                int id = tokenIds[t];
-                if (Array.IndexOf(_eos, id) < 0)
+                int depth = nodeDepth[i];
+                var row = walkRows[depth - 1] ??= ComputeRow(walk[depth - 1]);
+                int next = row[nodeClass[i]];
+                if (next < 0)
                 {
-                    // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
-                    // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
-                    bits[id >> 6] |= 1UL << (id & 63);
-                    ids.Add(id);
-                    costs.Add(cost);
+                    i = subtreeEnd[i];
+                    continue;
                 }
-            }
 
-            i++;
+                walk[depth] = next;
+                walkRows[depth] = _next[next];
+                int end = tokenStart[i + 1];
+                int t = tokenStart[i];
+                if (t < end)
+                {
+                    int cost = _minBytes[next];
+                    int allowedHere = 0;
+                    for (; t < end; t++)
+                    {
+                        int id = tokenIds[t];
+                        if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                        {
+                            // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
+                            // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
+                            bits[id >> 6] |= 1UL << (id & 63);
+                            allowedHere++;
+                        }
+                    }
+
+                    tokenNodes[tokenNodeCount] = i;
+                    nodeCosts[tokenNodeCount++] = cost;
+                    if (cost == runCost)
+                    {
+                        runCount += allowedHere; // neighbouring tokens mostly share a distance: tally runs, not tokens
+                    }
+                    else
+                    {
+                        costs.Add(runCost, runCount);
+                        (runCost, runCount) = (cost, allowedHere);
+                    }
+                }
+
+                i++;
+            }
         }
 
+        costs.Add(runCost, runCount);
         if (_states[state].Accepting)
         {
-            foreach (int id in _eos)
+            for (int w = 0; w < eos.Length; w++)
             {
-                bits[id >> 6] |= 1UL << (id & 63);
+                bits[w] |= eos[w];
             }
         }
 
         // The commonest completion distance is the base; the other tokens are kept sorted by distance for budget filtering.
-        var counts = new Dictionary<int, int>();
-        int baseCost = 0, baseCount = 0, maxCost = 0;
-        foreach (int cost in costs)
+        int baseCost = costs.Mode;
+        var otherIds = new int[costs.Total - costs.CountOf(baseCost)];
+        var otherCosts = new int[otherIds.Length];
+        for (int k = 0, o = 0; k < tokenNodeCount; k++)
         {
-            int count = counts[cost] = counts.GetValueOrDefault(cost) + 1;
-            if (count > baseCount)
+            if (nodeCosts[k] == baseCost)
             {
-                (baseCost, baseCount) = (cost, count);
+                continue;
             }
 
-            maxCost = Math.Max(maxCost, cost);
-        }
-
-        var otherIds = new int[ids.Count - baseCount];
-        var otherCosts = new int[otherIds.Length];
-        for (int k = 0, o = 0; k < ids.Count; k++)
-        {
-            if (costs[k] != baseCost)
+            int node = tokenNodes[k];
+            for (int t = tokenStart[node], end = tokenStart[node + 1]; t < end; t++)
             {
-                otherIds[o] = ids[k];
-                otherCosts[o++] = costs[k];
+                int id = tokenIds[t];
+                if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                {
+                    otherIds[o] = id;
+                    otherCosts[o++] = nodeCosts[k];
+                }
             }
         }
 
         Array.Sort(otherCosts, otherIds);
-        var mask = new StateMask(bits, bits.AsSpan().IndexOfAnyExcept(0UL) >= 0, baseCost, maxCost, otherIds, otherCosts);
-        long size = (bits.Length * 8L) + (mask.OtherIds.Length * 8L) + 64;
+        var mask = StateMask.Take(bits.AsSpan(0, WordCount), costs.Total + (_states[state].Accepting ? _eos.Length : 0), baseCost, costs.Max, otherIds, otherCosts, _denseMasks);
+        long size = mask.Size;
         if (_cachedMaskBytes + size <= MaxCachedMaskBytes)
         {
             _states[state].Mask = mask;
@@ -246,42 +335,84 @@ internal sealed class ConstraintAutomaton
         return mask;
     }
 
-    private int Step(int state, byte b)
-    {
-        var s = _states[state];
-        int next = s.Next[b];
-        if (next != 0)
-        {
-            return next - 1; // stored + 1 so that 0 means "not computed"; a dead end is stored as int.MinValue + 1
-        }
+    private int Step(int state, byte b) => Row(state)[_grammar.ByteClass[b]];
 
+    private int[] Row(int state) => _next[state] ?? ComputeRow(state);
+
+    /// <summary>
+    /// Computes a state's transitions, one byte class at a time; classes whose edges lead to the same configurations
+    /// (every plain character of a free string) share one closure.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private int[] ComputeRow(int state)
+    {
+        var representatives = _grammar.ClassRepresentatives;
+        var row = new int[representatives.Length];
+        var configs = _states[state].Configs;
         var seeds = _seeds;
-        seeds.Clear();
-        foreach (var config in s.Configs)
+        var earlier = _rowSeeds;
+        var earlierIds = _rowSeedIds;
+        earlier.Clear();
+        earlierIds.Clear();
+        for (int c = 0; c < representatives.Length; c++)
         {
-            foreach (var edge in config.Rule.States[config.State].Bytes)
+            byte b = representatives[c];
+            seeds.Clear();
+            foreach (var config in configs)
             {
-                if (b >= edge.Lo && b <= edge.Hi)
+                var rule = config.Rule;
+                for (int e = rule.EdgeStart[config.State], end = rule.EdgeStart[config.State + 1]; e < end; e++)
                 {
-                    seeds.Add(config with { State = edge.Target });
+                    if (b >= rule.EdgeLo[e] && b <= rule.EdgeHi[e])
+                    {
+                        seeds.Add(config with { State = rule.EdgeTarget[e] });
+                    }
                 }
             }
+
+            int id = -1;
+            if (seeds.Count > 0)
+            {
+                int same = FindSeeds(seeds);
+                if (same >= 0)
+                {
+                    id = earlierIds[same];
+                }
+                else
+                {
+                    var closure = Closure(seeds);
+                    if (closure.Configs.Length > 0 || closure.Accepting)
+                    {
+                        id = Intern(closure);
+                    }
+
+                    earlier.Add([.. seeds]);
+                    earlierIds.Add(id);
+                }
+            }
+
+            row[c] = id;
         }
 
-        int id = -1;
-        if (seeds.Count > 0)
+        _next[state] = row;
+        return row;
+    }
+
+    private int FindSeeds(List<Config> seeds)
+    {
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seeds);
+        for (int k = 0; k < _rowSeeds.Count; k++)
         {
-            var closure = Closure(seeds);
-            if (closure.Configs.Length > 0 || closure.Accepting)
+            if (span.SequenceEqual(_rowSeeds[k]))
             {
-                id = Intern(closure);
+                return k;
             }
         }
 
-        s.Next[b] = id < 0 ? int.MinValue + 1 : id + 1;
-        return id < 0 ? -1 : id;
+        return -1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (Config[] Configs, bool Accepting) Closure(List<Config> seeds)
     {
         // Scratch collections reused under the lock: a cold mask walk computes thousands of closures.
@@ -311,24 +442,22 @@ internal sealed class ConstraintAutomaton
                 continue; // cannot complete from here: never offer it
             }
 
-            var state = rule.States[c.State];
-            if (state.Bytes.Count > 0)
+            int s = c.State;
+            if (rule.EdgeStart[s + 1] > rule.EdgeStart[s])
             {
                 reading.Add(c);
             }
 
-            foreach (int target in state.Epsilons)
+            for (int e = rule.EpsilonStart[s], end = rule.EpsilonStart[s + 1]; e < end; e++)
             {
-                work.Push(c with { State = target });
+                work.Push(c with { State = rule.EpsilonTarget[e] });
             }
 
             int depth = c.Stack?.Depth ?? 0;
-            foreach (var call in state.Calls)
+            for (int k = rule.CallStart[s], end = rule.CallStart[s + 1]; k < end && depth < OutputConstraint.MaxNestingDepth; k++)
             {
-                if (depth < OutputConstraint.MaxNestingDepth)
-                {
-                    work.Push(new Config(call.Callee, call.Callee.Start, InternFrame(rule, call.Return, c.Stack)));
-                }
+                var callee = rule.CallCallee[k];
+                work.Push(new Config(callee, callee.Start, InternFrame(rule, rule.CallReturn[k], c.Stack)));
             }
 
             if (c.State == rule.Final)
@@ -344,18 +473,21 @@ internal sealed class ConstraintAutomaton
             }
         }
 
-        reading.Sort((a, b) =>
-        {
-            int c = _ruleIds[a.Rule].CompareTo(_ruleIds[b.Rule]);
-            if (c == 0)
-            {
-                c = a.State.CompareTo(b.State);
-            }
-
-            return c != 0 ? c : (a.Stack?.Id ?? -1).CompareTo(b.Stack?.Id ?? -1);
-        });
+        reading.Sort(ConfigOrder);
         return ([.. reading], accepting);
     }
+
+    /// <summary>A canonical order of configurations, so equal sets intern to one state.</summary>
+    private static readonly Comparison<Config> ConfigOrder = (a, b) =>
+    {
+        int c = a.Rule.Id.CompareTo(b.Rule.Id);
+        if (c == 0)
+        {
+            c = a.State.CompareTo(b.State);
+        }
+
+        return c != 0 ? c : (a.Stack?.Id ?? -1).CompareTo(b.Stack?.Id ?? -1);
+    };
 
     private Frame InternFrame(GrammarRule rule, int returnState, Frame? parent)
     {
@@ -369,6 +501,7 @@ internal sealed class ConstraintAutomaton
         return frame;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Intern((Config[] Configs, bool Accepting) closure)
     {
         var key = new StateKey(closure.Configs, closure.Accepting);
@@ -385,6 +518,13 @@ internal sealed class ConstraintAutomaton
 
         id = _states.Count;
         _states.Add(new DfaState(closure.Configs, closure.Accepting, (int)Math.Min(min, int.MaxValue)));
+        if (_minBytes.Length == id)
+        {
+            Array.Resize(ref _minBytes, id * 2);
+            Array.Resize(ref _next, id * 2);
+        }
+
+        _minBytes[id] = _states[id].MinBytes;
         _stateIds[key] = id;
         return id;
     }
@@ -420,17 +560,200 @@ internal sealed class ConstraintAutomaton
 
         public int MinBytes { get; } = minBytes;
 
-        /// <summary>Transitions by byte: 0 = not computed yet, otherwise target + 1 (dead = int.MinValue + 1).</summary>
-        public int[] Next { get; } = new int[256];
-
         public StateMask? Mask { get; set; }
     }
 
     /// <summary>
-    /// A state's allowed tokens (<see cref="Bits"/>), the completion distance most of them lead to (<see cref="BaseCost"/>),
-    /// the others sorted by distance, and the largest distance (a budget at least that large needs no filtering).
+    /// A state's allowed tokens, the completion distance most of them lead to (<see cref="BaseCost"/>), the others
+    /// sorted by distance, and the largest distance (a budget at least that large needs no filtering). Few allowed
+    /// tokens (structure, literals, digits: most states) are kept as a list of ids, many as a bitset.
     /// </summary>
-    private sealed record StateMask(ulong[] Bits, bool Any, int BaseCost, int MaxCost, int[] OtherIds, int[] OtherCosts);
+    private sealed class StateMask
+    {
+        private readonly ulong[]? _bits;
+        private readonly int[]? _ids;
+
+        private StateMask(ulong[]? bits, int[]? ids, bool any, int baseCost, int maxCost, int[] otherIds, int[] otherCosts)
+        {
+            (_bits, _ids, Any, BaseCost, MaxCost, OtherIds, OtherCosts) = (bits, ids, any, baseCost, maxCost, otherIds, otherCosts);
+        }
+
+        public bool Any { get; }
+
+        public int BaseCost { get; }
+
+        public int MaxCost { get; }
+
+        public int[] OtherIds { get; }
+
+        public int[] OtherCosts { get; }
+
+        /// <summary>Bytes held, for the automaton's cache budget.</summary>
+        public long Size => ((_bits?.Length ?? 0) * 8L) + ((_ids?.Length ?? 0) * 4L) + (OtherIds.Length * 8L) + 64;
+
+        /// <summary>
+        /// Keeps the tokens set in <paramref name="scratch"/> (at most <paramref name="countBound"/> of them) and clears
+        /// it. A bitset equal to one in <paramref name="denseMasks"/> is shared: bounded repetitions make many states
+        /// whose tokens are the same (every position well inside a long word) and differ only in distances.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static StateMask Take(Span<ulong> scratch, int countBound, int baseCost, int maxCost, int[] otherIds, int[] otherCosts, Dictionary<ulong, List<ulong[]>> denseMasks)
+        {
+            if (countBound * 2 > scratch.Length)
+            {
+                ulong hash = 0;
+                foreach (ulong word in scratch)
+                {
+                    hash = (hash ^ word) * 0x9E3779B97F4A7C15UL;
+                }
+
+                ulong[]? same = null;
+                if (denseMasks.TryGetValue(hash, out var candidates))
+                {
+                    foreach (var candidate in candidates)
+                    {
+                        if (scratch.SequenceEqual(candidate))
+                        {
+                            same = candidate;
+                            break;
+                        }
+                    }
+                }
+
+                ulong[] bits = same ?? scratch.ToArray();
+                if (same is null)
+                {
+                    (candidates ??= denseMasks[hash] = []).Add(bits);
+                }
+
+                scratch.Clear();
+                return new StateMask(bits, null, bits.AsSpan().IndexOfAnyExcept(0UL) >= 0, baseCost, maxCost, otherIds, otherCosts);
+            }
+
+            var ids = new int[countBound];
+            int count = 0;
+            for (int w = 0; w < scratch.Length && count < countBound; w++)
+            {
+                for (ulong b = scratch[w]; b != 0; b &= b - 1)
+                {
+                    ids[count++] = (w * 64) + System.Numerics.BitOperations.TrailingZeroCount(b);
+                }
+
+                scratch[w] = 0;
+            }
+
+            if (count < ids.Length)
+            {
+                Array.Resize(ref ids, count);
+            }
+
+            return new StateMask(null, ids, count > 0, baseCost, maxCost, otherIds, otherCosts);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void CopyTo(Span<ulong> allowed)
+        {
+            if (_bits is not null)
+            {
+                _bits.CopyTo(allowed);
+                return;
+            }
+
+            allowed.Clear();
+            foreach (int id in _ids!)
+            {
+                allowed[id >> 6] |= 1UL << (id & 63);
+            }
+        }
+    }
+
+    /// <summary>Per-walk lists: trie nodes with allowed tokens and their distances, and the bitset being filled (left clear).</summary>
+    private sealed class MaskScratch(int nodeCount, int wordCount)
+    {
+        public ulong[] Bits { get; } = new ulong[wordCount];
+
+        public int[] Nodes { get; } = new int[nodeCount];
+
+        public int[] Costs { get; } = new int[nodeCount];
+    }
+
+    /// <summary>
+    /// Token counts by completion distance for one walk: a few distinct distances are tracked exactly (a walk rarely
+    /// meets more); later ones only count towards the total, so the mode is taken among the first few, which any
+    /// choice of base keeps correct (tokens off the base are listed with their own distance).
+    /// </summary>
+    private struct CostTally
+    {
+        private const int Tracked = 16;
+        private InlineCosts _costs;
+        private InlineCosts _counts;
+        private int _distinct;
+
+        public int Total { get; private set; }
+
+        public int Max { get; private set; }
+
+        public readonly int Mode
+        {
+            get
+            {
+                int best = 0;
+                for (int k = 1; k < _distinct; k++)
+                {
+                    if (_counts[k] > _counts[best])
+                    {
+                        best = k;
+                    }
+                }
+
+                return _distinct == 0 ? 0 : _costs[best];
+            }
+        }
+
+        public void Add(int cost, int count)
+        {
+            if (count == 0)
+            {
+                return;
+            }
+
+            Total += count;
+            Max = Math.Max(Max, cost);
+            for (int k = 0; k < _distinct; k++)
+            {
+                if (_costs[k] == cost)
+                {
+                    _counts[k] += count;
+                    return;
+                }
+            }
+
+            if (_distinct < Tracked)
+            {
+                _costs[_distinct] = cost;
+                _counts[_distinct++] = count;
+            }
+        }
+
+        public readonly int CountOf(int cost)
+        {
+            for (int k = 0; k < _distinct; k++)
+            {
+                if (_costs[k] == cost)
+                {
+                    return _counts[k];
+                }
+            }
+
+            return 0;
+        }
+
+        [System.Runtime.CompilerServices.InlineArray(Tracked)]
+        private struct InlineCosts
+        {
+            private int _element;
+        }
+    }
 
     private sealed class StateKey(Config[] configs, bool accepting) : IEquatable<StateKey>
     {

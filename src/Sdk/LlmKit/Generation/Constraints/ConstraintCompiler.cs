@@ -6,6 +6,7 @@ internal sealed class ConstraintCompiler
     private readonly List<GrammarRule> _rules = [];
     private GrammarRule? _jsonValue;
     private GrammarRule? _jsonString;
+    private GrammarRule? _jsonStringCharacter;
 
     public static Grammar Compile(OutputConstraint constraint)
     {
@@ -27,6 +28,13 @@ internal sealed class ConstraintCompiler
 
     /// <summary>A JSON string with its quotes (any content, escapes included).</summary>
     public GrammarRule JsonString => _jsonString ??= BuildJsonString();
+
+    /// <summary>
+    /// One JSON string character as a rule of its own, for strings with a length bound: each counted position calls it
+    /// instead of holding a copy of its ~50 states (a maxLength-12 string in an 8-item array would otherwise unroll
+    /// thousands of states).
+    /// </summary>
+    public GrammarRule JsonStringCharacter => _jsonStringCharacter ??= BuildJsonStringCharacter();
 
     /// <summary>Characters allowed unescaped inside a JSON string.</summary>
     public static CodePointSet PlainStringCharacters { get; } = CodePointSet.All().Except(0, 0x1F).Except('"', '"').Except('\\', '\\');
@@ -111,6 +119,13 @@ internal sealed class ConstraintCompiler
     {
         var b = NewRule("json-string");
         b.Complete(b.Sequence(b.Literal("\""), b.Star(StringCharacter(b)), b.Literal("\"")));
+        return b.Rule;
+    }
+
+    private GrammarRule BuildJsonStringCharacter()
+    {
+        var b = NewRule("json-string-character");
+        b.Complete(StringCharacter(b));
         return b.Rule;
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LlmKit.Generation.Constraints;
 
 /// <summary>
@@ -32,6 +34,7 @@ internal sealed class ConstraintMatcher
     /// leaves nothing (the budget was too small from the start), the unfiltered mask is used.
     /// </summary>
     /// <returns>False when no token is allowed (the logits are then all masked).</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ApplyMask(Span<float> logits, int state, int remainingTokens)
     {
         bool any = false;
@@ -59,6 +62,7 @@ internal sealed class ConstraintMatcher
     /// <summary>The state after a token's <paramref name="bytes"/>; -1 when they leave the language.</summary>
     public int Next(int state, ReadOnlySpan<byte> bytes) => _automaton.Advance(state, bytes);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Apply(Span<float> logits, ReadOnlySpan<ulong> allowed, ref float[] saved)
     {
         int vocab = logits.Length;

@@ -12,12 +12,76 @@ internal sealed class Grammar
     {
         Root = root;
         Rules = rules;
+        for (int i = 0; i < rules.Count; i++)
+        {
+            rules[i].Id = i;
+        }
+
         ComputeDistances();
+        ComputeByteClasses();
+        foreach (var rule in rules)
+        {
+            rule.Freeze();
+        }
     }
 
     public GrammarRule Root { get; }
 
     public IReadOnlyList<GrammarRule> Rules { get; }
+
+    /// <summary>
+    /// The class of each byte: bytes that no edge of the grammar tells apart (all letters of a <c>[a-z]</c> run, every
+    /// plain character of a free JSON string) lead from any state to the same state, so the automaton keeps one
+    /// transition per class.
+    /// </summary>
+    public byte[] ByteClass { get; } = new byte[256];
+
+    /// <summary>One byte of each class, by class number.</summary>
+    public byte[] ClassRepresentatives { get; private set; } = [];
+
+    private void ComputeByteClasses()
+    {
+        var ranges = new HashSet<(byte Lo, byte Hi)>();
+        foreach (var rule in Rules)
+        {
+            foreach (var state in rule.States)
+            {
+                foreach (var edge in state.Bytes)
+                {
+                    ranges.Add((edge.Lo, edge.Hi));
+                }
+            }
+        }
+
+        // Partition refinement: each range splits every class into the bytes inside it and those outside.
+        var classOf = new int[256];
+        int classCount = 1;
+        var renumber = new int[512];
+        foreach (var (lo, hi) in ranges)
+        {
+            Array.Fill(renumber, -1, 0, classCount * 2);
+            int next = 0;
+            for (int b = 0; b < 256; b++)
+            {
+                int key = (classOf[b] * 2) + (b >= lo && b <= hi ? 1 : 0);
+                if (renumber[key] < 0)
+                {
+                    renumber[key] = next++;
+                }
+
+                classOf[b] = renumber[key];
+            }
+
+            classCount = next;
+        }
+
+        ClassRepresentatives = new byte[classCount];
+        for (int b = 255; b >= 0; b--)
+        {
+            ByteClass[b] = (byte)classOf[b];
+            ClassRepresentatives[classOf[b]] = (byte)b;
+        }
+    }
 
     /// <summary>
     /// Fewest bytes from each state to its rule's final state (a call costs the callee's shortest match), by
@@ -73,6 +137,9 @@ internal sealed class GrammarRule
 {
     public GrammarRule(string name) => Name = name;
 
+    /// <summary>Position in <see cref="Grammar.Rules"/>: orders configurations when the automaton interns a state.</summary>
+    public int Id { get; set; }
+
     public string Name { get; }
 
     public List<GrammarState> States { get; } = [];
@@ -83,6 +150,47 @@ internal sealed class GrammarRule
 
     /// <summary>Fewest bytes from each state to <see cref="Final"/> (set by <see cref="Grammar"/>).</summary>
     public int[] Distance { get; set; } = [];
+
+    // The edges again as flat arrays indexed by state (edges of state s are [start[s], start[s + 1])), written by
+    // Freeze once the grammar is complete: the automaton reads these, a few contiguous arrays instead of three lists
+    // per state, because it builds states right after a model step has flushed the caches.
+    public int[] EdgeStart { get; private set; } = [];
+
+    public byte[] EdgeLo { get; private set; } = [];
+
+    public byte[] EdgeHi { get; private set; } = [];
+
+    public int[] EdgeTarget { get; private set; } = [];
+
+    public int[] EpsilonStart { get; private set; } = [];
+
+    public int[] EpsilonTarget { get; private set; } = [];
+
+    public int[] CallStart { get; private set; } = [];
+
+    public GrammarRule[] CallCallee { get; private set; } = [];
+
+    public int[] CallReturn { get; private set; } = [];
+
+    public void Freeze()
+    {
+        int n = States.Count;
+        (EdgeStart, EpsilonStart, CallStart) = (new int[n + 1], new int[n + 1], new int[n + 1]);
+        var edges = States.SelectMany(state => state.Bytes).ToArray();
+        var calls = States.SelectMany(state => state.Calls).ToArray();
+        EdgeLo = [.. edges.Select(e => e.Lo)];
+        EdgeHi = [.. edges.Select(e => e.Hi)];
+        EdgeTarget = [.. edges.Select(e => e.Target)];
+        EpsilonTarget = [.. States.SelectMany(state => state.Epsilons)];
+        CallCallee = [.. calls.Select(c => c.Callee)];
+        CallReturn = [.. calls.Select(c => c.Return)];
+        for (int s = 0; s < n; s++)
+        {
+            EdgeStart[s + 1] = EdgeStart[s] + States[s].Bytes.Count;
+            EpsilonStart[s + 1] = EpsilonStart[s] + States[s].Epsilons.Count;
+            CallStart[s + 1] = CallStart[s] + States[s].Calls.Count;
+        }
+    }
 
     public int NewState()
     {

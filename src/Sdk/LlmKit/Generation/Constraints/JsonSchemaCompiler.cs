@@ -185,7 +185,8 @@ internal sealed class JsonSchemaCompiler
         else
         {
             // Length counts characters (UTF-16 units in .NET validators, code points in JSON Schema; they agree outside the astral planes).
-            body = b.Repeat(() => ConstraintCompiler.StringCharacter(b), minLength ?? 0, maxLength, $"maxLength at {path}");
+            var character = _compiler.JsonStringCharacter;
+            body = b.Repeat(() => b.Call(character), minLength ?? 0, maxLength, $"maxLength at {path}");
         }
 
         return b.Sequence(b.Literal("\""), body, b.Literal("\""));
@@ -259,7 +260,16 @@ internal sealed class JsonSchemaCompiler
             throw new NotSupportedException($"JSON schema 'items' as an array (at {path}) is not supported by constrained decoding; use one schema for all items.");
         }
 
-        Fragment Item() => hasItems ? Build(b, items, path + "/items") : b.Call(_compiler.JsonValue);
+        // The item schema is built once as a rule of its own and called from each slot: maxItems unrolls the slots.
+        GrammarRule? itemRule = null;
+        if (hasItems)
+        {
+            var itemBuilder = _compiler.NewRule("items " + path);
+            itemBuilder.Complete(Build(itemBuilder, items, path + "/items"));
+            itemRule = itemBuilder.Rule;
+        }
+
+        Fragment Item() => b.Call(itemRule ?? _compiler.JsonValue);
         Fragment NextItem() => b.Sequence(b.Literal(","), ConstraintCompiler.Space(b), Item());
 
         if (max == 0)

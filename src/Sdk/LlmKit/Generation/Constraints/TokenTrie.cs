@@ -13,6 +13,12 @@ internal sealed class TokenTrie
 {
     private TokenTrie(byte[] nodeByte, byte[] nodeDepth, int[] subtreeEnd, int[] tokenStart, int[] tokenIds, int vocabularySize, int[][] singleByteTokens, int maxDepth)
     {
+        RootChild = new int[256];
+        for (int i = 1; i < nodeByte.Length; i = subtreeEnd[i])
+        {
+            RootChild[nodeByte[i]] = i;
+        }
+
         NodeByte = nodeByte;
         NodeDepth = nodeDepth;
         SubtreeEnd = subtreeEnd;
@@ -24,6 +30,12 @@ internal sealed class TokenTrie
     }
 
     public byte[] NodeByte { get; }
+
+    /// <summary>
+    /// The node of each first byte (0 when no token starts with it), so a walk visits only the subtrees of the bytes a
+    /// state allows instead of scanning the root's children, which lie far apart in the arrays.
+    /// </summary>
+    public int[] RootChild { get; }
 
     public byte[] NodeDepth { get; }
 
