@@ -47,6 +47,12 @@ internal sealed class ConstraintAutomaton
     private readonly int[]?[] _walkRows = new int[TokenTrie.MaxTokenBytes + 1][];
     private readonly byte[] _nodeClass;
 
+    /// <summary>
+    /// For each trie node, the byte classes below it (one bit per class; null when the grammar has more than 64
+    /// classes): a walk takes a whole subtree at once when all of them loop back to the node's state.
+    /// </summary>
+    private readonly ulong[]? _descendantClasses;
+
     /// <summary>Dense masks by content hash, so states that allow the same tokens share one bitset.</summary>
     private readonly Dictionary<ulong, List<ulong[]>> _denseMasks = [];
 
@@ -54,6 +60,7 @@ internal sealed class ConstraintAutomaton
     // until computed, all at once) and its fewest bytes to completion. The outer arrays grow by doubling in Intern.
     private int[]?[] _next = new int[64][];
     private int[] _minBytes = new int[64];
+    private ulong[] _selfLoops = new ulong[64]; // per state: the byte classes that lead back to it
     private long _cachedMaskBytes;
 
     /// <param name="grammar">The compiled constraint.</param>
@@ -75,6 +82,7 @@ internal sealed class ConstraintAutomaton
             _nodeClass[i] = grammar.ByteClass[trie.NodeByte[i]];
         }
 
+        _descendantClasses = grammar.ClassRepresentatives.Length <= 64 ? DescendantClasses(trie, _nodeClass) : null;
         _eosBits = new ulong[WordCount];
         foreach (int id in _eos)
         {
@@ -89,6 +97,24 @@ internal sealed class ConstraintAutomaton
     }
 
     public TokenTrie Trie { get; }
+
+    private static ulong[] DescendantClasses(TokenTrie trie, byte[] nodeClass)
+    {
+        // Preorder backwards: every child is finished before its parent.
+        var below = new ulong[trie.NodeCount];
+        for (int i = trie.NodeCount - 1; i >= 1; i--)
+        {
+            ulong classes = 0;
+            for (int child = i + 1; child < trie.SubtreeEnd[i]; child = trie.SubtreeEnd[child])
+            {
+                classes |= below[child] | (1UL << nodeClass[child]);
+            }
+
+            below[i] = classes;
+        }
+
+        return below;
+    }
 
     /// <summary>
     /// Whether every ASCII byte is a token other than end-of-sequence, so a shortest completion (JSON closers, digits,
@@ -211,7 +237,6 @@ internal sealed class ConstraintAutomaton
     private StateMask BuildMask(int state)
     {
         var trie = Trie;
-        var nodeByte = trie.NodeByte;
         var nodeDepth = trie.NodeDepth;
         var subtreeEnd = trie.SubtreeEnd;
         var tokenStart = trie.TokenStart;
@@ -219,17 +244,16 @@ internal sealed class ConstraintAutomaton
         var eos = _eosBits;
         int limit = VocabularySize;
         var walk = _walk;
-        var scratch = t_maskScratch is { } kept && kept.Nodes.Length >= trie.NodeCount && kept.Bits.Length >= WordCount
+        var scratch = t_maskScratch is { } kept && kept.RangeStart.Length >= trie.NodeCount && kept.Bits.Length >= WordCount
             ? kept
             : t_maskScratch = new MaskScratch(trie.NodeCount, WordCount);
         var bits = scratch.Bits;
-        var tokenNodes = scratch.Nodes;
-        var nodeCosts = scratch.Costs;
         var costs = new CostTally();
-        int tokenNodeCount = 0;
+        int rangeCount = 0;
         int runCost = 0, runCount = 0;
         var walkRows = _walkRows;
         var nodeClass = _nodeClass;
+        var descendantClasses = _descendantClasses;
         var byteClass = _grammar.ByteClass;
         walk[0] = state;
         var firstRow = walkRows[0] = Row(state);
@@ -256,34 +280,18 @@ internal sealed class ConstraintAutomaton
 
                 walk[depth] = next;
                 walkRows[depth] = _next[next];
-                int end = tokenStart[i + 1];
-                int t = tokenStart[i];
-                if (t < end)
+                int cost = _minBytes[next];
+                AddTokens(tokenStart[i], tokenStart[i + 1], cost);
+                if (descendantClasses is not null && descendantClasses[i] != 0)
                 {
-                    int cost = _minBytes[next];
-                    int allowedHere = 0;
-                    for (; t < end; t++)
+                    // Every byte below this node loops back to the same state (letters inside a free string): the
+                    // whole subtree is allowed at one distance, its tokens are one contiguous run of the preorder.
+                    walkRows[depth] ??= ComputeRow(next);
+                    if ((descendantClasses[i] & ~_selfLoops[next]) == 0)
                     {
-                        int id = tokenIds[t];
-                        if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
-                        {
-                            // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
-                            // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
-                            bits[id >> 6] |= 1UL << (id & 63);
-                            allowedHere++;
-                        }
-                    }
-
-                    tokenNodes[tokenNodeCount] = i;
-                    nodeCosts[tokenNodeCount++] = cost;
-                    if (cost == runCost)
-                    {
-                        runCount += allowedHere; // neighbouring tokens mostly share a distance: tally runs, not tokens
-                    }
-                    else
-                    {
-                        costs.Add(runCost, runCount);
-                        (runCost, runCount) = (cost, allowedHere);
+                        AddTokens(tokenStart[i + 1], tokenStart[subtreeEnd[i]], cost);
+                        i = subtreeEnd[i];
+                        continue;
                     }
                 }
 
@@ -304,21 +312,21 @@ internal sealed class ConstraintAutomaton
         int baseCost = costs.Mode;
         var otherIds = new int[costs.Total - costs.CountOf(baseCost)];
         var otherCosts = new int[otherIds.Length];
-        for (int k = 0, o = 0; k < tokenNodeCount; k++)
+        for (int k = 0, o = 0; k < rangeCount; k++)
         {
-            if (nodeCosts[k] == baseCost)
+            int rangeCost = scratch.Costs[k];
+            if (rangeCost == baseCost)
             {
                 continue;
             }
 
-            int node = tokenNodes[k];
-            for (int t = tokenStart[node], end = tokenStart[node + 1]; t < end; t++)
+            for (int t = scratch.RangeStart[k], end = scratch.RangeEnd[k]; t < end; t++)
             {
                 int id = tokenIds[t];
                 if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
                 {
                     otherIds[o] = id;
-                    otherCosts[o++] = nodeCosts[k];
+                    otherCosts[o++] = rangeCost;
                 }
             }
         }
@@ -333,6 +341,40 @@ internal sealed class ConstraintAutomaton
         }
 
         return mask;
+
+        void AddTokens(int from, int to, int cost)
+        {
+            if (from == to)
+            {
+                return;
+            }
+
+            int allowed = 0;
+            for (int t = from; t < to; t++)
+            {
+                int id = tokenIds[t];
+                if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                {
+                    // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
+                    // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
+                    bits[id >> 6] |= 1UL << (id & 63);
+                    allowed++;
+                }
+            }
+
+            scratch.RangeStart[rangeCount] = from;
+            scratch.RangeEnd[rangeCount] = to;
+            scratch.Costs[rangeCount++] = cost;
+            if (cost == runCost)
+            {
+                runCount += allowed; // neighbouring tokens mostly share a distance: tally runs, not tokens
+            }
+            else
+            {
+                costs.Add(runCost, runCount);
+                (runCost, runCount) = (cost, allowed);
+            }
+        }
     }
 
     private int Step(int state, byte b) => Row(state)[_grammar.ByteClass[b]];
@@ -392,6 +434,10 @@ internal sealed class ConstraintAutomaton
             }
 
             row[c] = id;
+            if (id == state && c < 64)
+            {
+                _selfLoops[state] |= 1UL << c;
+            }
         }
 
         _next[state] = row;
@@ -522,6 +568,7 @@ internal sealed class ConstraintAutomaton
         {
             Array.Resize(ref _minBytes, id * 2);
             Array.Resize(ref _next, id * 2);
+            Array.Resize(ref _selfLoops, id * 2);
         }
 
         _minBytes[id] = _states[id].MinBytes;
@@ -667,12 +714,17 @@ internal sealed class ConstraintAutomaton
         }
     }
 
-    /// <summary>Per-walk lists: trie nodes with allowed tokens and their distances, and the bitset being filled (left clear).</summary>
+    /// <summary>
+    /// Per-walk lists: runs of allowed tokens (ranges of <see cref="TokenTrie.TokenIds"/>, one per visited node at
+    /// most) with their distance, and the bitset being filled (left clear).
+    /// </summary>
     private sealed class MaskScratch(int nodeCount, int wordCount)
     {
         public ulong[] Bits { get; } = new ulong[wordCount];
 
-        public int[] Nodes { get; } = new int[nodeCount];
+        public int[] RangeStart { get; } = new int[nodeCount];
+
+        public int[] RangeEnd { get; } = new int[nodeCount];
 
         public int[] Costs { get; } = new int[nodeCount];
     }
