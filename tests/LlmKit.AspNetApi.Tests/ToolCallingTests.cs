@@ -51,6 +51,27 @@ public sealed class ToolCallingTests(SharedApp shared)
     }
 
     [Fact]
+    public async Task Tools_and_a_json_schema_response_format_give_a_required_call_then_an_answer_in_the_format()
+    {
+        const string answerSchema = """{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"additionalProperties":false}""";
+        var format = ChatResponseFormat.CreateJsonSchemaFormat("answer", BinaryData.FromString(answerSchema), jsonSchemaIsStrict: true);
+        var options = new ChatCompletionOptions { Tools = { Weather }, ToolChoice = ChatToolChoice.CreateRequiredChoice(), ResponseFormat = format, Temperature = 0, MaxOutputTokenCount = 120 };
+        List<OpenAI.Chat.ChatMessage> messages = [new UserChatMessage("Once upon a time")];
+
+        ChatCompletion completion = await Client.CompleteChatAsync(messages, options);
+
+        // A required call ignores the format (it shapes answers); the next, automatic turn answers in the format.
+        var call = Assert.Single(completion.ToolCalls);
+        Assert.True(Validator.FromText(WeatherSchema).Evaluate(JsonNode.Parse(call.FunctionArguments.ToString())).IsValid, $"arguments {call.FunctionArguments} do not validate");
+        messages.Add(new AssistantChatMessage(completion));
+        messages.Add(new ToolChatMessage(call.Id, "Sunny."));
+        ChatCompletion answer = await Client.CompleteChatAsync(messages, new ChatCompletionOptions { Tools = { Weather }, ResponseFormat = format, Temperature = 0, MaxOutputTokenCount = 60 });
+
+        Assert.Empty(answer.ToolCalls);
+        Assert.True(Validator.FromText(answerSchema).Evaluate(JsonNode.Parse(answer.Content[0].Text)).IsValid, $"answer '{answer.Content[0].Text}' is not in the format");
+    }
+
+    [Fact]
     public async Task A_named_function_choice_calls_that_function()
     {
         var options = new ChatCompletionOptions { Tools = { Weather, Time }, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_time"), Temperature = 0, MaxOutputTokenCount = 80 };

@@ -26,8 +26,10 @@ namespace LlmKit.Chat;
 /// (<see cref="OnnxChatClientOptions.ToolCallFormat"/>), decoding is constrained to text or well-formed calls whose arguments match
 /// each function's schema, the output is parsed into <see cref="FunctionCallContent"/>s (finish reason ToolCalls),
 /// and <see cref="FunctionResultContent"/>s in role Tool messages go back to the model; compose with <c>UseFunctionInvocation()</c>.
-/// Streaming holds back text that may start a call and emits each call whole as soon as its JSON object is complete. Tools and a JSON response
-/// format in one request throw <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
+/// Streaming holds back text that may start a call and emits each call whole as soon as its JSON object is complete. With tools and a
+/// response format in one request, an automatic turn gives either an answer in that format or calls, and a required call ignores the
+/// format; a format whose answers may start with the family's call marker (Llama 3.1's bare <c>{"name": "</c> calls against a JSON
+/// object) throws <see cref="NotSupportedException"/>. The client keeps no conversation state: ConversationId is not used.</para>
 /// <para>Thread-safe: concurrent requests run as independent generations on the shared model. The client does not own
 /// the model; dispose the model yourself (or let the DI container do it).</para>
 /// </remarks>

@@ -13,6 +13,9 @@ internal sealed class TokenByteTable
 
     private TokenByteTable(byte[][] bytes) => _bytes = bytes;
 
+    /// <summary>No tokens: for byte-level questions about a constraint that need no vocabulary.</summary>
+    public static TokenByteTable Empty { get; } = new([]);
+
     public int Count => _bytes.Length;
 
     public ReadOnlySpan<byte> this[int id] => (uint)id < (uint)_bytes.Length ? _bytes[id] : ReadOnlySpan<byte>.Empty;

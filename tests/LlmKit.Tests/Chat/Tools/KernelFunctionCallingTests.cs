@@ -62,6 +62,35 @@ public class KernelFunctionCallingTests
     }
 
     [Fact]
+    public async Task With_a_response_format_the_required_call_runs_and_the_answer_after_it_is_json()
+    {
+        var (kernel, plugin, _, service) = Setup();
+        foreach (string prompt in ConstrainedGenerationTests.Prompts.Take(6))
+        {
+            var history = new ChatHistory();
+            history.AddUserMessage(prompt);
+            int before = plugin.Calls;
+            var settings = new OnnxGenAIPromptExecutionSettings
+            {
+                FunctionChoiceBehavior = FunctionChoiceBehavior.Required(),
+                ResponseFormat = "json_object",
+                Temperature = 1f,
+                Seed = prompt.Length + 3,
+                MaxTokens = 100,
+            };
+
+            var reply = await service.GetChatMessageContentAsync(history, settings, kernel);
+
+            // The required round calls (the format is for answers); the answer after the result is JSON ("json_object"
+            // is any JSON value here, as M.E.AI's ChatResponseFormat.Json).
+            Assert.True(plugin.Calls > before, $"the kernel function was not invoked for '{prompt}'");
+            Assert.Empty(reply.Items.OfType<FunctionCallContent>());
+            var parsed = System.Text.Json.JsonDocument.Parse(reply.Content!);
+            Assert.NotEqual(System.Text.Json.JsonValueKind.Undefined, parsed.RootElement.ValueKind);
+        }
+    }
+
+    [Fact]
     public async Task Without_auto_invocation_the_calls_come_back_as_FunctionCallContent_and_nothing_runs()
     {
         var (kernel, plugin, _, service) = Setup();

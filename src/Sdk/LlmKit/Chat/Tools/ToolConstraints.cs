@@ -7,8 +7,10 @@ namespace LlmKit.Chat.Tools;
 /// <summary>
 /// Builds the decoding constraint of a tool request from the format's pieces: each call is
 /// <c>{"name": "NAME", "ARGS": &lt;JSON valid against NAME's parameter schema&gt;}</c> with NAME one of the callable functions;
-/// Auto is "text not starting with the marker, or the marker and calls" (<see cref="OutputConstraint.TextOr"/>),
-/// Required and Specific are calls only. Parallel answers hold up to <see cref="MaxParallelCalls"/> calls.
+/// Auto is "text not starting with the marker, or the marker and calls" (<see cref="OutputConstraint.TextOr"/>), or with
+/// a response format "an answer in that format, or the marker and calls"; Required and Specific are calls only (the
+/// response format is for answers, which such a turn does not give). Parallel answers hold up to
+/// <see cref="MaxParallelCalls"/> calls.
 /// </summary>
 internal static class ToolConstraints
 {
@@ -17,9 +19,12 @@ internal static class ToolConstraints
 
     /// <summary>
     /// <paramref name="options"/> with <see cref="GenerationOptions.Constraint"/> set for <paramref name="tools"/>; unchanged when
-    /// there are no tools.
+    /// there are no tools. A constraint already set (a response format) shapes the text answer of an automatic turn.
     /// </summary>
-    /// <exception cref="NotSupportedException">A response-format constraint is already set: tools and a JSON response format cannot be combined.</exception>
+    /// <exception cref="NotSupportedException">
+    /// The response format allows an answer that starts with the format's call marker (Llama 3.1's calls are bare
+    /// <c>{"name": "</c> objects), so an answer and a call could not be told apart.
+    /// </exception>
     public static GenerationOptions? Apply(GenerationOptions? options, ToolRequest? tools)
     {
         if (tools is null)
@@ -27,12 +32,34 @@ internal static class ToolConstraints
             return options;
         }
 
-        if (options?.Constraint is not null)
+        var calls = Build(tools);
+        if (options?.Constraint is not { } responseFormat || tools.Choice != ToolChoice.Auto)
         {
-            throw new NotSupportedException("Tools and a constrained response format cannot be combined in one request; drop the response format or the tools.");
+            return (options ?? new GenerationOptions()) with { Constraint = calls };
         }
 
-        return (options ?? new GenerationOptions()) with { Constraint = Build(tools) };
+        var combined = WithResponseFormat.GetValue(responseFormat, _ => new(StringComparer.Ordinal))
+            .GetOrAdd(Signature(tools), _ => AnswerOrCalls(tools, responseFormat));
+        return options with { Constraint = combined };
+    }
+
+    /// <summary>Auto-mode constraints with a response format, by format instance and tool-set signature (kept as long as the format instance lives).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<OutputConstraint, System.Collections.Concurrent.ConcurrentDictionary<string, OutputConstraint>> WithResponseFormat = [];
+
+    private static OutputConstraint AnswerOrCalls(ToolRequest tools, OutputConstraint responseFormat)
+    {
+        var format = tools.Format;
+        if (ConstraintAutomaton.AllowsPrefix(responseFormat, format.Marker))
+        {
+            throw new NotSupportedException(
+                $"Tools and the response format ({responseFormat.Description}) cannot be combined with the {format.Name} tool-call format: " +
+                $"an answer in that format may start with its call marker '{format.Marker}', so answers and calls could not be told apart. " +
+                "Drop the response format, or require a tool call (tool mode RequireAny/RequireSpecific) for this turn.");
+        }
+
+        string start = format.Opening + ToolCallFormat.CallHead;
+        var calls = Calls(format, Literal(start[format.Marker.Length..]), CallBody(format, tools.Callable), tools.Parallel ? MaxParallelCalls : 1);
+        return OutputConstraint.AnyOf(responseFormat, OutputConstraint.Sequence(OutputConstraint.Literal(format.Marker), calls));
     }
 
     /// <summary>Most distinct tool constraints kept compiled; beyond it the cache starts over (agents reuse a handful of tool sets).</summary>

@@ -98,6 +98,13 @@ internal sealed class ConstraintAutomaton
 
     public TokenTrie Trie { get; }
 
+    /// <summary>Whether some complete output of <paramref name="constraint"/> starts with <paramref name="prefix"/>.</summary>
+    public static bool AllowsPrefix(OutputConstraint constraint, string prefix)
+    {
+        var automaton = new ConstraintAutomaton(constraint.Grammar, TokenTrie.Empty, [], vocabularySize: 0);
+        return automaton.Advance(automaton.Start, System.Text.Encoding.UTF8.GetBytes(prefix)) >= 0;
+    }
+
     private static ulong[] DescendantClasses(TokenTrie trie, byte[] nodeClass)
     {
         // Preorder backwards: every child is finished before its parent.

@@ -58,6 +58,9 @@ internal sealed class TokenTrie
     /// <summary>Longest token the trie keeps; longer ones (none in real vocabularies) are left out of constrained decoding.</summary>
     public const int MaxTokenBytes = 255;
 
+    /// <summary>A trie without tokens (byte-level use of an automaton, no masks).</summary>
+    internal static TokenTrie Empty { get; } = Build(TokenByteTable.Empty);
+
     internal static TokenTrie Build(TokenByteTable table)
     {
         int size = table.Count;
