@@ -30,6 +30,17 @@ public class TrieWalkMaskTests
         CheckRandomWalks(gpt2, name);
     }
 
+    [Theory]
+    [MemberData(nameof(Constraints))]
+    public void Masks_over_gpt2s_whole_vocabulary_equal_the_token_by_token_definition(string name)
+    {
+        // tiny-random-gpt2's model has 1,000 logits but its tokenizer holds GPT-2's 50,257 byte-level BPE tokens (up to
+        // 128 bytes long): an automaton over all of them exercises deep subtrees, many distances and many dense masks.
+        using var gpt2 = OnnxGenAIModel.Load(JsonSchemaConstraintTests.Gpt2Folder, new OnnxGenAIModelOptions { IntraOpThreads = 1 });
+        var trie = gpt2.Tokenizer.TokenTrie;
+        CheckRandomWalks(gpt2, name, () => new ConstraintAutomaton(Make(name).Grammar, trie, gpt2.Config.Model.EosTokenIds, trie.VocabularySize), walks: 2, steps: 25);
+    }
+
     [Fact]
     public async Task Large_length_and_item_bounds_compile_and_hold()
     {
@@ -56,18 +67,21 @@ public class TrieWalkMaskTests
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
-    private static void CheckRandomWalks(OnnxGenAIModel model, string name)
+    private static void CheckRandomWalks(OnnxGenAIModel model, string name) =>
+        CheckRandomWalks(model, name, () => model.GetConstraintAutomaton(Make(name)), walks: 4, steps: 40);
+
+    private static void CheckRandomWalks(OnnxGenAIModel model, string name, Func<ConstraintAutomaton> create, int walks, int steps)
     {
         var eos = model.Config.Model.EosTokenIds.ToHashSet();
-        int vocabulary = model.VocabularySize;
-        for (int walk = 0; walk < 4; walk++)
+        for (int walk = 0; walk < walks; walk++)
         {
             // A fresh constraint instance per walk: its automaton meets every state cold.
-            var automaton = model.GetConstraintAutomaton(Make(name));
+            var automaton = create();
+            int vocabulary = automaton.VocabularySize;
             var mask = new ulong[automaton.WordCount];
             var random = new Random(walk);
             int state = automaton.Start;
-            for (int step = 0; step < 40; step++)
+            for (int step = 0; step < steps; step++)
             {
                 var next = new int[vocabulary];
                 var candidates = new List<int>();
