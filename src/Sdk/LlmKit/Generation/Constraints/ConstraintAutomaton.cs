@@ -307,13 +307,7 @@ internal sealed class ConstraintAutomaton
         }
 
         costs.Add(runCost, runCount);
-        if (_states[state].Accepting)
-        {
-            for (int w = 0; w < eos.Length; w++)
-            {
-                bits[w] |= eos[w];
-            }
-        }
+        bool accepting = _states[state].Accepting;
 
         // The commonest completion distance is the base; the other tokens are kept sorted by distance for budget filtering.
         int baseCost = costs.Mode;
@@ -339,7 +333,47 @@ internal sealed class ConstraintAutomaton
         }
 
         Array.Sort(otherCosts, otherIds);
-        var mask = StateMask.Take(bits.AsSpan(0, WordCount), costs.Total + (_states[state].Accepting ? _eos.Length : 0), baseCost, costs.Max, otherIds, otherCosts, _denseMasks);
+        StateMask mask;
+        int countBound = costs.Total + (accepting ? _eos.Length : 0);
+        if (countBound * 2 > WordCount)
+        {
+            if (accepting)
+            {
+                foreach (int id in _eos)
+                {
+                    bits[id >> 6] |= 1UL << (id & 63);
+                }
+            }
+
+            mask = StateMask.Dense(bits.AsSpan(0, WordCount), baseCost, costs.Max, otherIds, otherCosts, _denseMasks);
+        }
+        else
+        {
+            // Few tokens: list them from the walk's runs and clear just their words (the bitset stays cold).
+            var ids = new int[countBound];
+            int count = 0;
+            for (int k = 0; k < rangeCount; k++)
+            {
+                for (int t = scratch.RangeStart[k], end = scratch.RangeEnd[k]; t < end; t++)
+                {
+                    int id = tokenIds[t];
+                    if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                    {
+                        ids[count++] = id;
+                        bits[id >> 6] = 0;
+                    }
+                }
+            }
+
+            if (accepting)
+            {
+                _eos.CopyTo(ids, count);
+                count += _eos.Length;
+            }
+
+            mask = StateMask.Sparse(ids, baseCost, costs.Max, otherIds, otherCosts);
+        }
+
         long size = mask.Size;
         if (_cachedMaskBytes + size <= MaxCachedMaskBytes)
         {
@@ -646,63 +680,45 @@ internal sealed class ConstraintAutomaton
         public long Size => ((_bits?.Length ?? 0) * 8L) + ((_ids?.Length ?? 0) * 4L) + (OtherIds.Length * 8L) + 64;
 
         /// <summary>
-        /// Keeps the tokens set in <paramref name="scratch"/> (at most <paramref name="countBound"/> of them) and clears
-        /// it. A bitset equal to one in <paramref name="denseMasks"/> is shared: bounded repetitions make many states
-        /// whose tokens are the same (every position well inside a long word) and differ only in distances.
+        /// Keeps the tokens set in <paramref name="scratch"/> and clears it. A bitset equal to one in
+        /// <paramref name="denseMasks"/> is shared: bounded repetitions make many states whose tokens are the same
+        /// (every position well inside a long word) and differ only in distances.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static StateMask Take(Span<ulong> scratch, int countBound, int baseCost, int maxCost, int[] otherIds, int[] otherCosts, Dictionary<ulong, List<ulong[]>> denseMasks)
+        public static StateMask Dense(Span<ulong> scratch, int baseCost, int maxCost, int[] otherIds, int[] otherCosts, Dictionary<ulong, List<ulong[]>> denseMasks)
         {
-            if (countBound * 2 > scratch.Length)
+            ulong hash = 0;
+            foreach (ulong word in scratch)
             {
-                ulong hash = 0;
-                foreach (ulong word in scratch)
-                {
-                    hash = (hash ^ word) * 0x9E3779B97F4A7C15UL;
-                }
+                hash = (hash ^ word) * 0x9E3779B97F4A7C15UL;
+            }
 
-                ulong[]? same = null;
-                if (denseMasks.TryGetValue(hash, out var candidates))
+            ulong[]? same = null;
+            if (denseMasks.TryGetValue(hash, out var candidates))
+            {
+                foreach (var candidate in candidates)
                 {
-                    foreach (var candidate in candidates)
+                    if (scratch.SequenceEqual(candidate))
                     {
-                        if (scratch.SequenceEqual(candidate))
-                        {
-                            same = candidate;
-                            break;
-                        }
+                        same = candidate;
+                        break;
                     }
                 }
-
-                ulong[] bits = same ?? scratch.ToArray();
-                if (same is null)
-                {
-                    (candidates ??= denseMasks[hash] = []).Add(bits);
-                }
-
-                scratch.Clear();
-                return new StateMask(bits, null, bits.AsSpan().IndexOfAnyExcept(0UL) >= 0, baseCost, maxCost, otherIds, otherCosts);
             }
 
-            var ids = new int[countBound];
-            int count = 0;
-            for (int w = 0; w < scratch.Length && count < countBound; w++)
+            ulong[] bits = same ?? scratch.ToArray();
+            if (same is null)
             {
-                for (ulong b = scratch[w]; b != 0; b &= b - 1)
-                {
-                    ids[count++] = (w * 64) + System.Numerics.BitOperations.TrailingZeroCount(b);
-                }
-
-                scratch[w] = 0;
+                (candidates ??= denseMasks[hash] = []).Add(bits);
             }
 
-            if (count < ids.Length)
-            {
-                Array.Resize(ref ids, count);
-            }
-
-            return new StateMask(null, ids, count > 0, baseCost, maxCost, otherIds, otherCosts);
+            scratch.Clear();
+            return new StateMask(bits, null, bits.AsSpan().IndexOfAnyExcept(0UL) >= 0, baseCost, maxCost, otherIds, otherCosts);
         }
+
+        /// <summary>A mask of the distinct token ids <paramref name="ids"/>.</summary>
+        public static StateMask Sparse(int[] ids, int baseCost, int maxCost, int[] otherIds, int[] otherCosts) =>
+            new(null, ids, ids.Length > 0, baseCost, maxCost, otherIds, otherCosts);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void CopyTo(Span<ulong> allowed)
