@@ -43,7 +43,8 @@ internal sealed class OgaGenerationRun : IDisposable
         try
         {
             engine.ApplySearchOptions(_params, resolved, prompt.Length, prompt.Length + _maxNewTokens);
-            _generator = new Generator(engine.NativeModel, _params);
+            OnnxRuntimeGenAIEngine.ApplyConstraint(_params, resolved);
+            _generator = CreateGenerator(engine, _params, resolved);
             engine.Activate(_generator, resolved);
         }
         catch
@@ -60,6 +61,20 @@ internal sealed class OgaGenerationRun : IDisposable
         _activity?.SetTag("gen_ai.request.model", engine.ModelId);
         _activity?.SetTag("gen_ai.usage.input_tokens", prompt.Length);
         _activity?.SetTag(EngineTag.Key, EngineTag.Value);
+    }
+
+    // The guidance grammar and its tokenizer are built with the generator: their errors name the constraint.
+    private static Generator CreateGenerator(OnnxRuntimeGenAIEngine engine, GeneratorParams parameters, GenerationOptions resolved)
+    {
+        try
+        {
+            return new Generator(engine.NativeModel, parameters);
+        }
+        catch (OnnxRuntimeGenAIException ex) when (resolved.Constraint is not null)
+        {
+            throw new NotSupportedException(
+                $"Constraint ({resolved.Constraint.Description}): onnxruntime-genai's guidance backend could not start on '{engine.Folder}' (it needs tokenizer.json): {ex.Message}", ex);
+        }
     }
 
     /// <summary>The tag that tells this engine's telemetry from LlmKit's own.</summary>
