@@ -22,6 +22,12 @@ namespace LlmKit.Oracle.Tests;
 /// pattern here matches at most <see cref="MaxNewTokens"/> - 1 bytes, and every token carries at least one byte, so
 /// the budget never binds and both sides must complete (asserted). Unbounded patterns (<c>*</c>, <c>+</c>) are left
 /// out for that reason, not because of a difference in language.</para>
+/// <para>The one semantic difference found: where the grammar forces the next text (the rest of "yes" after "y", a
+/// literal), llguidance allows only the canonical tokenization of that text ("es"), LlmKit any token whose bytes fit
+/// ("e" too). A difference is accepted only at such a step (LlmKit's state has exactly one next byte, and llguidance's
+/// token is in LlmKit's mask); that prompt's comparison ends there, and the counts are printed. Regex and choice
+/// constraints are written for llguidance by <see cref="OutputConstraint"/>'s internal <c>Guidance</c>; JSON is
+/// compared by validation only (see <see cref="Llguidance_json_separators_are_literal_text_so_the_optional_space_cannot_be_pinned"/>).</para>
 /// </remarks>
 public class ConstraintOracleTests(ITestOutputHelper output)
 {
@@ -38,8 +44,8 @@ public class ConstraintOracleTests(ITestOutputHelper output)
     ];
 
     /// <summary>Regexes in LlmKit's subset, each at most 47 UTF-8 bytes long (see the remarks on the budget).</summary>
-    public static TheoryData<string> Patterns => new()
-    {
+    private static readonly string[] PatternList =
+    [
         @"[A-Z][a-z]{2,8} (is|was) \d{1,3}(\.\d)? (cm|kg)!?", // classes, bounded repetition, alternation, optional group, \d
         @"(yes|no|maybe)(, (yes|no|maybe)){0,3}",
         @"[a-z ]{3,20}\.",
@@ -54,7 +60,9 @@ public class ConstraintOracleTests(ITestOutputHelper output)
         @"[α-ω]{2,6}( [α-ω]{2,6})?",
         @"[^a-z\n]{1,6}", // negated class over all of Unicode
         @"^\s?[A-Za-z]{1,5}\s[0-9]{2}$", // anchors accepted and ignored; \s is ASCII whitespace
-    };
+    ];
+
+    public static TheoryData<string> Patterns => new(PatternList);
 
     public static TheoryData<string> ChoiceSets => new()
     {
@@ -68,6 +76,20 @@ public class ConstraintOracleTests(ITestOutputHelper output)
     public void Regex_constrained_greedy_ids_match_llguidance_on_stories260K(string pattern) =>
         AssertSameIds(Stories, OutputConstraint.Regex(pattern));
 
+    /// <summary>
+    /// On tiny-random-gpt2 the patterns whose grammar forces several letters ("Once", "yes", "maybe") are left out: there
+    /// llguidance fast-forwards through onnxruntime-genai 0.20.0's tokenize callback, which on this folder (tokenizer
+    /// larger than its 1,000 logits) hands back a token that does not spell the forced text, and the oracle throws
+    /// "Error committing tokens: ... token "!" doesn't satisfy the grammar". An oracle limit; choices are left out for
+    /// the same reason.
+    /// </summary>
+    public static TheoryData<string> Gpt2Patterns => new(PatternList.Where(p => !p.Contains("Once", StringComparison.Ordinal) && !p.Contains("yes", StringComparison.Ordinal)));
+
+    [Theory]
+    [MemberData(nameof(Gpt2Patterns))]
+    public void Regex_constrained_greedy_ids_match_llguidance_on_gpt2(string pattern) =>
+        AssertSameIds(OfficialFolders.Gpt2, OutputConstraint.Regex(pattern));
+
     [Theory]
     [MemberData(nameof(ChoiceSets))]
     public void Choice_constrained_greedy_ids_match_llguidance_on_stories260K(string options) =>
@@ -77,9 +99,69 @@ public class ConstraintOracleTests(ITestOutputHelper output)
     public void Literal_constrained_greedy_ids_match_llguidance_on_stories260K() =>
         AssertSameIds(Stories, OutputConstraint.Literal("Hello, world! (1+1=2)"));
 
-    private void AssertSameIds(string folder, OutputConstraint constraint)
+    /// <summary>
+    /// Nested: objects, an enum, an integer range, a bounded array, a bounded string. At most ~110 bytes in LlmKit's
+    /// form, so <see cref="JsonMaxNewTokens"/> never binds and both sides complete.
+    /// </summary>
+    internal const string NestedSchema = """{"type":"object","properties":{"a":{"type":"integer","minimum":-50,"maximum":50},"b":{"enum":["red","green","blue"]},"c":{"type":"array","items":{"type":"boolean"},"maxItems":3},"d":{"type":"object","properties":{"e":{"type":"string","maxLength":5},"f":{"type":"null"}},"required":["e","f"],"additionalProperties":false}},"required":["a","b","c","d"],"additionalProperties":false}""";
+
+    private const int JsonMaxNewTokens = 128;
+
+    /// <summary>
+    /// JSON ids cannot be compared: no llguidance setting gives LlmKit's JSON language (an optional leading space, one
+    /// optional space after ':' and ',', nothing else). In the llguidance of onnxruntime-genai 0.20.0 "item_separator"
+    /// and "key_separator" are literal text (this test shows it), so "optional space" cannot be said;
+    /// "whitespace_pattern" applies at every place JSON allows whitespace (after '{', before ':'...), and json_schema
+    /// allows no leading whitespace. Besides, every forced key is a forced stretch, where llguidance picks the canonical
+    /// tokenization. So both sides are checked for what they promise: a complete document valid against the schema.
+    /// </summary>
+    [Fact]
+    public void Llguidance_json_separators_are_literal_text_so_the_optional_space_cannot_be_pinned()
     {
-        var (type, data) = constraint.Guidance ?? throw new InvalidOperationException($"{constraint.Description} has no guidance form.");
+        using var official = new OfficialRuntime(Stories);
+        using var model = LlmKitRuntime.Load(Stories);
+        int[] prompt = model.Tokenizer.Encode(Prompts[0]);
+        string schema = """{"x-guidance":{"whitespace_flexible":false,"item_separator":", ?","key_separator":": ?"},""" + NestedSchema[1..];
+        int[] sequence = official.Generate(prompt, prompt.Length + JsonMaxNewTokens, p => p.SetGuidance("json_schema", schema));
+        string text = Text(model, sequence[prompt.Length..]);
+        Assert.StartsWith("{\"a\": ?", text, StringComparison.Ordinal); // the regex ": ?" would never write '?'
+    }
+
+    [Fact]
+    public void Json_schema_outputs_of_both_decoders_validate_on_22_prompts()
+    {
+        // llguidance pinned to the closest language it has: exactly one space after ':' and ',' (inside LlmKit's language).
+        string pinned = """{"x-guidance":{"whitespace_flexible":false,"item_separator":", ","key_separator":": "},""" + NestedSchema[1..];
+        var validator = Json.Schema.JsonSchema.FromText(NestedSchema);
+        var constraint = OutputConstraint.JsonSchema(NestedSchema);
+        using var official = new OfficialRuntime(Stories);
+        using var model = LlmKitRuntime.Load(Stories);
+        var distinct = new HashSet<string>();
+        foreach (string prompt in Prompts)
+        {
+            int[] ids = model.Tokenizer.Encode(prompt);
+            int maxLength = ids.Length + JsonMaxNewTokens;
+            int[] sequence = official.Generate(ids, maxLength, p => p.SetGuidance("json_schema", pinned));
+            Assert.True(sequence.Length < maxLength, $"llguidance did not complete within {JsonMaxNewTokens} tokens for '{prompt}'");
+            var (tokens, finish) = GenerateWithLlmKit(model, ids, constraint, JsonMaxNewTokens);
+            Assert.Equal(GenerationFinishReason.EndOfSequence, finish);
+
+            foreach (string text in new[] { Text(model, sequence[ids.Length..]), Text(model, tokens.Take(tokens.Count - 1)) })
+            {
+                var evaluation = validator.Evaluate(System.Text.Json.Nodes.JsonNode.Parse(text), new Json.Schema.EvaluationOptions { OutputFormat = Json.Schema.OutputFormat.List });
+                Assert.True(evaluation.IsValid, $"'{text}' (prompt '{prompt}') is not valid against the schema");
+                distinct.Add(text);
+            }
+        }
+
+        output.WriteLine($"{distinct.Count} distinct documents, e.g. {string.Join(" | ", distinct.Take(4))}");
+    }
+
+    private static string Text(OnnxGenAIModel model, IEnumerable<int> tokens) => Encoding.UTF8.GetString(Bytes(model, tokens));
+
+    private void AssertSameIds(string folder, OutputConstraint constraint, (string Type, string Data)? guidance = null, int maxNewTokens = MaxNewTokens)
+    {
+        var (type, data) = guidance ?? constraint.Guidance ?? throw new InvalidOperationException($"{constraint.Description} has no guidance form.");
         using var official = new OfficialRuntime(folder);
         using var model = LlmKitRuntime.Load(folder);
         var automaton = model.GetConstraintAutomaton(constraint);
@@ -87,10 +169,9 @@ public class ConstraintOracleTests(ITestOutputHelper output)
         int completed = 0;
         int comparedSteps = 0;
         var forcedStops = new List<string>();
-        foreach (string text in Prompts)
+        foreach (var (text, prompt) in PromptsFor(model))
         {
-            int[] prompt = model.Tokenizer.Encode(text);
-            int maxLength = prompt.Length + MaxNewTokens;
+            int maxLength = prompt.Length + maxNewTokens;
             int[] sequence = official.Generate(prompt, maxLength, p => p.SetGuidance(type, data));
             var expected = sequence[prompt.Length..].ToList();
             if (sequence.Length < maxLength)
@@ -98,7 +179,7 @@ public class ConstraintOracleTests(ITestOutputHelper output)
                 expected.Add(eos); // picked by onnxruntime-genai, left out of GetSequence
             }
 
-            var (actual, finish) = GenerateWithLlmKit(model, prompt, constraint);
+            var (actual, finish) = GenerateWithLlmKit(model, prompt, constraint, maxNewTokens);
             int step = FirstDifference(expected, actual);
             if (step < 0)
             {
@@ -136,6 +217,25 @@ public class ConstraintOracleTests(ITestOutputHelper output)
         Assert.True(completed > 0 || forcedStops.Count > 0);
     }
 
+    /// <summary>
+    /// The 22 prompts as ids. tiny-random-gpt2's tokenizer has more entries than its 1,000 logits, so text would encode
+    /// to ids its graph rejects; it gets 22 seeded random id prompts inside the vocabulary instead.
+    /// </summary>
+    private static IEnumerable<(string Label, int[] Ids)> PromptsFor(OnnxGenAIModel model)
+    {
+        if (model.ModelType != "gpt2")
+        {
+            return Prompts.Select(text => (text, model.Tokenizer.Encode(text)));
+        }
+
+        var random = new Random(22);
+        return Enumerable.Range(0, Prompts.Length).Select(_ =>
+        {
+            int[] ids = [.. Enumerable.Range(0, random.Next(2, 9)).Select(_ => random.Next(0, model.VocabularySize))];
+            return (string.Join(",", ids), ids);
+        }).ToList();
+    }
+
     private static byte[] Bytes(OnnxGenAIModel model, IEnumerable<int> tokens)
     {
         var bytes = new List<byte>();
@@ -167,9 +267,9 @@ public class ConstraintOracleTests(ITestOutputHelper output)
         return only;
     }
 
-    private static (List<int> Tokens, GenerationFinishReason? Finish) GenerateWithLlmKit(OnnxGenAIModel model, int[] prompt, OutputConstraint constraint)
+    private static (List<int> Tokens, GenerationFinishReason? Finish) GenerateWithLlmKit(OnnxGenAIModel model, int[] prompt, OutputConstraint constraint, int maxNewTokens)
     {
-        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = MaxNewTokens, Constraint = constraint };
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = maxNewTokens, Constraint = constraint };
         using var generator = model.CreateGenerator(prompt, options);
         while (!generator.IsDone)
         {
