@@ -78,8 +78,8 @@ public class ConstraintOracleTests(ITestOutputHelper output)
 
     /// <summary>
     /// On tiny-random-gpt2 the patterns whose grammar forces several letters ("Once", "yes", "maybe") are left out: there
-    /// llguidance fast-forwards through onnxruntime-genai 0.20.0's tokenize callback, which on this folder (tokenizer
-    /// larger than its 1,000 logits) hands back a token that does not spell the forced text, and the oracle throws
+    /// llguidance fast-forwards through onnxruntime-genai 0.20.0's tokenize callback, which on this folder (likely
+    /// because its tokenizer is larger than its 1,000 logits) hands back a token that does not spell the forced text, and the oracle throws
     /// "Error committing tokens: ... token "!" doesn't satisfy the grammar". An oracle limit; choices are left out for
     /// the same reason.
     /// </summary>
