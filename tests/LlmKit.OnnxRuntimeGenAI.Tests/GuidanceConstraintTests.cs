@@ -120,6 +120,32 @@ public sealed class GuidanceConstraintTests(OgaModels models)
         }
     }
 
+    [Fact]
+    public async Task A_minimum_length_beside_a_constraint_is_refused_by_name()
+    {
+        // onnxruntime-genai would mask the EOS llguidance requires after "ab" and fail mid-generation.
+        var options = new GenerationOptions { MaxNewTokens = 20, MinNewTokens = 8, Constraint = OutputConstraint.Literal("ab") };
+        var error = await Assert.ThrowsAsync<NotSupportedException>(() => models.Stories260K.GenerateAsync([1, 5], options));
+        Assert.Contains("GenerationOptions.MinNewTokens 8", error.Message, StringComparison.Ordinal);
+        Assert.Contains("search.min_length", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_step_the_guidance_backend_fails_on_names_the_constraint()
+    {
+        // onnxruntime-genai 0.20.0 forces the lead byte 0xC3 that [äöüßé] share through its tokenize callback, which reads the
+        // lone byte as U+FFFD; llguidance then rejects the token. LlmKit's own engine writes a character of the class.
+        var constraint = OutputConstraint.Regex("[äöüßé]{1,4}");
+        int[] prompt = LoadedModels.Stories260K.Tokenizer.Encode("Once upon a time");
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 12, Constraint = constraint };
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => models.Stories260K.GenerateAsync(prompt, options));
+        Assert.StartsWith($"Constraint ({constraint.Description}): onnxruntime-genai's guidance backend failed at generated token ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Error committing tokens", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Matches("^[äöüßé]{1,4}$", (await LoadedModels.Stories260K.GenerateAsync(prompt, options)).Text);
+    }
+
     private async Task<(GenerationResult Ours, GenerationResult LlmKit)> GenerateBoth(string text, OutputConstraint constraint)
     {
         var options = new GenerationOptions { Temperature = 0, MaxNewTokens = MaxNewTokens, Constraint = constraint };

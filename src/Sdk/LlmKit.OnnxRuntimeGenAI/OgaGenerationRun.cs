@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmKit.Diagnostics;
 using LlmKit.Generation;
+using LlmKit.Generation.Constraints;
 using LlmKit.Tokenization;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using Generator = Microsoft.ML.OnnxRuntimeGenAI.Generator;
@@ -26,6 +27,7 @@ internal sealed class OgaGenerationRun : IDisposable
     private readonly int _maxNewTokens;
     private readonly bool _limitedByContext;
     private readonly Activity? _activity;
+    private readonly OutputConstraint? _constraint;
     private bool _prefilled;
     private bool _recorded;
     private int _sequenceLength;
@@ -38,6 +40,7 @@ internal sealed class OgaGenerationRun : IDisposable
         _maxNewTokens = Math.Min(requested, room);
         _limitedByContext = room < requested;
         _prompt = prompt;
+        _constraint = resolved.Constraint;
         _eos = engine.Tokenizer.EosTokenIds;
         _params = new GeneratorParams(engine.NativeModel);
         try
@@ -113,7 +116,7 @@ internal sealed class OgaGenerationRun : IDisposable
             }
         }
 
-        _generator.GenerateNextToken();
+        GenerateNextToken();
         var sequence = _generator.GetSequence(0);
         bool grew = sequence.Length > _sequenceLength;
         if (grew)
@@ -168,6 +171,21 @@ internal sealed class OgaGenerationRun : IDisposable
         }
 
         return emit;
+    }
+
+    // llguidance reports a failed step with its whole parser state; keep its first line and name the constraint.
+    private void GenerateNextToken()
+    {
+        try
+        {
+            _generator.GenerateNextToken();
+        }
+        catch (OnnxRuntimeGenAIException ex) when (_constraint is not null)
+        {
+            string reason = ex.Message.Split('\n', 2)[0].Trim();
+            throw new InvalidOperationException(
+                $"Constraint ({_constraint.Description}): onnxruntime-genai's guidance backend failed at generated token {_generated.Count + 1}: {reason}", ex);
+        }
     }
 
     public void Dispose()

@@ -30,8 +30,10 @@ namespace LlmKit.OnnxRuntimeGenAI;
 /// run on onnxruntime-genai's guidance backend (llguidance, <c>GeneratorParams.SetGuidance</c>) as the same language; it
 /// needs <c>tokenizer.json</c> in the folder. Unlike LlmKit's own engine, llguidance allows only the canonical tokenization
 /// where the constraint forces the next text, and does not steer to a completion when <see cref="GenerationOptions.MaxNewTokens"/>
-/// runs short (the output can then be cut off incomplete). Other constraints (JSON, composites, tools) throw
-/// <see cref="NotSupportedException"/>.</para>
+/// runs short (the output can then be cut off incomplete). Other constraints (JSON, composites, tools), and a constraint
+/// with a minimum length (<see cref="GenerationOptions.MinNewTokens"/> or the folder's <c>search.min_length</c>), throw
+/// <see cref="NotSupportedException"/>; a step onnxruntime-genai's guidance backend fails on throws
+/// <see cref="InvalidOperationException"/> naming the constraint.</para>
 /// <para>Thread-safe: every generation or scoring call creates its own onnxruntime-genai <see cref="Generator"/> over the
 /// shared <see cref="Model"/>, which onnxruntime-genai allows. Dispose the engine when no call is running.</para>
 /// </remarks>
@@ -281,6 +283,15 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
                 $"Constraint ({constraint.Description}): LlmKit's onnxruntime-genai engine hands constraints to onnxruntime-genai's guidance " +
                 "backend (llguidance) and supports only those it reads as the same language: OutputConstraint.Regex, Choice and Literal. " +
                 "JSON (ChatOptions.ResponseFormat, SK response_format), Sequence, AnyOf, TextOr and tool calling need LlmKit's own engine (Engine: LlmKit).");
+        }
+
+        if (options.Constraint is not null && (options.MinNewTokens is > 0 || Config.Search.MinLength > 0))
+        {
+            // min_length masks the EOS that llguidance requires once the output is complete, and onnxruntime-genai then fails mid-generation.
+            throw new NotSupportedException(
+                $"Constraint ({options.Constraint.Description}) with a minimum length (GenerationOptions.MinNewTokens {options.MinNewTokens?.ToString(CultureInfo.InvariantCulture) ?? "unset"}, " +
+                $"{GenAIConfigReader.FileName} search.min_length {Config.Search.MinLength}): onnxruntime-genai's guidance backend cannot hold end-of-sequence back " +
+                "once the constraint is complete. Drop the minimum, or use LlmKit's own engine (Engine: LlmKit).");
         }
 
         return options.WithDefaultsFrom(Config.Search);
