@@ -76,7 +76,7 @@ internal sealed class OgaGenerationRun : IDisposable
         catch (OnnxRuntimeGenAIException ex) when (resolved.Constraint is not null)
         {
             throw new NotSupportedException(
-                $"Constraint ({resolved.Constraint.Description}): onnxruntime-genai's guidance backend could not start on '{engine.Folder}' (it needs tokenizer.json): {ex.Message}", ex);
+                $"Constraint ({resolved.Constraint.Description}): onnxruntime-genai's guidance backend could not start on '{engine.Folder}' (it reads the folder's tokenizer.json): {ex.Message}", ex);
         }
     }
 
