@@ -151,7 +151,7 @@ public sealed class ChatClientTests(OgaModels models)
         error = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(Prompt, minP));
         Assert.Contains("MinP (min_p)", error.Message, StringComparison.Ordinal);
 
-        // Constrained decoding needs LlmKit's own engine (0.20.0 has no guidance backend and no logits hook).
+        // A JSON response format needs LlmKit's own engine: llguidance's JSON is not LlmKit's JSON language (GuidanceConstraintTests).
         error = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(Prompt, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
         Assert.Contains("Constraint", error.Message, StringComparison.Ordinal);
 

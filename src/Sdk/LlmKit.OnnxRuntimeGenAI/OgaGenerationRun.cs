@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmKit.Diagnostics;
 using LlmKit.Generation;
+using LlmKit.Generation.Constraints;
 using LlmKit.Tokenization;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using Generator = Microsoft.ML.OnnxRuntimeGenAI.Generator;
@@ -26,6 +27,7 @@ internal sealed class OgaGenerationRun : IDisposable
     private readonly int _maxNewTokens;
     private readonly bool _limitedByContext;
     private readonly Activity? _activity;
+    private readonly OutputConstraint? _constraint;
     private bool _prefilled;
     private bool _recorded;
     private int _sequenceLength;
@@ -38,12 +40,14 @@ internal sealed class OgaGenerationRun : IDisposable
         _maxNewTokens = Math.Min(requested, room);
         _limitedByContext = room < requested;
         _prompt = prompt;
+        _constraint = resolved.Constraint;
         _eos = engine.Tokenizer.EosTokenIds;
         _params = new GeneratorParams(engine.NativeModel);
         try
         {
             engine.ApplySearchOptions(_params, resolved, prompt.Length, prompt.Length + _maxNewTokens);
-            _generator = new Generator(engine.NativeModel, _params);
+            OnnxRuntimeGenAIEngine.ApplyConstraint(_params, resolved);
+            _generator = CreateGenerator(engine, _params, resolved);
             engine.Activate(_generator, resolved);
         }
         catch
@@ -60,6 +64,20 @@ internal sealed class OgaGenerationRun : IDisposable
         _activity?.SetTag("gen_ai.request.model", engine.ModelId);
         _activity?.SetTag("gen_ai.usage.input_tokens", prompt.Length);
         _activity?.SetTag(EngineTag.Key, EngineTag.Value);
+    }
+
+    // The guidance grammar and its tokenizer are built with the generator: their errors name the constraint.
+    private static Generator CreateGenerator(OnnxRuntimeGenAIEngine engine, GeneratorParams parameters, GenerationOptions resolved)
+    {
+        try
+        {
+            return new Generator(engine.NativeModel, parameters);
+        }
+        catch (OnnxRuntimeGenAIException ex) when (resolved.Constraint is not null)
+        {
+            throw new NotSupportedException(
+                $"Constraint ({resolved.Constraint.Description}): onnxruntime-genai's guidance backend could not start on '{engine.Folder}' (it reads the folder's tokenizer.json): {ex.Message}", ex);
+        }
     }
 
     /// <summary>The tag that tells this engine's telemetry from LlmKit's own.</summary>
@@ -98,7 +116,7 @@ internal sealed class OgaGenerationRun : IDisposable
             }
         }
 
-        _generator.GenerateNextToken();
+        GenerateNextToken();
         var sequence = _generator.GetSequence(0);
         bool grew = sequence.Length > _sequenceLength;
         if (grew)
@@ -153,6 +171,21 @@ internal sealed class OgaGenerationRun : IDisposable
         }
 
         return emit;
+    }
+
+    // llguidance reports a failed step with its whole parser state; keep its first line and name the constraint.
+    private void GenerateNextToken()
+    {
+        try
+        {
+            _generator.GenerateNextToken();
+        }
+        catch (OnnxRuntimeGenAIException ex) when (_constraint is not null)
+        {
+            string reason = ex.Message.Split('\n', 2)[0].Trim();
+            throw new InvalidOperationException(
+                $"Constraint ({_constraint.Description}): onnxruntime-genai's guidance backend failed at generated token {_generated.Count + 1}: {reason}", ex);
+        }
     }
 
     public void Dispose()

@@ -25,6 +25,15 @@ namespace LlmKit.OnnxRuntimeGenAI;
 /// <see cref="GenerationOptions.MinP"/>, <see cref="GenerationOptions.FrequencyPenalty"/> and
 /// <see cref="GenerationOptions.PresencePenalty"/> have no onnxruntime-genai counterpart and throw
 /// <see cref="NotSupportedException"/>. Prompt KV caches are not reused across requests (the usage reports 0 cached tokens).</para>
+/// <para><see cref="GenerationOptions.Constraint"/>: <see cref="Generation.Constraints.OutputConstraint.Regex"/>,
+/// <see cref="Generation.Constraints.OutputConstraint.Choice"/> and <see cref="Generation.Constraints.OutputConstraint.Literal"/>
+/// run on onnxruntime-genai's guidance backend (llguidance, <c>GeneratorParams.SetGuidance</c>) as the same language; it
+/// needs <c>tokenizer.json</c> in the folder. Unlike LlmKit's own engine, llguidance allows only the canonical tokenization
+/// where the constraint forces the next text, and does not steer to a completion when <see cref="GenerationOptions.MaxNewTokens"/>
+/// runs short (the output can then be cut off incomplete). Other constraints (JSON, composites, tools), and a constraint
+/// with a minimum length (<see cref="GenerationOptions.MinNewTokens"/> or the folder's <c>search.min_length</c>), throw
+/// <see cref="NotSupportedException"/>; a step onnxruntime-genai's guidance backend fails on throws
+/// <see cref="InvalidOperationException"/> naming the constraint.</para>
 /// <para>Thread-safe: every generation or scoring call creates its own onnxruntime-genai <see cref="Generator"/> over the
 /// shared <see cref="Model"/>, which onnxruntime-genai allows. Dispose the engine when no call is running.</para>
 /// </remarks>
@@ -268,10 +277,21 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
             throw new NotSupportedException($"NumBeams (num_beams) = {options.NumBeams}: LlmKit's onnxruntime-genai engine streams one sequence and does not run beam search; use LlmKit's own engine for beam search, or NumBeams = 1.");
         }
 
-        if (options.Constraint is not null)
+        if (options.Constraint is { } constraint && constraint.Guidance is null)
         {
-            // The 0.20.0 packages are built without the guidance (llguidance) backend, and the managed API has no logits hook to mask.
-            throw new NotSupportedException($"Constraint ({options.Constraint.Description}): LlmKit's onnxruntime-genai engine cannot constrain decoding (ChatOptions.ResponseFormat JSON, SK response_format); use LlmKit's own engine (Engine: LlmKit), or remove it.");
+            throw new NotSupportedException(
+                $"Constraint ({constraint.Description}): LlmKit's onnxruntime-genai engine hands constraints to onnxruntime-genai's guidance " +
+                "backend (llguidance) and supports only those it reads as the same language: OutputConstraint.Regex, Choice and Literal. " +
+                "JSON (ChatOptions.ResponseFormat, SK response_format), Sequence, AnyOf, TextOr and tool calling need LlmKit's own engine (Engine: LlmKit).");
+        }
+
+        if (options.Constraint is not null && (options.MinNewTokens is > 0 || Config.Search.MinLength > 0))
+        {
+            // min_length masks the EOS that llguidance requires once the output is complete, and onnxruntime-genai then fails mid-generation.
+            throw new NotSupportedException(
+                $"Constraint ({options.Constraint.Description}) with a minimum length (GenerationOptions.MinNewTokens {options.MinNewTokens?.ToString(CultureInfo.InvariantCulture) ?? "unset"}, " +
+                $"{GenAIConfigReader.FileName} search.min_length {Config.Search.MinLength}): onnxruntime-genai's guidance backend cannot hold end-of-sequence back " +
+                "once the constraint is complete. Drop the minimum, or use LlmKit's own engine (Engine: LlmKit).");
         }
 
         return options.WithDefaultsFrom(Config.Search);
@@ -320,6 +340,25 @@ public sealed class OnnxRuntimeGenAIEngine : IGenerationEngine, IDisposable
         _adapters?.Dispose();
         NativeModel.Dispose();
         _config.Dispose();
+    }
+
+    /// <summary>Hands a resolved constraint (one <see cref="ResolveOptions"/> accepted) to onnxruntime-genai's guidance backend.</summary>
+    /// <exception cref="NotSupportedException">onnxruntime-genai rejects it (its message is included).</exception>
+    internal static void ApplyConstraint(GeneratorParams parameters, GenerationOptions resolved)
+    {
+        if (resolved.Constraint?.Guidance is not { } guidance)
+        {
+            return;
+        }
+
+        try
+        {
+            parameters.SetGuidance(guidance.Type, guidance.Data);
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            throw new NotSupportedException($"Constraint ({resolved.Constraint.Description}): onnxruntime-genai's guidance backend rejected it: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Sets a generator's search options from resolved settings; <paramref name="maxLength"/> counts the prompt.</summary>

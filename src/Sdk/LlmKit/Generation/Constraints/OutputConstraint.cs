@@ -139,6 +139,12 @@ public abstract class OutputConstraint
 
     internal abstract Fragment Build(ConstraintCompiler compiler, RuleBuilder builder);
 
+    /// <summary>
+    /// The same language as an onnxruntime-genai guidance request (<c>GeneratorParams.SetGuidance</c> type and data,
+    /// read by llguidance), or null when llguidance cannot express it identically.
+    /// </summary>
+    internal virtual (string Type, string Data)? Guidance => null;
+
     private static OutputConstraint[] Check(OutputConstraint[] parts, string name)
     {
         ArgumentNullException.ThrowIfNull(parts, name);
@@ -173,6 +179,8 @@ public abstract class OutputConstraint
         public override string Description => "regex " + Truncate(pattern);
 
         internal override Fragment Build(ConstraintCompiler compiler, RuleBuilder builder) => RegexSubset.Build(node, builder, builder.Characters);
+
+        internal override (string Type, string Data)? Guidance => ("regex", LlguidanceRegex.From(node));
     }
 
     private sealed class ChoiceConstraint(string[] options) : OutputConstraint
@@ -181,6 +189,8 @@ public abstract class OutputConstraint
 
         internal override Fragment Build(ConstraintCompiler compiler, RuleBuilder builder) =>
             options.Length == 1 ? builder.Literal(options[0]) : builder.Alternatives([.. options.Select(builder.Literal)]);
+
+        internal override (string Type, string Data)? Guidance => ("regex", LlguidanceRegex.FromChoices(options));
     }
 
     private sealed class CompositeConstraint(OutputConstraint[] parts, bool sequence) : OutputConstraint
