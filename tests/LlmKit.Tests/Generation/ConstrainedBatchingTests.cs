@@ -190,6 +190,49 @@ public class ConstrainedBatchingTests
     }
 
     [Fact]
+    public async Task Unsatisfiable_requests_through_GenerateAsync_and_streaming_end_as_with_batching_off()
+    {
+        using var model = Load();
+        using var off = OnnxGenAIModel.Load(
+            TestModels.Stories260KFolderFor(OnnxGraphForm.OrtGenAI),
+            new OnnxGenAIModelOptions { IntraOpThreads = 1, MaxBatchSize = 1, ReusePromptPrefixes = false });
+        GenerationOptions[] cases =
+        [
+            new() { Temperature = 0, MaxNewTokens = 20, MinNewTokens = 10, Constraint = OutputConstraint.Literal("Yes") },
+            new() { Temperature = 0, MaxNewTokens = 20, Constraint = OutputConstraint.JsonSchema("""{"type":"integer","minimum":5,"maximum":3}""") },
+        ];
+
+        foreach (var options in cases)
+        {
+            // Submitted while a free request runs, as a server would see it (the step-driven test above makes the overlap certain).
+            var companion = model.GenerateAsync(StoryPrompts[1], new GenerationOptions { Temperature = 0, MaxNewTokens = 30, MinNewTokens = 30 });
+            var batched = await model.GenerateAsync("The cat", options);
+            var expected = await off.GenerateAsync("The cat", options);
+            Assert.Equal(GenerationFinishReason.ConstraintUnsatisfiable, batched.FinishReason);
+            Assert.Equal(expected.Text, batched.Text);
+            Assert.Equal(expected.TokenIds, batched.TokenIds);
+            Assert.Equal(30, (await companion).TokenIds.Count);
+
+            var streamed = new List<GenerationUpdate>();
+            await foreach (var update in model.GenerateStreamingAsync("The cat", options))
+            {
+                streamed.Add(update);
+            }
+
+            var streamedOff = new List<GenerationUpdate>();
+            await foreach (var update in off.GenerateStreamingAsync("The cat", options))
+            {
+                streamedOff.Add(update);
+            }
+
+            Assert.Equal(streamedOff.Select(u => (u.Text, u.TokenId, u.GeneratedTokenCount, u.FinishReason)), streamed.Select(u => (u.Text, u.TokenId, u.GeneratedTokenCount, u.FinishReason)));
+            Assert.Equal(GenerationFinishReason.ConstraintUnsatisfiable, streamed[^1].FinishReason);
+        }
+
+        Assert.True(model.Scheduler().DecodedRows > 0, "the requests did not go through the batch scheduler");
+    }
+
+    [Fact]
     public async Task Constrained_requests_through_the_model_go_to_the_shared_batch()
     {
         using var model = Load();
