@@ -14,9 +14,6 @@ internal sealed class TokenChooser(LogitsPipeline pipeline, ConstraintMatcher? c
 {
     private long _constraintTicks;             // Stopwatch ticks spent masking and advancing the constraint
 
-    /// <summary>The constraint's matcher; null without a constraint.</summary>
-    public ConstraintMatcher? Constraint => constraint;
-
     /// <summary>Time spent computing and applying masks and advancing the matcher (zero without a constraint).</summary>
     public TimeSpan ConstraintTime => Stopwatch.GetElapsedTime(0, _constraintTicks);
 
