@@ -19,7 +19,7 @@ public class BatchedChatTests
 {
     private static readonly string[] Questions = ["Once upon a time", "Tom had a big dog", "The little bird sang", "Lily saw a cat"];
 
-    private static ServiceProvider Services(int maxBatchSize) =>
+    internal static ServiceProvider Services(int maxBatchSize) =>
         new ServiceCollection()
             .AddLlmKit(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
             {

@@ -15,13 +15,12 @@ namespace LlmKit.Generation;
 public sealed class Generator : IDisposable
 {
     private readonly DecoderState _state;
-    private readonly LogitsPipeline _pipeline;
+    private readonly TokenChooser _chooser;
     private readonly int[] _tokens;
     private readonly int[] _eos;
     private readonly ITokenDrafter? _drafter;
     private readonly ConstraintMatcher? _constraint;
     private int _count;
-    private long _constraintTicks;             // Stopwatch ticks spent masking and advancing the constraint
     private int _pending;                      // tokens chosen by the last verification, at _tokens[_count..], not yet returned
     private bool _started;
     private bool _disposed;
@@ -31,7 +30,6 @@ public sealed class Generator : IDisposable
         _constraint = constraint;
         Model = model;
         Options = options;
-        _pipeline = pipeline;
         _state = model.RentState(prompt, model.AdapterFor(options));
         CachedPromptTokens = _state.Length;
         _tokens = new int[model.MaxLength];
@@ -40,6 +38,7 @@ public sealed class Generator : IDisposable
         PromptLength = prompt.Length;
         MaxNewTokens = Math.Min(options.MaxNewTokens ?? int.MaxValue, model.MaxLength - prompt.Length);
         _eos = model.Config.Model.EosTokenIds;
+        _chooser = new TokenChooser(pipeline, constraint, _eos, model.Tokenizer);
         // A sliding window drops positions as it goes, so rejected drafts could not be rolled back; when the rotation
         // depends on the run length, a verification run of several tokens would rotate them unlike one-by-one decoding.
         bool speculates = model.SlidingWindow is null && !model.RotationDependsOnRunLength;
@@ -99,7 +98,7 @@ public sealed class Generator : IDisposable
     /// Time spent on <see cref="GenerationOptions.Constraint"/>: computing and applying token masks and advancing the
     /// matcher (zero without a constraint). Benchmarks compare it with the decode step.
     /// </summary>
-    public TimeSpan ConstraintTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _constraintTicks);
+    public TimeSpan ConstraintTime => _chooser.ConstraintTime;
 
     /// <summary>
     /// Whether the output so far is complete under <see cref="GenerationOptions.Constraint"/> (true when there is none).
@@ -254,43 +253,8 @@ public sealed class Generator : IDisposable
         return true;
     }
 
-    /// <summary>
-    /// Runs the pipeline on one position's logits and returns its token; with a constraint the logits are masked first
-    /// (budget-aware: <paramref name="remaining"/> tokens may still be generated, this one included) and the matcher
-    /// advances over the chosen token. Returns -1 when the constraint allows no token.
-    /// </summary>
-    private int Choose(Span<float> logits, TokenHistory history, int remaining)
-    {
-        if (_constraint is null)
-        {
-            return _pipeline.Next(logits, history);
-        }
-
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        int state = _constraint.State;
-        bool any = _constraint.ApplyMask(logits, state, remaining);
-        long masked = System.Diagnostics.Stopwatch.GetTimestamp();
-        _constraintTicks += masked - start;
-        if (!any)
-        {
-            return -1;
-        }
-
-        int token = _pipeline.Next(logits, history);
-        if (!_constraint.WasAllowed(token))
-        {
-            return -1; // a later processor (min new tokens) removed every allowed token
-        }
-
-        if (Array.IndexOf(_eos, token) < 0)
-        {
-            long before = System.Diagnostics.Stopwatch.GetTimestamp();
-            _constraint.State = _constraint.Next(state, Model.Tokenizer.TokenBytes(token));
-            _constraintTicks += System.Diagnostics.Stopwatch.GetTimestamp() - before;
-        }
-
-        return token;
-    }
+    /// <summary>One position's token (see <see cref="TokenChooser.Choose"/>); -1 when the constraint allows no token.</summary>
+    private int Choose(Span<float> logits, TokenHistory history, int remaining) => _chooser.Choose(logits, history, remaining);
 
     /// <summary>Ends generation early with the given reason (used for stop sequences).</summary>
     public void Stop(GenerationFinishReason reason) => FinishReason ??= reason;

@@ -1,5 +1,6 @@
 using LlmKit.Generation;
 using LlmKit.Generation.Batching;
+using LlmKit.Generation.Constraints;
 
 namespace LlmKit.Models;
 
@@ -22,7 +23,8 @@ public sealed partial class OnnxGenAIModel
     /// </summary>
     /// <remarks>
     /// Batching is used for greedy and sampled generation through <see cref="TextGenerationExtensions"/> (and so the chat
-    /// client and the Semantic Kernel service). Beam search and prompt-lookup speculation
+    /// client and the Semantic Kernel service), constrained requests (<see cref="GenerationOptions.Constraint"/>) included.
+    /// Beam search, adapters (<see cref="GenerationOptions.Adapter"/>) and speculation
     /// (<see cref="GenerationOptions.PromptLookup"/>, <see cref="GenerationOptions.DraftModel"/>) run on their own, as does a <see cref="Generator"/> created directly.
     /// A batched request gets the tokens it would get alone; a lone request also goes through the batch (of one).
     /// </remarks>
@@ -35,21 +37,26 @@ public sealed partial class OnnxGenAIModel
     internal ITokenSource CreateTokenSource(ReadOnlySpan<int> promptTokens, GenerationOptions? options, CancellationToken cancellationToken)
     {
         var resolved = ResolveFor(promptTokens, options);
-        // Constraints keep per-sequence matcher state and adapters bind their own weights: those run on their own.
-        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null || resolved.DraftModel is not null || resolved.Constraint is not null || resolved.Adapter is not null)
+        // Adapters bind their own weights: those run on their own. Constrained requests batch (each sequence has its own matcher).
+        if (MaxBatchSize < 2 || resolved.NumBeams > 1 || resolved.PromptLookup is not null || resolved.DraftModel is not null || resolved.Adapter is not null)
         {
             return new GeneratorTokenSource(CreateGenerator(promptTokens, options));
         }
 
-        return Scheduler().Submit(promptTokens, resolved, CreatePipeline(resolved), cancellationToken);
+        return Scheduler().Submit(promptTokens, resolved, CreatePipeline(resolved), CreateMatcher(resolved), cancellationToken);
     }
 
     /// <summary>Submits a generation to <paramref name="scheduler"/> (tests drive a scheduler without its own thread).</summary>
     internal BatchedSequence Submit(BatchScheduler scheduler, ReadOnlySpan<int> promptTokens, GenerationOptions? options, CancellationToken cancellationToken)
     {
         var resolved = ResolveFor(promptTokens, options);
-        return scheduler.Submit(promptTokens, resolved, CreatePipeline(resolved), cancellationToken);
+        return scheduler.Submit(promptTokens, resolved, CreatePipeline(resolved), CreateMatcher(resolved), cancellationToken);
     }
+
+    /// <summary>A fresh matcher for the request's constraint (the compiled automaton is shared), or null without one.
+    /// Built on the caller's thread, so compiling a new constraint never holds up the batch.</summary>
+    private ConstraintMatcher? CreateMatcher(GenerationOptions resolved) =>
+        resolved.Constraint is { } constraint ? new ConstraintMatcher(GetConstraintAutomaton(constraint)) : null;
 
     /// <summary>The batch scheduler, created on first use (its KV memory is committed only as rows fill it).</summary>
     internal BatchScheduler Scheduler()

@@ -392,8 +392,7 @@ public sealed partial class OnnxGenAIModel : IGenerationEngine, IDisposable
                 $"num_beams is {resolved.NumBeams}{(options?.NumBeams is null ? " (search.num_beams in genai_config.json)" : "")}: a generator produces one sequence token by token; use BeamSearch (or GenerateAsync), or set NumBeams = 1.");
         }
 
-        var matcher = resolved.Constraint is { } constraint ? new Generation.Constraints.ConstraintMatcher(GetConstraintAutomaton(constraint)) : null;
-        return new Generator(this, promptTokens, resolved, CreatePipeline(resolved), matcher);
+        return new Generator(this, promptTokens, resolved, CreatePipeline(resolved), CreateMatcher(resolved));
     }
 
     /// <summary>

@@ -50,11 +50,12 @@ internal sealed class BatchScheduler : IDisposable
     /// <inheritdoc cref="DecodeRuns"/>
     public long DecodedRows { get; private set; }
 
-    /// <summary>Queues a sequence; its tokens arrive through the returned source.</summary>
-    public BatchedSequence Submit(ReadOnlySpan<int> prompt, GenerationOptions resolved, LogitsPipeline pipeline, CancellationToken cancellationToken)
+    /// <summary>Queues a sequence; its tokens arrive through the returned source. <paramref name="constraint"/> is the
+    /// sequence's own matcher for <see cref="GenerationOptions.Constraint"/> (null without one).</summary>
+    public BatchedSequence Submit(ReadOnlySpan<int> prompt, GenerationOptions resolved, LogitsPipeline pipeline, Constraints.ConstraintMatcher? constraint, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
-        var sequence = new BatchedSequence(this, _model, prompt, resolved, pipeline, cancellationToken);
+        var sequence = new BatchedSequence(this, _model, prompt, resolved, pipeline, constraint, cancellationToken);
         _incoming.Enqueue(sequence);
         if (_ownThread)
         {

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using LlmKit.Generation.Constraints;
 using LlmKit.Models;
 
 namespace LlmKit.Generation.Batching;
@@ -7,25 +8,28 @@ namespace LlmKit.Generation.Batching;
 /// One request served by a <see cref="BatchScheduler"/>: its own tokens, logits pipeline, limits and cancellation.
 /// The scheduler thread chooses its tokens (<see cref="Choose"/>) and hands them over a channel; the request's
 /// consumer reads them with <see cref="NextAsync"/>. The consumer sees exactly what a <see cref="Generator"/> for the
-/// same prompt and settings returns, one token per call, with the same finish reasons.
+/// same prompt and settings returns, one token per call, with the same finish reasons: with a
+/// <see cref="GenerationOptions.Constraint"/> it has its own matcher and chooses through the same
+/// <see cref="TokenChooser"/> as a generator, and a position where the constraint allows no token hands over -1, which
+/// ends the sequence with <see cref="GenerationFinishReason.ConstraintUnsatisfiable"/> and appends nothing.
 /// </summary>
 /// <remarks>Producer members are called by the scheduler thread only, consumer members by one consumer at a time.</remarks>
 internal sealed class BatchedSequence : ITokenSource
 {
     private readonly BatchScheduler _scheduler;
-    private readonly LogitsPipeline _pipeline;
+    private readonly TokenChooser _chooser;
     private readonly int[] _tokens;            // prompt, then chosen tokens; the producer writes only past what it handed over
     private readonly int[] _eos;
     private readonly Channel<int> _chosen = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private int _produced;                     // producer: tokens chosen (prompt included)
+    private int _last;                         // producer: the last choice, -1 when the constraint allowed no token
     private int _consumed;                     // consumer: tokens read (prompt included)
     private volatile bool _abandoned;
     private int _disposed;
 
-    public BatchedSequence(BatchScheduler scheduler, OnnxGenAIModel model, ReadOnlySpan<int> prompt, GenerationOptions options, LogitsPipeline pipeline, CancellationToken cancellationToken)
+    public BatchedSequence(BatchScheduler scheduler, OnnxGenAIModel model, ReadOnlySpan<int> prompt, GenerationOptions options, LogitsPipeline pipeline, ConstraintMatcher? constraint, CancellationToken cancellationToken)
     {
         _scheduler = scheduler;
-        _pipeline = pipeline;
         Options = options;
         _tokens = new int[model.MaxLength];
         prompt.CopyTo(_tokens);
@@ -33,6 +37,7 @@ internal sealed class BatchedSequence : ITokenSource
         MaxNewTokens = Math.Min(options.MaxNewTokens ?? int.MaxValue, model.MaxLength - prompt.Length);
         MaxLength = model.MaxLength;
         _eos = model.Config.Model.EosTokenIds;
+        _chooser = new TokenChooser(pipeline, constraint, _eos, model.Tokenizer);
         CancellationToken = cancellationToken;
     }
 
@@ -83,12 +88,19 @@ internal sealed class BatchedSequence : ITokenSource
     internal bool IsAbandoned => _abandoned || CancellationToken.IsCancellationRequested;
 
     /// <summary>Chooses the next token from <paramref name="logits"/> (processed in place) and returns true when the
-    /// sequence is finished (end of sequence, token limit, max length). <see cref="Publish"/> hands it over.</summary>
+    /// sequence is finished (end of sequence, token limit, max length, or no token allowed by the constraint).
+    /// <see cref="Publish"/> hands it over.</summary>
     internal bool Choose(Span<float> logits)
     {
-        int token = _pipeline.Next(logits, new TokenHistory(_tokens.AsSpan(0, _produced), PromptLength));
-        _tokens[_produced++] = token;
-        return Finishes(token, _produced - PromptLength) is not null;
+        int generated = _produced - PromptLength;
+        _last = _chooser.Choose(logits, new TokenHistory(_tokens.AsSpan(0, _produced), PromptLength), MaxNewTokens - generated);
+        if (_last < 0)
+        {
+            return true; // nothing appended: the cache already holds every produced token
+        }
+
+        _tokens[_produced++] = _last;
+        return Finishes(_last, _produced - PromptLength) is not null;
     }
 
     /// <summary>
@@ -98,9 +110,9 @@ internal sealed class BatchedSequence : ITokenSource
     /// </summary>
     internal void Publish()
     {
-        int token = _tokens[_produced - 1];
+        int token = _last;
         _chosen.Writer.TryWrite(token);
-        if (Finishes(token, _produced - PromptLength) is not null)
+        if (token < 0 || Finishes(token, _produced - PromptLength) is not null)
         {
             _chosen.Writer.TryComplete();
         }
@@ -129,6 +141,13 @@ internal sealed class BatchedSequence : ITokenSource
             // The scheduler's failure or cancellation, rethrown as itself.
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
             throw;
+        }
+
+        if (token < 0)
+        {
+            // As a generator does: -1, nothing appended, and the constraint named as the reason.
+            FinishReason = GenerationFinishReason.ConstraintUnsatisfiable;
+            return token;
         }
 
         _consumed++;
