@@ -70,8 +70,8 @@ internal sealed class ConstraintCommand : IBenchCommand
                 // states and masks anew; the median drops the odd run that a garbage collection or a neighbour hits.
                 var off = new GenerationOptions { Temperature = 1f, Seed = 1, MaxNewTokens = tokens };
                 var colds = new List<double>();
-                OutputConstraint constraint = make();
-                for (int run = 0; run < coldRuns; run++)
+                OutputConstraint? constraint = null; // the last cold instance serves the warm rounds
+                for (int run = 0; run < Math.Max(1, coldRuns); run++)
                 {
                     constraint = make();
                     colds.Add(Run(model, prompt, off with { Constraint = constraint }, cancellationToken).ConstraintMicroseconds);

@@ -32,14 +32,14 @@ internal static class ToolConstraints
             return options;
         }
 
-        var calls = Build(tools);
+        string key = Signature(tools);
         if (options?.Constraint is not { } responseFormat || tools.Choice != ToolChoice.Auto)
         {
-            return (options ?? new GenerationOptions()) with { Constraint = calls };
+            return (options ?? new GenerationOptions()) with { Constraint = Build(tools, key) };
         }
 
         var combined = WithResponseFormat.GetValue(responseFormat, _ => new(StringComparer.Ordinal))
-            .GetOrAdd(Signature(tools), _ => AnswerOrCalls(tools, responseFormat));
+            .GetOrAdd(key, _ => AnswerOrCalls(tools, responseFormat));
         return options with { Constraint = combined };
     }
 
@@ -57,9 +57,7 @@ internal static class ToolConstraints
                 "Drop the response format, or require a tool call (tool mode RequireAny/RequireSpecific) for this turn.");
         }
 
-        string start = format.Opening + ToolCallFormat.CallHead;
-        var calls = Calls(format, Literal(start[format.Marker.Length..]), CallBody(format, tools.Callable), tools.Parallel ? MaxParallelCalls : 1);
-        return OutputConstraint.AnyOf(responseFormat, OutputConstraint.Sequence(OutputConstraint.Literal(format.Marker), calls));
+        return OutputConstraint.AnyOf(responseFormat, OutputConstraint.Sequence(OutputConstraint.Literal(format.Marker), CallsAfterMarker(tools)));
     }
 
     /// <summary>Most distinct tool constraints kept compiled; beyond it the cache starts over (agents reuse a handful of tool sets).</summary>
@@ -71,10 +69,9 @@ internal static class ToolConstraints
     /// </summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, OutputConstraint> Cache = new(StringComparer.Ordinal);
 
-    /// <summary>The constraint of <paramref name="tools"/>, shared with every request offering the same tools the same way.</summary>
-    public static OutputConstraint Build(ToolRequest tools)
+    /// <summary>The constraint of <paramref name="tools"/> (signature <paramref name="key"/>), shared with every request offering the same tools the same way.</summary>
+    private static OutputConstraint Build(ToolRequest tools, string key)
     {
-        string key = Signature(tools);
         if (Cache.TryGetValue(key, out var cached))
         {
             return cached;
@@ -103,21 +100,25 @@ internal static class ToolConstraints
     private static OutputConstraint Create(ToolRequest tools)
     {
         var format = tools.Format;
-        var body = CallBody(format, tools.Callable);
-        int maxCalls = tools.Parallel ? MaxParallelCalls : 1;
-        string start = format.Opening + ToolCallFormat.CallHead;
-        if (tools.Choice != ToolChoice.Auto)
-        {
-            return Calls(format, Literal(start), body, maxCalls);
-        }
+        return tools.Choice == ToolChoice.Auto
+            ? OutputConstraint.TextOr(format.Marker, CallsAfterMarker(tools))
+            : Calls(format, Literal(format.Opening + ToolCallFormat.CallHead), CallBody(format, tools.Callable), MaxCalls(tools));
+    }
 
+    /// <summary>The calls of an answer that has already written the format's marker (automatic mode decides on the marker).</summary>
+    private static OutputConstraint CallsAfterMarker(ToolRequest tools)
+    {
+        var format = tools.Format;
+        string start = format.Opening + ToolCallFormat.CallHead;
         if (!start.StartsWith(format.Marker, StringComparison.Ordinal))
         {
             throw new InvalidOperationException($"Tool-call format '{format.Name}': the marker '{format.Marker}' does not start its calls ('{start}').");
         }
 
-        return OutputConstraint.TextOr(format.Marker, Calls(format, Literal(start[format.Marker.Length..]), body, maxCalls));
+        return Calls(format, Literal(start[format.Marker.Length..]), CallBody(format, tools.Callable), MaxCalls(tools));
     }
+
+    private static int MaxCalls(ToolRequest tools) => tools.Parallel ? MaxParallelCalls : 1;
 
     /// <summary>What follows the call head: the name of one callable function, its arguments, the closing brace.</summary>
     private static OutputConstraint CallBody(ToolCallFormat format, IReadOnlyList<ChatTemplateTool> callable)

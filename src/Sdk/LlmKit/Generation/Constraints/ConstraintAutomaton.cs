@@ -324,7 +324,7 @@ internal sealed class ConstraintAutomaton
             for (int t = scratch.RangeStart[k], end = scratch.RangeEnd[k]; t < end; t++)
             {
                 int id = tokenIds[t];
-                if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                if (Offered(id))
                 {
                     otherIds[o] = id;
                     otherCosts[o++] = rangeCost;
@@ -357,7 +357,7 @@ internal sealed class ConstraintAutomaton
                 for (int t = scratch.RangeStart[k], end = scratch.RangeEnd[k]; t < end; t++)
                 {
                     int id = tokenIds[t];
-                    if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                    if (Offered(id))
                     {
                         ids[count++] = id;
                         bits[id >> 6] = 0;
@@ -383,6 +383,10 @@ internal sealed class ConstraintAutomaton
 
         return mask;
 
+        // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand for bytes
+        // (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
+        bool Offered(int id) => id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0;
+
         void AddTokens(int from, int to, int cost)
         {
             if (from == to)
@@ -394,10 +398,8 @@ internal sealed class ConstraintAutomaton
             for (int t = from; t < to; t++)
             {
                 int id = tokenIds[t];
-                if (id < limit && (eos[id >> 6] & (1UL << (id & 63))) == 0)
+                if (Offered(id))
                 {
-                    // End-of-sequence ids are allowed exactly when the output is complete, even where they also stand
-                    // for bytes (tiny-random-gpt2's EOS is an ordinary byte token): choosing one ends the sequence.
                     bits[id >> 6] |= 1UL << (id & 63);
                     allowed++;
                 }

@@ -180,7 +180,8 @@ public abstract class OutputConstraint
 
         internal override Fragment Build(ConstraintCompiler compiler, RuleBuilder builder) => RegexSubset.Build(node, builder, builder.Characters);
 
-        internal override (string Type, string Data)? Guidance => ("regex", LlguidanceRegex.From(node));
+        // Written once: the engine reads it when it checks a request and again when it runs it.
+        internal override (string Type, string Data)? Guidance => field ??= ("regex", LlguidanceRegex.From(node));
     }
 
     private sealed class ChoiceConstraint(string[] options) : OutputConstraint
@@ -190,7 +191,7 @@ public abstract class OutputConstraint
         internal override Fragment Build(ConstraintCompiler compiler, RuleBuilder builder) =>
             options.Length == 1 ? builder.Literal(options[0]) : builder.Alternatives([.. options.Select(builder.Literal)]);
 
-        internal override (string Type, string Data)? Guidance => ("regex", LlguidanceRegex.FromChoices(options));
+        internal override (string Type, string Data)? Guidance => field ??= ("regex", LlguidanceRegex.FromChoices(options));
     }
 
     private sealed class CompositeConstraint(OutputConstraint[] parts, bool sequence) : OutputConstraint
